@@ -1,0 +1,179 @@
+//! `slipway backup [...]`, `slipway backup verify BACKUP`, `slipway backup list`,
+//! `slipway backup prune`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use slipway::backup::{self, BackupStore, RetentionPolicy};
+use slipway::NoopObserver;
+
+use crate::output;
+
+const EXAMPLES: &str = "Examples:
+  slipway backup -p shop                      # every running PostgreSQL service of project shop
+  slipway backup -p shop --service db --json
+  slipway backup -p shop --volume shop_redis-data
+  slipway backup verify /var/lib/slipway/backups/shop_db_norelease_20261122T090501.000Z.json
+  slipway backup prune --keep 7 --younger-than 7d";
+
+/// Arguments of `slipway backup`.
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, after_help = EXAMPLES)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Option<Action>,
+    #[command(flatten)]
+    take: TakeArgs,
+}
+
+/// Options shared by every backup subcommand.
+#[derive(clap::Args, Clone)]
+struct StoreArgs {
+    /// Backup directory (default: $SLIPWAY_BACKUP_DIR, /var/lib/slipway/backups as root, else ~/.local/share/slipway/backups).
+    #[arg(long, global = true)]
+    dir: Option<PathBuf>,
+    /// Docker host (default: $DOCKER_HOST or the local socket).
+    #[arg(long, global = true)]
+    host: Option<String>,
+    /// One JSON object per line.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct TakeArgs {
+    /// Compose project (default: $COMPOSE_PROJECT_NAME, else the current directory's name).
+    #[arg(short = 'p', long = "project-name", visible_alias = "project")]
+    project: Option<String>,
+    /// Database service to dump (repeatable; default: every running PostgreSQL service).
+    #[arg(long, conflicts_with = "volume")]
+    service: Vec<String>,
+    /// Named volume to archive instead of a database.
+    #[arg(long)]
+    volume: Option<String>,
+    /// Release id to record in the backup's name and manifest.
+    #[arg(long)]
+    release: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum Action {
+    /// Restore a PostgreSQL backup into a scratch container and compare per-table row counts.
+    Verify {
+        /// The backup's manifest (.json) or data file.
+        backup: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the backups in the directory, oldest first.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Remove backups beyond retention: keep the last N of each source and any younger than D.
+    Prune {
+        /// How many to keep per source.
+        #[arg(long, default_value_t = 7)]
+        keep: usize,
+        /// Also keep backups younger than this (`36h`, `7d`).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        younger_than: Option<Duration>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// The project name as Compose picks it: the flag, else `COMPOSE_PROJECT_NAME` (both as given),
+/// else the current directory's name normalised by [`slipway::compose::normalise_project_name`].
+pub fn project_name(flag: Option<String>) -> String {
+    flag.or_else(|| std::env::var("COMPOSE_PROJECT_NAME").ok().filter(|p| !p.is_empty())).unwrap_or_else(|| {
+        let dir = std::env::current_dir().ok().and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()));
+        slipway::compose::normalise_project_name(&dir.unwrap_or_default())
+    })
+}
+
+fn store_of(args: &StoreArgs) -> BackupStore {
+    BackupStore::new(args.dir.clone().unwrap_or_else(backup::default_backup_dir))
+}
+
+fn print_backup(json: bool, manifest: &backup::BackupManifest, manifest_path: &std::path::Path) {
+    if json {
+        let mut v = serde_json::to_value(manifest).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("manifest_path".into(), manifest_path.display().to_string().into());
+        }
+        output::json_line(&v);
+    } else {
+        println!("{}\t{}\t{} bytes\t{}", manifest.source(), manifest_path.display(), manifest.size, manifest.sha256);
+    }
+}
+
+/// Run `slipway backup`.
+pub async fn run(args: Args) -> u8 {
+    match run_inner(args).await {
+        Ok(()) => 0,
+        Err(e) => output::report_error(&e),
+    }
+}
+
+async fn run_inner(args: Args) -> Result<(), slipway::Error> {
+    match args.action {
+        None => {
+            let take = args.take;
+            let store = store_of(&take.store);
+            let docker =
+                slipway::engine::connect(take.store.host.as_deref()).await.map_err(backup::BackupError::from)?;
+            let project = project_name(take.project);
+            let done = match &take.volume {
+                Some(volume) => vec![
+                    backup::backup_volume(&docker, &store, &project, volume, take.release.as_deref(), &NoopObserver)
+                        .await?,
+                ],
+                None => {
+                    backup::backup_databases(
+                        &docker,
+                        &store,
+                        &project,
+                        &take.service,
+                        take.release.as_deref(),
+                        &NoopObserver,
+                    )
+                    .await?
+                }
+            };
+            for (manifest, path) in &done {
+                print_backup(take.store.json, manifest, path);
+            }
+        }
+        Some(Action::Verify { backup: path, store }) => {
+            let docker = slipway::engine::connect(store.host.as_deref()).await.map_err(backup::BackupError::from)?;
+            let report = backup::verify_postgres(&docker, &path, &NoopObserver).await?;
+            if store.json {
+                output::json_line(
+                    &serde_json::json!({"backup": path.display().to_string(), "verified": true, "tables": report.tables}),
+                );
+            } else {
+                println!("verified {}: {} tables, row counts match the manifest", path.display(), report.tables.len());
+            }
+        }
+        Some(Action::List { store }) => {
+            for (path, manifest) in store_of(&store).list().await? {
+                print_backup(store.json, &manifest, &path);
+            }
+        }
+        Some(Action::Prune { keep, younger_than, store }) => {
+            let policy = RetentionPolicy { keep_last: keep, keep_younger_than: younger_than };
+            let removed = store_of(&store).prune(policy, chrono::Utc::now()).await?;
+            for path in removed {
+                if store.json {
+                    output::json_line(&serde_json::json!({"removed": path.display().to_string()}));
+                } else {
+                    println!("removed {}", path.display());
+                }
+            }
+        }
+    }
+    Ok(())
+}

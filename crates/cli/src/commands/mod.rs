@@ -1,0 +1,14 @@
+//! One module per subcommand (or group of subcommands); each exposes `Args` and `run`.
+
+pub mod backup;
+pub mod build;
+pub mod config;
+pub mod deploy;
+pub mod policy;
+pub mod probe;
+pub mod prune;
+pub mod reference;
+pub mod registry;
+pub mod releases;
+pub mod restore;
+pub mod tags;

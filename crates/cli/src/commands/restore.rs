@@ -1,0 +1,75 @@
+//! `slipway restore BACKUP [--into SERVICE | --scratch | --volume NAME]`.
+
+use std::path::PathBuf;
+
+use slipway::backup::{self, BackupKind, BackupStore, RestoreTarget};
+use slipway::NoopObserver;
+
+use crate::commands::backup::project_name;
+use crate::output;
+
+/// Arguments of `slipway restore`.
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  slipway restore -p shop --into db BACKUP.json   # replace the service's database (one transaction)
+  slipway restore --scratch BACKUP.json           # into a throw-away container, to check it
+  slipway restore BACKUP_OF_A_VOLUME.json         # a volume archive back into its volume")]
+pub struct Args {
+    /// The backup's manifest (.json) or data file.
+    backup: PathBuf,
+    /// Compose project of the target service (default: $COMPOSE_PROJECT_NAME or the current directory's name).
+    #[arg(short = 'p', long = "project-name", visible_alias = "project")]
+    project: Option<String>,
+    /// Restore a database backup into this service (default: the service it was taken from).
+    #[arg(long, conflicts_with = "scratch")]
+    into: Option<String>,
+    /// Restore a database backup into a scratch container (removed afterwards).
+    #[arg(long)]
+    scratch: bool,
+    /// Restore a volume archive into this volume (default: the volume it was taken from).
+    #[arg(long)]
+    volume: Option<String>,
+    /// Docker host (default: $DOCKER_HOST or the local socket).
+    #[arg(long)]
+    host: Option<String>,
+    /// One JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run `slipway restore`.
+pub async fn run(args: Args) -> u8 {
+    match run_inner(args).await {
+        Ok(()) => 0,
+        Err(e) => output::report_error(&e),
+    }
+}
+
+async fn run_inner(args: Args) -> Result<(), slipway::Error> {
+    let (manifest, _) = BackupStore::load(&args.backup).await?;
+    let docker = slipway::engine::connect(args.host.as_deref()).await.map_err(backup::BackupError::from)?;
+    let result = match manifest.kind {
+        BackupKind::Volume => {
+            let volume = backup::restore_volume(&docker, &args.backup, args.volume.as_deref(), &NoopObserver).await?;
+            serde_json::json!({"backup": args.backup.display().to_string(), "into": format!("volume {volume}")})
+        }
+        _ => {
+            let target = if args.scratch {
+                RestoreTarget::Scratch
+            } else {
+                let project =
+                    if args.project.is_some() { project_name(args.project) } else { manifest.project.clone() };
+                let service = args.into.or(manifest.service.clone()).unwrap_or_default();
+                RestoreTarget::Service { project, service }
+            };
+            let report = backup::restore_postgres(&docker, &args.backup, &target, &NoopObserver).await?;
+            serde_json::json!({"backup": args.backup.display().to_string(), "into": report.into, "tables": report.tables})
+        }
+    };
+    if args.json {
+        output::json_line(&result);
+    } else {
+        println!("restored {} into {}", args.backup.display(), result["into"].as_str().unwrap_or_default());
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! Rendering shared by all subcommands: errors to stderr with exit codes, JSON lines, tracing.
+
+/// Route `tracing` logs to stderr, filtered by `SLIPWAY_LOG` (default: warnings).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+/// Print `error` on stderr and return its exit code.
+pub fn report_error(error: &slipway::Error) -> u8 {
+    eprintln!("slipway: {error}");
+    error.kind().exit_code() as u8
+}
+
+/// Print one JSON value on one line (keys keep their insertion order).
+pub fn json_line(value: &serde_json::Value) {
+    println!("{value}");
+}

@@ -1,0 +1,31 @@
+//! Backups: logical PostgreSQL dumps and named-volume archives taken through the engine before a
+//! deploy touches anything, kept under a bounded retention, and restored (or verified in a scratch
+//! container) on demand.
+//!
+//! Everything goes through the Docker Engine API: `pg_dump`/`pg_restore`/`psql` run inside the
+//! database container (exec, streamed), and volumes are read and written with the engine's
+//! archive endpoints on a created-but-never-started container, so no helper image is needed.
+
+mod deploy_hook;
+mod engine;
+mod error;
+mod event;
+mod manifest;
+mod postgres;
+mod project;
+mod retention;
+mod store;
+mod volume;
+
+pub use deploy_hook::BackupBeforeDeploy;
+pub use error::BackupError;
+pub use event::BackupEvent;
+pub use manifest::{BackupKind, BackupManifest};
+pub use postgres::RestoreReport;
+pub use postgres::{
+    backup_postgres, postgres_services, restore_postgres, verify_postgres, PostgresTarget, RestoreTarget,
+};
+pub use project::{backup_before_deploy, backup_databases, default_backup_dir};
+pub use retention::{select_for_pruning, RetentionPolicy};
+pub use store::BackupStore;
+pub use volume::{backup_volume, restore_volume};

@@ -1,0 +1,29 @@
+//! Compose files as the stack description: parsing, interpolation, validation, merging into a
+//! `StackSpec`, and rendering in the shape of `docker compose config`.
+//!
+//! Flow: [`load`] reads the files ([`yaml`]: value + line index), interpolates them
+//! ([`interpolate`]), merges them (`merge`), checks every key (`schema`), reads the typed model
+//! (`model`), resolves services, networks and volumes (`resolve`, `service`) and validates across
+//! services (`validate`). [`render`] turns a `StackSpec` back into compose's JSON/YAML shape.
+
+mod error;
+mod event;
+pub mod interpolate;
+mod load;
+mod merge;
+mod model;
+mod render;
+mod resolve;
+mod schema;
+mod service;
+mod syntax;
+mod validate;
+pub mod yaml;
+
+pub use error::{ComposeError, Location};
+pub use event::{ComposeEvent, ComposeWarning};
+pub use load::{load, parse_only, LoadOptions, LoadedStack, DEFAULT_FILES};
+pub use render::{render, render_json, render_yaml};
+pub use resolve::normalise_name as normalise_project_name;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,290 @@
+//! A `StackSpec` in the shape `docker compose config` prints: same field names and nesting,
+//! environment as a map, command/entrypoint as lists, durations in Go notation, and every `$`
+//! written as `$$` so that the output is itself a valid compose file.
+//!
+//! Not rendered (compose adds them, they carry no information here): `command: null` /
+//! `entrypoint: null`, `ipam: {}` on networks, `deploy.placement: {}`, `volume: {}` on
+//! short-syntax volume mounts, an empty `deploy.resources`, and top-level `x-*` keys other than
+//! `x-slipway`. Service-level `x-*` keys are rendered (compose drops them).
+
+use serde_json::{json, Map, Value};
+
+use super::syntax::format_duration;
+use crate::stack::{DependencyCondition, MountKind, ServiceSpec, StackSpec, UpdateConfig, UpdateOrder};
+
+/// The stack as compose's JSON value.
+pub fn render(stack: &StackSpec) -> Value {
+    let mut top = Map::new();
+    top.insert("name".into(), json!(stack.name));
+    if !stack.networks.is_empty() {
+        let nets: Map<String, Value> = stack
+            .networks
+            .iter()
+            .map(|(k, n)| {
+                let mut m = Map::new();
+                m.insert("name".into(), json!(n.name));
+                if let Some(d) = &n.driver {
+                    m.insert("driver".into(), json!(d));
+                }
+                if n.internal {
+                    m.insert("internal".into(), json!(true));
+                }
+                if n.external {
+                    m.insert("external".into(), json!(true));
+                }
+                if !n.labels.is_empty() {
+                    m.insert("labels".into(), json!(n.labels));
+                }
+                (k.clone(), Value::Object(m))
+            })
+            .collect();
+        top.insert("networks".into(), Value::Object(nets));
+    }
+    let services: Map<String, Value> = stack.services.iter().map(|(k, s)| (k.clone(), service(s))).collect();
+    top.insert("services".into(), Value::Object(services));
+    if !stack.volumes.is_empty() {
+        let vols: Map<String, Value> = stack
+            .volumes
+            .iter()
+            .map(|(k, v)| {
+                let mut m = Map::new();
+                m.insert("name".into(), json!(v.name));
+                if let Some(d) = &v.driver {
+                    m.insert("driver".into(), json!(d));
+                }
+                if v.external {
+                    m.insert("external".into(), json!(true));
+                }
+                if !v.labels.is_empty() {
+                    m.insert("labels".into(), json!(v.labels));
+                }
+                (k.clone(), Value::Object(m))
+            })
+            .collect();
+        top.insert("volumes".into(), Value::Object(vols));
+    }
+    if !stack.slipway.is_null() {
+        top.insert("x-slipway".into(), stack.slipway.clone());
+    }
+    let mut v = Value::Object(top);
+    escape_dollars(&mut v);
+    v
+}
+
+/// The stack as pretty JSON (`--format json`).
+pub fn render_json(stack: &StackSpec) -> String {
+    serde_json::to_string_pretty(&render(stack)).unwrap_or_default()
+}
+
+/// The stack as YAML (`--format yaml`).
+pub fn render_yaml(stack: &StackSpec) -> String {
+    serde_yaml_ng::to_string(&render(stack)).unwrap_or_default()
+}
+
+fn escape_dollars(v: &mut Value) {
+    match v {
+        Value::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
+        Value::Array(a) => a.iter_mut().for_each(escape_dollars),
+        Value::Object(o) => o.values_mut().for_each(escape_dollars),
+        _ => {}
+    }
+}
+
+fn dur(d: Option<std::time::Duration>) -> Option<Value> {
+    d.map(|d| json!(format_duration(d)))
+}
+
+fn update(u: &UpdateConfig) -> Value {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            m.insert(k.into(), v);
+        }
+    };
+    put("parallelism", u.parallelism.map(|p| json!(p)));
+    put("delay", dur(u.delay));
+    put("failure_action", u.failure_action.as_ref().map(|a| json!(a)));
+    put("monitor", dur(u.monitor));
+    put(
+        "order",
+        u.order.map(|o| {
+            json!(match o {
+                UpdateOrder::StartFirst => "start-first",
+                UpdateOrder::StopFirst => "stop-first",
+            })
+        }),
+    );
+    Value::Object(m)
+}
+
+fn service(s: &ServiceSpec) -> Value {
+    let mut m = Map::new();
+    if let Some(c) = &s.command {
+        m.insert("command".into(), json!(c));
+    }
+    if !s.depends_on.is_empty() {
+        let deps: Map<String, Value> = s
+            .depends_on
+            .iter()
+            .map(|(k, d)| {
+                let condition = match d.condition {
+                    DependencyCondition::ServiceStarted => "service_started",
+                    DependencyCondition::ServiceHealthy => "service_healthy",
+                    DependencyCondition::ServiceCompletedSuccessfully => "service_completed_successfully",
+                };
+                let mut e = Map::new();
+                e.insert("condition".into(), json!(condition));
+                if d.restart {
+                    e.insert("restart".into(), json!(true));
+                }
+                e.insert("required".into(), json!(d.required));
+                (k.clone(), Value::Object(e))
+            })
+            .collect();
+        m.insert("depends_on".into(), Value::Object(deps));
+    }
+    let d = &s.deploy;
+    let mut dep = Map::new();
+    if let Some(r) = d.replicas {
+        dep.insert("replicas".into(), json!(r));
+    }
+    if !d.labels.is_empty() {
+        dep.insert("labels".into(), json!(d.labels));
+    }
+    if let Some(u) = &d.update_config {
+        dep.insert("update_config".into(), update(u));
+    }
+    if let Some(u) = &d.rollback_config {
+        dep.insert("rollback_config".into(), update(u));
+    }
+    if let Some(l) = &d.limits {
+        let mut lim = Map::new();
+        if let Some(c) = l.cpus {
+            let cpus = if c.fract() == 0.0 && c.abs() < 1e15 { json!(c as i64) } else { json!(c) };
+            lim.insert("cpus".into(), cpus);
+        }
+        if let Some(mem) = l.memory {
+            lim.insert("memory".into(), json!(mem.to_string()));
+        }
+        if let Some(p) = l.pids {
+            lim.insert("pids".into(), json!(p));
+        }
+        dep.insert("resources".into(), json!({ "limits": lim }));
+    }
+    if !dep.is_empty() {
+        m.insert("deploy".into(), Value::Object(dep));
+    }
+    if let Some(e) = &s.entrypoint {
+        m.insert("entrypoint".into(), json!(e));
+    }
+    if !s.environment.is_empty() {
+        m.insert("environment".into(), json!(s.environment));
+    }
+    if !s.extra_hosts.is_empty() {
+        let mut hosts: Vec<String> = s.extra_hosts.iter().map(|h| h.replacen(':', "=", 1)).collect();
+        hosts.sort();
+        m.insert("extra_hosts".into(), json!(hosts));
+    }
+    if s.healthcheck_disabled {
+        m.insert("healthcheck".into(), json!({ "disable": true }));
+    } else if let Some(h) = &s.healthcheck {
+        let mut hc = Map::new();
+        if !h.test.is_empty() {
+            hc.insert("test".into(), json!(h.test));
+        }
+        for (k, v) in [("timeout", h.timeout), ("interval", h.interval)] {
+            if let Some(v) = dur(v) {
+                hc.insert(k.into(), v);
+            }
+        }
+        if let Some(r) = h.retries {
+            hc.insert("retries".into(), json!(r));
+        }
+        for (k, v) in [("start_period", h.start_period), ("start_interval", h.start_interval)] {
+            if let Some(v) = dur(v) {
+                hc.insert(k.into(), v);
+            }
+        }
+        m.insert("healthcheck".into(), Value::Object(hc));
+    }
+    m.insert("image".into(), json!(s.image));
+    if let Some(i) = s.init {
+        m.insert("init".into(), json!(i));
+    }
+    if !s.labels.is_empty() {
+        m.insert("labels".into(), json!(s.labels));
+    }
+    let nets: Map<String, Value> = s
+        .networks
+        .iter()
+        .map(|(k, n)| (k.clone(), if n.aliases.is_empty() { Value::Null } else { json!({ "aliases": n.aliases }) }))
+        .collect();
+    m.insert("networks".into(), Value::Object(nets));
+    if !s.ports.is_empty() {
+        let ports: Vec<Value> = s
+            .ports
+            .iter()
+            .map(|p| {
+                let mut e = Map::new();
+                e.insert("mode".into(), json!(p.mode.as_deref().unwrap_or("ingress")));
+                if let Some(ip) = &p.host_ip {
+                    e.insert("host_ip".into(), json!(ip));
+                }
+                e.insert("target".into(), json!(p.target));
+                if let Some(pp) = &p.published {
+                    e.insert("published".into(), json!(pp));
+                }
+                e.insert("protocol".into(), json!(p.protocol));
+                Value::Object(e)
+            })
+            .collect();
+        m.insert("ports".into(), json!(ports));
+    }
+    if !s.profiles.is_empty() {
+        m.insert("profiles".into(), json!(s.profiles));
+    }
+    for (k, v) in [
+        ("restart", &s.restart),
+        ("stop_grace_period", &s.stop_grace_period.map(format_duration)),
+        ("stop_signal", &s.stop_signal),
+        ("user", &s.user),
+    ] {
+        if let Some(v) = v {
+            m.insert(k.into(), json!(v));
+        }
+    }
+    if !s.volumes.is_empty() {
+        let vols: Vec<Value> = s
+            .volumes
+            .iter()
+            .map(|v| {
+                let mut e = Map::new();
+                let kind = match v.kind {
+                    MountKind::Volume => "volume",
+                    MountKind::Bind => "bind",
+                    MountKind::Tmpfs => "tmpfs",
+                };
+                e.insert("type".into(), json!(kind));
+                if let Some(src) = &v.source {
+                    e.insert("source".into(), json!(src));
+                }
+                e.insert("target".into(), json!(v.target));
+                if v.read_only {
+                    e.insert("read_only".into(), json!(true));
+                }
+                if v.create_host_path {
+                    e.insert("bind".into(), json!({ "create_host_path": true }));
+                }
+                Value::Object(e)
+            })
+            .collect();
+        m.insert("volumes".into(), json!(vols));
+    }
+    if let Some(w) = &s.working_dir {
+        m.insert("working_dir".into(), json!(w));
+    }
+    for (k, v) in &s.extensions {
+        m.insert(k.clone(), v.clone());
+    }
+    Value::Object(m)
+}

@@ -1,0 +1,123 @@
+//! Unit tests of the whole loading pipeline on small inline files (the corpus compared with
+//! Docker Compose lives in `tests/compose` and `tests/tests/compose_*.rs`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::*;
+use crate::stack::{DependencyCondition, MountKind, UpdateOrder};
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn loads_resolves_and_warns_as_data() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "compose.yml",
+        "x-img: &img\n  image: reg/app:${TAG}\nservices:\n  app:\n    <<: *img\n    build: .\n    command: serve --port \"80 80\"\n    env_file: [app.env]\n    environment: [B=2, FROM_ENV]\n    depends_on:\n      pre: {condition: service_completed_successfully}\n    volumes: [./data:/data:ro]\n    deploy: {update_config: {order: start-first}}\n    x-slipway: {health: /h}\n  pre:\n    <<: *img\n    command: [migrate]\n  tool:\n    image: t\n    profiles: [tools]\n",
+    );
+    write(d.path(), "app.env", "A=1\nB=1\n");
+    let loaded =
+        load(&LoadOptions::new([d.path().join("compose.yml")]).environment(env(&[("FROM_ENV", "e")])).project("p"))
+            .unwrap();
+    let s = &loaded.stack;
+    assert_eq!(s.name, "p");
+    assert_eq!(s.services.keys().collect::<Vec<_>>(), ["app", "pre"]);
+    let app = &s.services["app"];
+    assert_eq!(app.image.as_deref(), Some("reg/app:"));
+    assert_eq!(app.command.as_deref().unwrap(), ["serve", "--port", "80 80"]);
+    let want: BTreeMap<String, Option<String>> =
+        [("A", "1"), ("B", "2"), ("FROM_ENV", "e")].iter().map(|(k, v)| (k.to_string(), Some(v.to_string()))).collect();
+    assert_eq!(app.environment, want);
+    assert_eq!(app.depends_on["pre"].condition, DependencyCondition::ServiceCompletedSuccessfully);
+    assert_eq!(app.volumes[0].kind, MountKind::Bind);
+    assert_eq!(app.volumes[0].source.as_deref(), Some(d.path().join("data").to_str().unwrap()));
+    assert_eq!(app.deploy.update_config.as_ref().unwrap().order, Some(UpdateOrder::StartFirst));
+    assert_eq!(app.extensions["x-slipway"]["health"], "/h");
+    assert!(s.networks.contains_key("default"));
+    assert!(
+        matches!(&loaded.warnings[0], ComposeWarning::UnsetVariable { variable, at } if variable == "TAG" && at.line == 2)
+    );
+    assert!(loaded
+        .warnings
+        .iter()
+        .any(|w| matches!(w, ComposeWarning::BuildIgnored { service, .. } if service == "app")));
+    assert_eq!(loaded.warnings.len(), 2, "unset TAG is reported once");
+}
+
+#[test]
+fn process_env_beats_dotenv_and_env_file_is_not_interpolated_into_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "compose.yml",
+        "services:\n  a:\n    image: \"i:${T}-${ONLY_DOTENV}-${IN_ENV_FILE:-none}\"\n    env_file: e.env\n",
+    );
+    write(d.path(), ".env", "T=dotenv\nONLY_DOTENV=d\n");
+    write(d.path(), "e.env", "IN_ENV_FILE=x\n");
+    let loaded = load(&LoadOptions::new([d.path().join("compose.yml")]).environment(env(&[("T", "proc")]))).unwrap();
+    assert_eq!(loaded.stack.services["a"].image.as_deref(), Some("i:proc-d-none"));
+    assert_eq!(loaded.stack.services["a"].environment["IN_ENV_FILE"].as_deref(), Some("x"));
+}
+
+#[test]
+fn errors_name_file_line_key() {
+    let d = tempfile::tempdir().unwrap();
+    write(d.path(), "a.yml", "services:\n  app:\n    image: x\n");
+    write(d.path(), "b.yml", "services:\n  app:\n    ports:\n      - target: 80\n        bogus: 1\n");
+    let e =
+        load(&LoadOptions::new([d.path().join("a.yml"), d.path().join("b.yml")]).environment(env(&[]))).unwrap_err();
+    let at = e.location().unwrap().clone();
+    assert!(matches!(e, ComposeError::UnknownKey { .. }));
+    assert!(at.file.ends_with("b.yml"));
+    assert_eq!((at.line, at.key.as_str()), (5, "services.app.ports[0].bogus"));
+}
+
+#[test]
+fn random_files_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(66);
+    let pieces = [
+        "services:\n",
+        "  a:\n",
+        "    image: x\n",
+        "    ports: [",
+        "\"8080:80\"",
+        "]\n",
+        "    volumes:\n",
+        "      - ",
+        "./x:/y:ro",
+        "\n",
+        "    depends_on: {b: {condition: service_healthy}}\n",
+        "  b: &b\n",
+        "    <<: *b\n",
+        "${A:-${B}}",
+        "$$",
+        "{",
+        "}",
+        "- ",
+        ": ",
+        "x-y: 1\n",
+        "    healthcheck: {test: NONE}\n",
+        "networks: {n: {external: true}}\n",
+        "    networks: [n]\n",
+        "    deploy: {replicas: \"2\", resources: {limits: {memory: 1g}}}\n",
+        "\t",
+        "'",
+        "\"",
+        "&a ",
+        "*a",
+    ];
+    for _ in 0..3000 {
+        let n = rng.random_range(0..16);
+        let text: String = (0..n).map(|_| pieces[rng.random_range(0..pieces.len())]).collect();
+        let _ = parse_only(&text);
+    }
+}

@@ -1,0 +1,218 @@
+//! `DockerHost`: the `Deployer` for one Docker engine, driven through bollard. The order of a
+//! deploy: policy -> digests -> lock -> read state -> plan -> pre-deploy hooks -> execute (undo on
+//! failure) -> post-deploy hooks -> unlock. Nothing changes before the plan executes.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use bollard::Docker;
+
+use super::engine;
+use super::error::DeployError;
+use super::event::DeployEvent;
+use super::executor::Executor;
+use super::hooks::{run_hooks, HookPoint};
+use super::lock::DeployLock;
+use super::options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
+use super::plan::{plan_with, Plan, PlanOptions};
+use super::prune::{prune, PruneReport};
+use super::record::VolumeRecords;
+use super::release::{who, Release, ReleaseId, ReleaseOutcome};
+use super::resolve::{check_policy, resolve_images};
+use super::state::{ActualState, DesiredRelease};
+use super::Deployer;
+use crate::events::{Event, Observer};
+use crate::stack::StackSpec;
+
+/// One Docker engine as a deploy target.
+#[derive(Debug, Clone)]
+pub struct DockerHost {
+    docker: Docker,
+}
+
+impl DockerHost {
+    /// A target on an already connected engine.
+    pub fn new(docker: Docker) -> Self {
+        Self { docker }
+    }
+
+    /// `host` (`--host`), else `DOCKER_HOST`, else the local engine, API version negotiated.
+    pub async fn connect(host: Option<&str>) -> Result<Self, DeployError> {
+        Ok(Self { docker: crate::engine::connect(host).await? })
+    }
+
+    /// The engine.
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Prune containers and images beyond `keep` releases.
+    pub async fn prune(&self, project: &str, keep: usize) -> Result<PruneReport, DeployError> {
+        prune(&self.docker, project, keep).await
+    }
+
+    async fn desired_and_state(
+        &self,
+        stack: &StackSpec,
+        opts: &DeployOptions,
+    ) -> Result<(DesiredRelease, ActualState), DeployError> {
+        check_policy(stack, &opts.env, opts.policy.as_ref())?;
+        let pinned = resolve_images(&self.docker, stack, opts.resolver.as_deref()).await?;
+        let images: BTreeSet<String> = pinned.values().cloned().collect();
+        let actual = engine::read_state(&self.docker, &stack.name, &images).await?;
+        let mut desired = DesiredRelease::new(actual.next_release_id(), stack, &pinned);
+        desired.version = opts.version.clone().or_else(|| version_of(stack));
+        Ok((desired, actual))
+    }
+
+    /// Execute `desired` under the lock already held: plan, hooks, executor.
+    async fn execute(
+        &self,
+        desired: DesiredRelease,
+        actual: &ActualState,
+        opts: &DeployOptions,
+        observer: &dyn Observer,
+    ) -> Result<DeployOutcome, DeployError> {
+        let plan = plan_with(&desired, actual, plan_options(opts))?;
+        observer
+            .event(&Event::Deploy(DeployEvent::Planned { release: desired.id.to_string(), steps: plan.steps.len() }));
+        if plan.is_empty() {
+            return Ok(DeployOutcome { plan, release: None });
+        }
+        let parent = actual.current().map(|r| r.id);
+        if opts.hooks {
+            run_hooks(&desired, HookPoint::PreDeploy, &opts.env, parent).await?;
+        }
+        for hook in &opts.before_change {
+            hook.before_change(&desired, &plan).await?;
+        }
+        let record = Release {
+            id: desired.id,
+            project: desired.project().to_string(),
+            version: desired.version.clone(),
+            services: desired.services.clone(),
+            stack: desired.stack.clone(),
+            who: who(),
+            when: chrono::Utc::now(),
+            outcome: ReleaseOutcome::Succeeded,
+            parent,
+            rollback_of: desired.rollback_of,
+        };
+        // route room: a stack with `x-slipway.traefik` switches its routed services through Traefik.
+        let traefik = crate::route::RouteSwitch::for_stack(&self.docker, &desired.stack)?;
+        let router: &dyn super::switch::TrafficSwitch = match &traefik {
+            Some(t) => t,
+            None => opts.router.as_ref(),
+        };
+        let release = Executor::new(&self.docker, &desired, record, observer, router).run(&plan).await?;
+        if opts.hooks {
+            run_hooks(&desired, HookPoint::PostDeploy, &opts.env, parent).await?;
+        }
+        Ok(DeployOutcome { plan, release: Some(release) })
+    }
+
+    async fn locked<T>(
+        &self,
+        project: &str,
+        opts: &DeployOptions,
+        observer: &dyn Observer,
+        body: impl std::future::Future<Output = Result<T, DeployError>>,
+    ) -> Result<T, DeployError> {
+        let lock = DeployLock::acquire(&self.docker, project, opts.lock_wait, opts.stale_lock_after, observer).await?;
+        let result = body.await;
+        let released = lock.release().await;
+        let value = result?;
+        released?;
+        Ok(value)
+    }
+}
+
+fn plan_options(opts: &DeployOptions) -> PlanOptions {
+    PlanOptions { retain: opts.retain, min_running: opts.min_running }
+}
+
+/// The first service image's tag (by service name), for people.
+fn version_of(stack: &StackSpec) -> Option<String> {
+    stack
+        .services
+        .values()
+        .filter_map(|s| s.image.as_deref())
+        .find_map(|i| crate::ImageRef::parse(i).ok().and_then(|r| r.tag().map(str::to_string)))
+}
+
+#[async_trait]
+impl Deployer for DockerHost {
+    async fn plan(&self, stack: &StackSpec, opts: &DeployOptions) -> crate::Result<Plan> {
+        let (desired, actual) = self.desired_and_state(stack, opts).await?;
+        Ok(plan_with(&desired, &actual, plan_options(opts))?)
+    }
+
+    async fn apply(
+        &self,
+        stack: &StackSpec,
+        opts: &DeployOptions,
+        observer: &dyn Observer,
+    ) -> crate::Result<DeployOutcome> {
+        // Policy and digests first: a refusal changes nothing (not even the lock).
+        check_policy(stack, &opts.env, opts.policy.as_ref())?;
+        let out = self
+            .locked(&stack.name, opts, observer, async {
+                let (desired, actual) = self.desired_and_state(stack, opts).await?;
+                self.execute(desired, &actual, opts, observer).await
+            })
+            .await?;
+        Ok(out)
+    }
+
+    async fn rollback(
+        &self,
+        project: &str,
+        to: Option<ReleaseId>,
+        opts: &DeployOptions,
+        observer: &dyn Observer,
+    ) -> crate::Result<DeployOutcome> {
+        let out = self
+            .locked(project, opts, observer, async {
+                let history = VolumeRecords::new(self.docker.clone()).list(project).await?;
+                let no = |what: String| DeployError::NoRelease { project: project.to_string(), what };
+                let current = history.iter().rev().find(|r| r.outcome.is_success()).map(|r| r.id);
+                let target = match to {
+                    Some(id) => history.iter().find(|r| r.id == id).ok_or_else(|| no(format!("no release {id}")))?,
+                    None => history
+                        .iter()
+                        .rev()
+                        .find(|r| r.outcome.is_success() && current.is_some_and(|c| r.id < c))
+                        .ok_or_else(|| no("no earlier successful release to roll back to".into()))?,
+                };
+                let images: BTreeSet<String> = target.services.values().map(|s| s.pinned.clone()).collect();
+                let actual = engine::read_state(&self.docker, project, &images).await?;
+                let desired = DesiredRelease::from_record(actual.next_release_id(), target);
+                self.execute(desired, &actual, opts, observer).await
+            })
+            .await?;
+        Ok(out)
+    }
+
+    async fn status(&self, project: &str) -> crate::Result<Status> {
+        let actual = engine::read_state(&self.docker, project, &BTreeSet::new()).await?;
+        let containers = actual
+            .containers
+            .iter()
+            .map(|c| ContainerStatus {
+                name: c.name.clone(),
+                service: c.service.clone(),
+                release: c.release,
+                replica: c.replica,
+                role: actual.role_of(c),
+                running: c.running,
+                health: c.health.clone(),
+                image: c.image.clone(),
+            })
+            .collect();
+        Ok(Status { project: project.to_string(), current: actual.current().cloned(), containers })
+    }
+
+    async fn history(&self, project: &str) -> crate::Result<Vec<Release>> {
+        Ok(VolumeRecords::new(self.docker.clone()).list(project).await?)
+    }
+}

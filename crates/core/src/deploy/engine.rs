@@ -1,0 +1,197 @@
+//! Engine calls the executor needs, one small function each: read the actual state of a project,
+//! create/start/stop/remove containers, pull by digest, read a container's state and log tail.
+
+use std::collections::{BTreeSet, HashMap};
+
+use bollard::auth::DockerCredentials;
+use bollard::models::{ContainerSummaryStateEnum, EndpointSettings, NetworkConnectRequest};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, ListContainersOptions, ListNetworksOptions, ListVolumesOptions,
+    LogsOptions, RemoveContainerOptions, StopContainerOptions,
+};
+use bollard::Docker;
+use futures::StreamExt;
+
+use super::container_spec::ContainerPlan;
+use super::error::DeployError;
+use super::labels;
+use super::record::VolumeRecords;
+use super::state::{ActualContainer, ActualState};
+
+/// Read slipway's containers, the networks, volumes, present images (of `images`) and the
+/// history of `project`.
+pub async fn read_state(docker: &Docker, project: &str, images: &BTreeSet<String>) -> Result<ActualState, DeployError> {
+    let mut state = ActualState { containers: list_containers(docker, project).await?, ..Default::default() };
+    let nets = docker
+        .list_networks(None::<ListNetworksOptions>)
+        .await
+        .map_err(|e| DeployError::engine("list networks", project, e))?;
+    state.networks = nets.into_iter().filter_map(|n| n.name).collect();
+    let vols = docker
+        .list_volumes(None::<ListVolumesOptions>)
+        .await
+        .map_err(|e| DeployError::engine("list volumes", project, e))?;
+    state.volumes = vols.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect();
+    for image in images {
+        if docker.inspect_image(image).await.is_ok() {
+            state.images.insert(image.clone());
+        }
+    }
+    state.history = VolumeRecords::new(docker.clone()).list(project).await?;
+    Ok(state)
+}
+
+/// slipway's containers of `project` (any state), lock excluded.
+pub async fn list_containers(docker: &Docker, project: &str) -> Result<Vec<ActualContainer>, DeployError> {
+    let filters = HashMap::from([("label".to_string(), vec![labels::filter(labels::PROJECT, project)])]);
+    let list = docker
+        .list_containers(Some(ListContainersOptions { all: true, filters: Some(filters), ..Default::default() }))
+        .await
+        .map_err(|e| DeployError::engine("list containers of", project, e))?;
+    let mut out = Vec::new();
+    for c in list {
+        let l = c.labels.unwrap_or_default();
+        let (Some(id), Some(service)) = (c.id, l.get(labels::SERVICE)) else { continue };
+        let state = c.state.unwrap_or(ContainerSummaryStateEnum::EMPTY);
+        let running = matches!(
+            state,
+            ContainerSummaryStateEnum::RUNNING
+                | ContainerSummaryStateEnum::RESTARTING
+                | ContainerSummaryStateEnum::PAUSED
+        );
+        let status = c.status.unwrap_or_default();
+        let exit_code = (state == ContainerSummaryStateEnum::EXITED).then(|| parse_exit(&status)).flatten();
+        let health = ["healthy", "unhealthy", "health: starting"]
+            .iter()
+            .find(|h| status.contains(&format!("({h})")))
+            .map(|h| h.trim_start_matches("health: ").to_string());
+        out.push(ActualContainer {
+            name: c.names.and_then(|n| n.first().cloned()).unwrap_or_default().trim_start_matches('/').to_string(),
+            id,
+            service: service.clone(),
+            release: l.get(labels::RELEASE).and_then(|r| r.parse().ok()),
+            config_hash: l.get(labels::CONFIG_HASH).cloned().unwrap_or_default(),
+            replica: l.get(labels::REPLICA).and_then(|r| r.parse().ok()).unwrap_or(1),
+            running,
+            exit_code,
+            oneoff: l.contains_key(labels::ONEOFF),
+            image: c.image.unwrap_or_default(),
+            health,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// `Exited (3) 2 minutes ago` -> 3.
+fn parse_exit(status: &str) -> Option<i64> {
+    let rest = status.strip_prefix("Exited (")?;
+    rest.split(')').next()?.parse().ok()
+}
+
+/// Create a container (connecting its further networks) without starting it; returns its id.
+pub async fn create(docker: &Docker, plan: &ContainerPlan) -> Result<String, DeployError> {
+    let opts = CreateContainerOptions { name: Some(plan.name.clone()), ..Default::default() };
+    let created = docker
+        .create_container(Some(opts), plan.body.clone())
+        .await
+        .map_err(|e| DeployError::engine("create container", &plan.name, e))?;
+    for (net, aliases) in &plan.more_networks {
+        let req = NetworkConnectRequest {
+            container: created.id.clone(),
+            endpoint_config: Some(EndpointSettings { aliases: Some(aliases.clone()), ..Default::default() }),
+        };
+        docker.connect_network(net, req).await.map_err(|e| DeployError::engine("connect network", net, e))?;
+    }
+    Ok(created.id)
+}
+
+/// Start a container.
+pub async fn start(docker: &Docker, id: &str) -> Result<(), DeployError> {
+    docker.start_container(id, None).await.map_err(|e| DeployError::engine("start container", id, e))
+}
+
+/// Stop a container with its own stop signal and grace period (set at creation).
+pub async fn stop(docker: &Docker, id: &str) -> Result<(), DeployError> {
+    match docker.stop_container(id, None::<StopContainerOptions>).await {
+        Ok(()) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+        Err(e) => Err(DeployError::engine("stop container", id, e)),
+    }
+}
+
+/// Remove a container (forced).
+pub async fn remove(docker: &Docker, id: &str) -> Result<(), DeployError> {
+    let opts = RemoveContainerOptions { force: true, ..Default::default() };
+    match docker.remove_container(id, Some(opts)).await {
+        Ok(()) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+        Err(e) => Err(DeployError::engine("remove container", id, e)),
+    }
+}
+
+/// The last `n` log lines of a container (stdout and stderr), best effort.
+pub async fn log_tail(docker: &Docker, id: &str, n: usize) -> Vec<String> {
+    let opts = LogsOptions { stdout: true, stderr: true, tail: n.to_string(), ..Default::default() };
+    let mut stream = docker.logs(id, Some(opts));
+    let mut text = String::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+    }
+    text.lines().map(str::to_string).filter(|l| !l.is_empty()).collect()
+}
+
+/// Running, health status (when it has a healthcheck), exit code.
+pub async fn container_state(docker: &Docker, id: &str) -> Result<(bool, Option<String>, Option<i64>), DeployError> {
+    let c = docker.inspect_container(id, None).await.map_err(|e| DeployError::engine("inspect container", id, e))?;
+    let s = c.state.unwrap_or_default();
+    let health = s.health.and_then(|h| h.status).map(|h| h.to_string());
+    let running = s.running.unwrap_or(false) && !s.restarting.unwrap_or(false);
+    Ok((running, health, s.exit_code))
+}
+
+/// Pull an image by digest through the engine (credentials from Docker's config.json).
+pub async fn pull(docker: &Docker, image: &str) -> Result<(), DeployError> {
+    let opts = CreateImageOptions { from_image: Some(image.to_string()), ..Default::default() };
+    let creds = credentials_for(image);
+    let mut stream = docker.create_image(Some(opts), None, creds);
+    while let Some(item) = stream.next().await {
+        item.map_err(|e| DeployError::engine("pull image", image, e))?;
+    }
+    Ok(())
+}
+
+/// Basic credentials for the image's registry from `$DOCKER_CONFIG/config.json` (`auths`);
+/// credential helpers are left to the registry room's transport.
+fn credentials_for(image: &str) -> Option<DockerCredentials> {
+    let registry = crate::ImageRef::parse(image).ok()?.registry().to_string();
+    let dir = std::env::var("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|_| std::env::var("HOME").map(|h| std::path::Path::new(&h).join(".docker")))
+        .ok()?;
+    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let auths = json.get("auths")?.as_object()?;
+    let entry = auths
+        .iter()
+        .find(|(k, _)| k.trim_start_matches("https://").trim_start_matches("http://").starts_with(&registry))?
+        .1;
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(entry.get("auth")?.as_str()?).ok()?;
+    let (user, pass) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    Some(DockerCredentials {
+        username: Some(user.to_string()),
+        password: Some(pass.to_string()),
+        serveraddress: Some(registry),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn exit_code_from_status() {
+        assert_eq!(super::parse_exit("Exited (3) 2 minutes ago"), Some(3));
+        assert_eq!(super::parse_exit("Up 2 seconds"), None);
+    }
+}

@@ -1,0 +1,73 @@
+//! Progress events of the deploy room.
+
+use serde::Serialize;
+
+/// Something that happened in the deploy room.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DeployEvent {
+    /// A free-form progress message.
+    Message {
+        /// The message.
+        text: String,
+    },
+    /// The plan is known.
+    Planned {
+        /// Release id.
+        release: String,
+        /// Number of steps.
+        steps: usize,
+    },
+    /// A step started.
+    StepStarted {
+        /// Index from 1.
+        index: usize,
+        /// Of how many.
+        total: usize,
+        /// What it does.
+        description: String,
+    },
+    /// A step finished.
+    StepDone {
+        /// Index from 1.
+        index: usize,
+        /// What it did.
+        description: String,
+        /// How long it took in milliseconds.
+        millis: u64,
+    },
+    /// A step failed; the undo follows.
+    StepFailed {
+        /// What it did.
+        description: String,
+        /// Why.
+        reason: String,
+    },
+    /// An undo action during a failed deploy.
+    Undo {
+        /// What is undone.
+        description: String,
+    },
+    /// Waiting for another deploy's lock.
+    LockWaiting {
+        /// Holder.
+        holder: String,
+    },
+    /// A stale lock was found and taken over.
+    StaleLock {
+        /// Former holder.
+        holder: String,
+        /// Why it is stale.
+        reason: String,
+    },
+    /// A one-off task finished.
+    OneOffDone {
+        /// Service.
+        service: String,
+        /// Exit code.
+        exit_code: i64,
+        /// Last log lines.
+        logs: Vec<String>,
+    },
+}

@@ -1,0 +1,300 @@
+//! `plan()`: a pure function from (desired release, actual state) to an ordered list of typed
+//! `Step`s. Nothing here touches an engine: `--dry-run` prints the plan, unit tests assert it,
+//! and one executor per engine runs it. An unchanged stack plans zero steps.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::error::DeployError;
+use super::release::ReleaseId;
+use super::rules::{dependency_order, health_gate, is_oneoff, is_routed, update_order, HealthGate};
+use super::state::{ActualContainer, ActualState, DesiredRelease};
+use crate::stack::UpdateOrder;
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Step {
+    /// Create a network the stack declares.
+    CreateNetwork {
+        /// Stack key.
+        key: String,
+        /// Engine-side name.
+        name: String,
+    },
+    /// Create a named volume the stack declares.
+    CreateVolume {
+        /// Stack key.
+        key: String,
+        /// Engine-side name.
+        name: String,
+    },
+    /// Pull an image by digest (through the engine, with its credentials).
+    Pull {
+        /// The pinned reference.
+        image: String,
+    },
+    /// Remove a stopped container left by an interrupted deploy (its release was never recorded).
+    RemoveOrphan {
+        /// Engine id.
+        id: String,
+        /// Name.
+        name: String,
+    },
+    /// Run a one-off task to completion (exit code 0 required).
+    RunOneOff {
+        /// Service.
+        service: String,
+    },
+    /// Create and start a new container for one replica.
+    StartReplica {
+        /// Service.
+        service: String,
+        /// Replica number.
+        replica: u32,
+    },
+    /// Wait (bounded) until the new replica is healthy.
+    WaitHealthy {
+        /// Service.
+        service: String,
+        /// Replica number.
+        replica: u32,
+        /// How health is judged.
+        gate: HealthGate,
+    },
+    /// Move traffic to the new replica (a hook for the route room; a no-op without a router).
+    RouteSwitch {
+        /// Service.
+        service: String,
+        /// Replica number.
+        replica: u32,
+    },
+    /// Stop an old container with its stop signal and grace period; it is kept (stopped).
+    StopOld {
+        /// Service.
+        service: String,
+        /// Engine id.
+        id: String,
+        /// Name.
+        name: String,
+    },
+    /// Write the release record on the host.
+    RecordRelease {
+        /// The release id.
+        release: ReleaseId,
+    },
+    /// Remove containers and images of releases beyond retention.
+    Prune {
+        /// Releases kept.
+        keep: usize,
+    },
+}
+
+impl Step {
+    /// A one-line description for progress output and `--dry-run`.
+    pub fn describe(&self) -> String {
+        match self {
+            Step::CreateNetwork { name, .. } => format!("create network {name}"),
+            Step::CreateVolume { name, .. } => format!("create volume {name}"),
+            Step::Pull { image } => format!("pull {image}"),
+            Step::RemoveOrphan { name, .. } => format!("remove orphan container {name}"),
+            Step::RunOneOff { service } => format!("run one-off {service}"),
+            Step::StartReplica { service, replica } => format!("start {service} replica {replica}"),
+            Step::WaitHealthy { service, replica, gate } => {
+                format!("wait for {service} replica {replica} ({})", gate.describe())
+            }
+            Step::RouteSwitch { service, replica } => format!("switch traffic of {service} to replica {replica}"),
+            Step::StopOld { service, name, .. } => format!("stop old {service} container {name}"),
+            Step::RecordRelease { release } => format!("record release {release}"),
+            Step::Prune { keep } => format!("prune beyond the last {keep} releases"),
+        }
+    }
+
+    /// The service the step is about, when it is about one.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Step::RunOneOff { service }
+            | Step::StartReplica { service, .. }
+            | Step::WaitHealthy { service, .. }
+            | Step::RouteSwitch { service, .. }
+            | Step::StopOld { service, .. } => Some(service),
+            _ => None,
+        }
+    }
+}
+
+/// An ordered list of steps for one release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Plan {
+    /// The project.
+    pub project: String,
+    /// The release these steps produce.
+    pub release: ReleaseId,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// True when there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// Options of a plan that do not come from the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PlanOptions {
+    /// Releases whose containers and images are kept (default 5).
+    pub retain: usize,
+    /// "Still running after" duration for services without a healthcheck (default 5 s).
+    pub min_running: Duration,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        Self { retain: 5, min_running: Duration::from_secs(5) }
+    }
+}
+
+/// Compute the steps that turn `actual` into `desired`, with default options.
+pub fn plan(desired: &DesiredRelease, actual: &ActualState) -> Result<Plan, DeployError> {
+    plan_with(desired, actual, PlanOptions::default())
+}
+
+/// Compute the steps that turn `actual` into `desired`. Fails (before any change) when the stack
+/// names an external network or volume that does not exist, or its dependencies form a cycle.
+pub fn plan_with(desired: &DesiredRelease, actual: &ActualState, opts: PlanOptions) -> Result<Plan, DeployError> {
+    let stack = &desired.stack;
+    let project = stack.name.clone();
+    let mut steps = Vec::new();
+
+    // Networks and volumes the services use.
+    let used_networks: BTreeSet<&String> = stack.services.values().flat_map(|s| s.networks.keys()).collect();
+    for key in used_networks {
+        let net = stack
+            .networks
+            .get(key)
+            .ok_or_else(|| DeployError::UnknownNetwork { project: project.clone(), network: key.clone() })?;
+        if actual.networks.contains(&net.name) {
+            continue;
+        }
+        if net.external {
+            return Err(DeployError::MissingExternal { project, kind: "network", name: net.name.clone() });
+        }
+        steps.push(Step::CreateNetwork { key: key.clone(), name: net.name.clone() });
+    }
+    for (key, vol) in &stack.volumes {
+        if actual.volumes.contains(&vol.name) {
+            continue;
+        }
+        if vol.external {
+            return Err(DeployError::MissingExternal { project, kind: "volume", name: vol.name.clone() });
+        }
+        steps.push(Step::CreateVolume { key: key.clone(), name: vol.name.clone() });
+    }
+
+    let order = dependency_order(stack)?;
+    let recorded = actual.recorded();
+    let mut pulls = BTreeSet::new();
+    let mut service_steps = Vec::new();
+    let mut kept: BTreeSet<&str> = BTreeSet::new();
+
+    for name in &order {
+        let svc = &stack.services[name];
+        let want = &desired.services[name];
+        let mine: Vec<&ActualContainer> = actual.containers.iter().filter(|c| &c.service == name).collect();
+        if is_oneoff(stack, name) {
+            let done = mine.iter().find(|c| c.oneoff && c.config_hash == want.config_hash && c.exit_code == Some(0));
+            let ran_in_current =
+                actual.current().and_then(|r| r.services.get(name)).is_some_and(|s| s.config_hash == want.config_hash);
+            if let Some(c) = done {
+                kept.insert(c.id.as_str());
+            } else if !ran_in_current {
+                pulls.insert(want.pinned.clone());
+                service_steps.push(Step::RunOneOff { service: name.clone() });
+            }
+            continue;
+        }
+        let replicas = svc.deploy.replicas.unwrap_or(1);
+        let running: Vec<&ActualContainer> = mine.iter().copied().filter(|c| c.running && !c.oneoff).collect();
+        let mut satisfied: Vec<&ActualContainer> =
+            running.iter().copied().filter(|c| c.config_hash == want.config_hash).collect();
+        satisfied.sort_by_key(|c| (c.replica, c.release));
+        satisfied.truncate(replicas as usize);
+        kept.extend(satisfied.iter().map(|c| c.id.as_str()));
+        let taken: BTreeSet<u32> = satisfied.iter().map(|c| c.replica).collect();
+        let mut old: Vec<&ActualContainer> =
+            running.iter().copied().filter(|c| !satisfied.iter().any(|s| s.id == c.id)).collect();
+        old.sort_by_key(|c| (c.replica, c.release));
+        let missing: Vec<u32> = (1..=replicas).filter(|r| !taken.contains(r)).take(replicas as usize).collect();
+        let order = update_order(svc, replicas);
+        let gate = health_gate(svc, opts.min_running);
+        let routed = is_routed(svc);
+        for replica in missing {
+            pulls.insert(want.pinned.clone());
+            let pos = old.iter().position(|c| c.replica == replica).unwrap_or(0);
+            let predecessor = (!old.is_empty()).then(|| old.remove(pos));
+            let stop =
+                predecessor.map(|c| Step::StopOld { service: name.clone(), id: c.id.clone(), name: c.name.clone() });
+            let start = [
+                Step::StartReplica { service: name.clone(), replica },
+                Step::WaitHealthy { service: name.clone(), replica, gate: gate.clone() },
+            ];
+            let route = routed.then(|| Step::RouteSwitch { service: name.clone(), replica });
+            match order {
+                UpdateOrder::StopFirst => {
+                    service_steps.extend(stop);
+                    service_steps.extend(start);
+                    service_steps.extend(route);
+                }
+                UpdateOrder::StartFirst => {
+                    service_steps.extend(start);
+                    service_steps.extend(route);
+                    service_steps.extend(stop);
+                }
+            }
+        }
+        // Scale down: old containers left without a successor.
+        for c in old {
+            service_steps.push(Step::StopOld { service: name.clone(), id: c.id.clone(), name: c.name.clone() });
+        }
+    }
+    // Services no longer in the stack.
+    for c in &actual.containers {
+        if c.running && !c.oneoff && !stack.services.contains_key(&c.service) {
+            service_steps.push(Step::StopOld { service: c.service.clone(), id: c.id.clone(), name: c.name.clone() });
+        }
+    }
+
+    for image in pulls {
+        if !actual.images.contains(&image) {
+            steps.push(Step::Pull { image });
+        }
+    }
+    for c in &actual.containers {
+        let unrecorded = c.release.is_none_or(|r| !recorded.contains(&r));
+        if unrecorded && !c.running && !kept.contains(c.id.as_str()) {
+            steps.push(Step::RemoveOrphan { id: c.id.clone(), name: c.name.clone() });
+        }
+    }
+    steps.extend(service_steps);
+
+    let unchanged_record = actual.current().is_some_and(|cur| {
+        cur.services.len() == desired.services.len()
+            && desired.services.iter().all(|(k, v)| cur.services.get(k).is_some_and(|c| c.config_hash == v.config_hash))
+    });
+    let kept_unrecorded = actual
+        .containers
+        .iter()
+        .any(|c| kept.contains(c.id.as_str()) && c.release.is_none_or(|r| !recorded.contains(&r)));
+    if !steps.is_empty() || !unchanged_record || kept_unrecorded {
+        steps.push(Step::RecordRelease { release: desired.id });
+        steps.push(Step::Prune { keep: opts.retain });
+    }
+    Ok(Plan { project, release: desired.id, steps })
+}

@@ -1,0 +1,154 @@
+//! The rules `plan()` applies to one service: dependency order, one-off detection, start-first
+//! versus stop-first, the health gate, whether traffic routing applies; and the service's
+//! `x-slipway` settings they read.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::error::DeployError;
+use crate::stack::{DependencyCondition, MountKind, ServiceSpec, StackSpec, UpdateOrder};
+
+/// How the health of a new replica is judged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HealthGate {
+    /// The container's own healthcheck (Docker health status) turns `healthy` within the timeout.
+    Healthcheck {
+        /// Bound in milliseconds.
+        timeout_ms: u64,
+    },
+    /// No healthcheck, `x-slipway.probes` given: every probe healthy (health room's targets;
+    /// `{container}` and `{ip}` are replaced by the new container's name and address).
+    Probes {
+        /// Probe targets (`log://{container}?pattern=ready`, `http://{ip}:8080/health`, ...).
+        targets: Vec<String>,
+        /// Bound in milliseconds.
+        timeout_ms: u64,
+    },
+    /// No healthcheck: the container is still running after this long.
+    StillRunning {
+        /// Duration in milliseconds.
+        after_ms: u64,
+    },
+}
+
+impl HealthGate {
+    /// For messages.
+    pub fn describe(&self) -> String {
+        match self {
+            HealthGate::Healthcheck { timeout_ms } => format!("healthcheck, up to {}s", timeout_ms / 1000),
+            HealthGate::Probes { targets, timeout_ms } => {
+                format!("{} probe(s), up to {}s", targets.len(), timeout_ms / 1000)
+            }
+            HealthGate::StillRunning { after_ms } => format!("still running after {}ms", after_ms),
+        }
+    }
+}
+
+/// A service's `x-slipway` object (empty when absent).
+pub fn slipway_settings(svc: &ServiceSpec) -> serde_json::Map<String, serde_json::Value> {
+    svc.extensions.get("x-slipway").and_then(|v| v.as_object()).cloned().unwrap_or_default()
+}
+
+fn setting_duration(svc: &ServiceSpec, key: &str) -> Option<Duration> {
+    let v = slipway_settings(svc).get(key).cloned()?;
+    match v {
+        serde_json::Value::String(s) => humantime::parse_duration(&s).ok(),
+        serde_json::Value::Number(n) => n.as_f64().map(Duration::from_secs_f64),
+        _ => None,
+    }
+}
+
+/// A one-off task: another service waits for it with `service_completed_successfully`, or its
+/// `x-slipway.oneoff` is true.
+pub fn is_oneoff(stack: &StackSpec, name: &str) -> bool {
+    let waited = stack.services.values().any(|s| {
+        s.depends_on.get(name).is_some_and(|d| d.condition == DependencyCondition::ServiceCompletedSuccessfully)
+    });
+    let flagged = stack
+        .services
+        .get(name)
+        .and_then(|s| slipway_settings(s).get("oneoff").and_then(|v| v.as_bool()))
+        .unwrap_or(false);
+    waited || flagged
+}
+
+/// Start-first or stop-first: `deploy.update_config.order` when given; stop-first for a service
+/// that publishes a fixed host port (two containers cannot bind it) or mounts a named volume with
+/// a single replica (a database must not have two writers); start-first otherwise.
+pub fn update_order(svc: &ServiceSpec, replicas: u32) -> UpdateOrder {
+    if let Some(order) = svc.deploy.update_config.as_ref().and_then(|u| u.order) {
+        return order;
+    }
+    let fixed_port = svc.ports.iter().any(|p| p.published.as_deref().is_some_and(|s| !s.is_empty() && s != "0"));
+    let named_volume = svc.volumes.iter().any(|m| m.kind == MountKind::Volume && m.source.is_some());
+    if fixed_port || (named_volume && replicas <= 1) {
+        UpdateOrder::StopFirst
+    } else {
+        UpdateOrder::StartFirst
+    }
+}
+
+/// The health gate: the service's healthcheck (bounded by `x-slipway.health_timeout`, else by
+/// start period + (interval + timeout) x (retries + 1)), else "still running after"
+/// `x-slipway.min_running` (default `min_running`). Between the two: `x-slipway.probes` (bounded
+/// by `x-slipway.health_timeout`, default 60 s).
+pub fn health_gate(svc: &ServiceSpec, min_running: Duration) -> HealthGate {
+    if let Some(hc) = &svc.healthcheck {
+        let interval = hc.interval.unwrap_or(Duration::from_secs(30));
+        let timeout = hc.timeout.unwrap_or(Duration::from_secs(30));
+        let retries = hc.retries.unwrap_or(3);
+        let start = hc.start_period.unwrap_or_default();
+        let bound = setting_duration(svc, "health_timeout").unwrap_or(start + (interval + timeout) * (retries + 1));
+        return HealthGate::Healthcheck { timeout_ms: bound.as_millis() as u64 };
+    }
+    let probes: Vec<String> = slipway_settings(svc)
+        .get("probes")
+        .and_then(|p| p.as_array())
+        .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    if !probes.is_empty() {
+        let bound = setting_duration(svc, "health_timeout").unwrap_or(Duration::from_secs(60));
+        return HealthGate::Probes { targets: probes, timeout_ms: bound.as_millis() as u64 };
+    }
+    let after = setting_duration(svc, "min_running").unwrap_or(min_running);
+    HealthGate::StillRunning { after_ms: after.as_millis() as u64 }
+}
+
+/// Traffic reaches this service through a router (Traefik labels or `x-slipway.route`): the plan
+/// then has a `RouteSwitch` step between "new healthy" and "stop old".
+pub fn is_routed(svc: &ServiceSpec) -> bool {
+    svc.labels.get("traefik.enable").is_some_and(|v| v == "true") || slipway_settings(svc).contains_key("route")
+}
+
+/// Service names in dependency order (dependencies first; among ready services one-off tasks
+/// first, then by name, so migrations run before the services they gate). Unknown dependencies
+/// are ignored (the compose loader reports them); a cycle is an error.
+pub fn dependency_order(stack: &StackSpec) -> Result<Vec<String>, DeployError> {
+    let mut pending: BTreeMap<&str, BTreeSet<&str>> = stack
+        .services
+        .iter()
+        .map(|(n, s)| {
+            let deps = s.depends_on.keys().map(String::as_str).filter(|d| stack.services.contains_key(*d)).collect();
+            (n.as_str(), deps)
+        })
+        .collect();
+    let mut out = Vec::new();
+    while !pending.is_empty() {
+        let next =
+            pending.iter().filter(|(_, d)| d.is_empty()).map(|(n, _)| *n).min_by_key(|n| (!is_oneoff(stack, n), *n));
+        let Some(n) = next else {
+            let names: Vec<&str> = pending.keys().copied().collect();
+            return Err(DeployError::DependencyCycle { services: names.join(", ") });
+        };
+        pending.remove(n);
+        for deps in pending.values_mut() {
+            deps.remove(n);
+        }
+        out.push(n.to_string());
+    }
+    Ok(out)
+}

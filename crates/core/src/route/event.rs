@@ -1,0 +1,56 @@
+//! Progress events of the route room.
+
+use serde::Serialize;
+
+/// Something that happened in the route room.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RouteEvent {
+    /// The new backend is probed directly before it may enter the rotation.
+    Probing {
+        /// The service.
+        service: String,
+        /// The backend.
+        backend: String,
+    },
+    /// The proxy's configuration for the service was written with this server set.
+    ConfigWritten {
+        /// The service.
+        service: String,
+        /// The servers now configured.
+        backends: Vec<String>,
+    },
+    /// The proxy confirmed the backend live (in the set and UP).
+    BackendLive {
+        /// The service.
+        service: String,
+        /// The backend.
+        backend: String,
+        /// From writing the configuration to confirmation.
+        waited_ms: u64,
+    },
+    /// The proxy confirmed the backend out of the rotation.
+    BackendOut {
+        /// The service.
+        service: String,
+        /// The backend.
+        backend: String,
+        /// From writing the configuration to confirmation.
+        waited_ms: u64,
+    },
+    /// Waiting for in-flight requests to the removed backends to finish.
+    Draining {
+        /// The service.
+        service: String,
+        /// The drain period.
+        drain_ms: u64,
+    },
+    /// A failed step was undone: the previous server set is configured again.
+    Restored {
+        /// The service.
+        service: String,
+        /// The servers configured again.
+        backends: Vec<String>,
+    },
+}

@@ -1,0 +1,154 @@
+//! `slipway.backup(...)`, `slipway.restore(...)`, `slipway.verify_backup(...)`,
+//! `slipway.list_backups(...)`, `slipway.prune_backups(...)`: the backup room's Python face.
+//! Results are dicts with the CLI's `--json` keys; the GIL is released while the engine works.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use slipway::backup::{self as core, BackupError, BackupKind, BackupStore, RestoreTarget, RetentionPolicy};
+use slipway::NoopObserver;
+
+use crate::convert::{json_to_py, to_py_object};
+use crate::errors::to_py;
+use crate::runtime::block_on_interruptible;
+
+fn store(dir: Option<PathBuf>) -> BackupStore {
+    BackupStore::new(dir.unwrap_or_else(core::default_backup_dir))
+}
+
+async fn connect(host: Option<&str>) -> Result<bollard::Docker, slipway::Error> {
+    Ok(slipway::engine::connect(host).await.map_err(BackupError::from)?)
+}
+
+fn with_path(manifest: &core::BackupManifest, path: &std::path::Path) -> serde_json::Value {
+    let mut v = serde_json::to_value(manifest).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("manifest_path".into(), path.display().to_string().into());
+    }
+    v
+}
+
+/// Back up `project`: its PostgreSQL services (all running ones when `services` is empty), or the
+/// named `volume`. Returns one dict per backup (the manifest plus `manifest_path`).
+#[pyfunction(name = "backup")]
+#[pyo3(signature = (project, *, services=None, volume=None, release=None, dir=None, host=None))]
+fn backup_fn(
+    py: Python<'_>,
+    project: String,
+    services: Option<Vec<String>>,
+    volume: Option<String>,
+    release: Option<String>,
+    dir: Option<PathBuf>,
+    host: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let store = store(dir);
+    let done = block_on_interruptible(py, async {
+        let docker = connect(host.as_deref()).await?;
+        let done = match &volume {
+            Some(v) => {
+                vec![core::backup_volume(&docker, &store, &project, v, release.as_deref(), &NoopObserver).await?]
+            }
+            None => {
+                let services = services.unwrap_or_default();
+                core::backup_databases(&docker, &store, &project, &services, release.as_deref(), &NoopObserver).await?
+            }
+        };
+        Ok::<_, slipway::Error>(done)
+    })?
+    .map_err(to_py)?;
+    let list: Vec<serde_json::Value> = done.iter().map(|(m, p)| with_path(m, p)).collect();
+    json_to_py(py, &serde_json::Value::Array(list))
+}
+
+/// Restore the backup at `path` (its manifest or data file). Databases go into their service
+/// (or `into`, a service of `project`), or into a scratch container with `scratch=True`; volume
+/// archives go into their volume (or `volume`). Returns a dict with `backup`, `into` (and `tables`).
+#[pyfunction]
+#[pyo3(signature = (path, *, into=None, project=None, scratch=false, volume=None, host=None))]
+fn restore(
+    py: Python<'_>,
+    path: PathBuf,
+    into: Option<String>,
+    project: Option<String>,
+    scratch: bool,
+    volume: Option<String>,
+    host: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let result = block_on_interruptible(py, async {
+        let (manifest, _) = BackupStore::load(&path).await?;
+        let docker = connect(host.as_deref()).await?;
+        let value = match manifest.kind {
+            BackupKind::Volume => {
+                let v = core::restore_volume(&docker, &path, volume.as_deref(), &NoopObserver).await?;
+                serde_json::json!({"backup": path.display().to_string(), "into": format!("volume {v}")})
+            }
+            _ => {
+                let target = if scratch {
+                    RestoreTarget::Scratch
+                } else {
+                    RestoreTarget::Service {
+                        project: project.unwrap_or(manifest.project.clone()),
+                        service: into.or(manifest.service.clone()).unwrap_or_default(),
+                    }
+                };
+                let report = core::restore_postgres(&docker, &path, &target, &NoopObserver).await?;
+                serde_json::json!({"backup": path.display().to_string(), "into": report.into, "tables": report.tables})
+            }
+        };
+        Ok::<_, slipway::Error>(value)
+    })?
+    .map_err(to_py)?;
+    json_to_py(py, &result)
+}
+
+/// Verify a PostgreSQL backup: checksum, restore into a scratch container, compare per-table row
+/// counts with the manifest. Returns the restored counts; raises `BackupError` saying what differs.
+#[pyfunction]
+#[pyo3(signature = (path, *, host=None))]
+fn verify_backup(py: Python<'_>, path: PathBuf, host: Option<String>) -> PyResult<Py<PyAny>> {
+    let report = block_on_interruptible(py, async {
+        let docker = connect(host.as_deref()).await?;
+        Ok::<_, slipway::Error>(core::verify_postgres(&docker, &path, &NoopObserver).await?)
+    })?
+    .map_err(to_py)?;
+    to_py_object(py, &report.tables)
+}
+
+/// The backups in `dir` (default: the backup directory), oldest first, as manifest dicts.
+#[pyfunction]
+#[pyo3(signature = (*, dir=None))]
+fn list_backups(py: Python<'_>, dir: Option<PathBuf>) -> PyResult<Py<PyAny>> {
+    let store = store(dir);
+    let all = block_on_interruptible(py, async { store.list().await })?.map_err(|e| to_py(e.into()))?;
+    let list: Vec<serde_json::Value> = all.iter().map(|(p, m)| with_path(m, p)).collect();
+    json_to_py(py, &serde_json::Value::Array(list))
+}
+
+/// Apply retention to `dir`: keep the last `keep` backups of each source and any younger than
+/// `younger_than_seconds`; returns the removed data files.
+#[pyfunction]
+#[pyo3(signature = (*, keep=7, younger_than_seconds=None, dir=None))]
+fn prune_backups(
+    py: Python<'_>,
+    keep: usize,
+    younger_than_seconds: Option<f64>,
+    dir: Option<PathBuf>,
+) -> PyResult<Vec<String>> {
+    let store = store(dir);
+    let policy =
+        RetentionPolicy { keep_last: keep, keep_younger_than: younger_than_seconds.map(Duration::from_secs_f64) };
+    let removed = block_on_interruptible(py, async { store.prune(policy, chrono::Utc::now()).await })?
+        .map_err(|e| to_py(e.into()))?;
+    Ok(removed.iter().map(|p| p.display().to_string()).collect())
+}
+
+/// Add the backup functions to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(backup_fn, m)?)?;
+    m.add_function(wrap_pyfunction!(restore, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_backup, m)?)?;
+    m.add_function(wrap_pyfunction!(list_backups, m)?)?;
+    m.add_function(wrap_pyfunction!(prune_backups, m)?)?;
+    Ok(())
+}

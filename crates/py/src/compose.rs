@@ -1,0 +1,117 @@
+//! `slipway.Stack`: a compose project loaded by the core (interpolated, merged, validated) and
+//! wrapping the core's `StackSpec`. Other rooms add methods (`plan`, `deploy`) to this class.
+
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::convert::json_to_py;
+use crate::errors::to_py;
+
+/// A resolved compose stack.
+#[pyclass(name = "Stack", module = "slipway", frozen)]
+#[derive(Clone)]
+pub struct PyStack {
+    /// The resolved stack (read by deploy and other rooms).
+    pub spec: slipway::stack::StackSpec,
+    /// Warnings found while loading, as text.
+    pub warnings: Vec<String>,
+}
+
+#[pymethods]
+impl PyStack {
+    /// Load compose `files` (a path or a list of paths, merged in order), like
+    /// `docker compose -f ... config`. Raises `ComposeError` on a bad file.
+    #[staticmethod]
+    #[pyo3(signature = (files, env_file=None, profiles=None, project=None))]
+    fn load(
+        py: Python<'_>,
+        files: &Bound<'_, PyAny>,
+        env_file: Option<PathBuf>,
+        profiles: Option<Vec<String>>,
+        project: Option<String>,
+    ) -> PyResult<Self> {
+        let files: Vec<PathBuf> = if files.is_instance_of::<PyList>() || files.is_instance_of::<pyo3::types::PyTuple>()
+        {
+            files.extract()?
+        } else {
+            vec![files.extract()?]
+        };
+        let mut opts = slipway::compose::LoadOptions::new(files).profiles(profiles.unwrap_or_default());
+        if let Some(e) = env_file {
+            opts = opts.env_file(e);
+        }
+        if let Some(p) = project {
+            opts = opts.project(p);
+        }
+        let loaded = py.detach(|| slipway::compose::load(&opts)).map_err(|e| to_py(e.into()))?;
+        Ok(Self { spec: loaded.stack, warnings: loaded.warnings.iter().map(|w| w.to_string()).collect() })
+    }
+
+    /// The project name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// Services by name, each as a dict in the `docker compose config` shape.
+    #[getter]
+    fn services(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let rendered = slipway::compose::render(&self.spec);
+        json_to_py(py, &rendered["services"])
+    }
+
+    /// Warnings found while loading (unset variables, ignored `build:`), as text.
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
+
+    /// The whole stack as a dict, with the shape and field names of `docker compose config --format json`.
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        json_to_py(py, &slipway::compose::render(&self.spec))
+    }
+
+    /// The stack as JSON text (`slipway config --format json`).
+    fn to_json(&self) -> String {
+        slipway::compose::render_json(&self.spec)
+    }
+
+    /// The stack as YAML text (`slipway config`).
+    fn to_yaml(&self) -> String {
+        slipway::compose::render_yaml(&self.spec)
+    }
+
+    /// Deploy room: what a deploy would change, as a list of step dicts (changes nothing).
+    #[pyo3(signature = (env="default", host=None))]
+    fn plan(&self, py: Python<'_>, env: &str, host: Option<String>) -> PyResult<Py<PyAny>> {
+        crate::deploy::plan(py, &self.spec, env, host)
+    }
+
+    /// Deploy room: deploy this stack (health-gated, undone on failure, recorded on the host).
+    /// Returns `{"release": dict | None, "steps": [...]}`; `release` is None when nothing changed.
+    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn deploy(
+        &self,
+        py: Python<'_>,
+        env: &str,
+        tag: Option<String>,
+        dry_run: bool,
+        lock_wait: Option<f64>,
+        retain: usize,
+        host: Option<String>,
+    ) -> PyResult<Py<PyAny>> {
+        crate::deploy::deploy(py, &self.spec, env, tag, dry_run, lock_wait, retain, host)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Stack(name='{}', services={:?})", self.spec.name, self.spec.services.keys().collect::<Vec<_>>())
+    }
+}
+
+/// Add `Stack` to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyStack>()
+}

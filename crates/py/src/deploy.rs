@@ -1,0 +1,109 @@
+//! Deploy room in Python: `Stack.plan()`, `Stack.deploy(...)` (methods of the compose room's
+//! `Stack`, delegating here), `slipway.history(project)`, `slipway.rollback(project, to=None)`,
+//! `slipway.status(project)`. Results are plain dicts and lists (the core's JSON shapes).
+
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use slipway::deploy::{DeployOptions, Deployer, DockerHost, ReleaseId};
+
+use crate::convert::to_py_object;
+use crate::errors::to_py;
+use crate::runtime::block_on_interruptible;
+
+async fn host(h: Option<String>) -> Result<DockerHost, slipway::Error> {
+    Ok(DockerHost::connect(h.as_deref()).await?)
+}
+
+fn options(env: &str, tag: Option<String>, lock_wait: Option<f64>, retain: usize) -> DeployOptions {
+    DeployOptions::default()
+        .env(env)
+        .version(tag)
+        .lock_wait(Duration::from_secs_f64(lock_wait.unwrap_or(0.0).max(0.0)))
+        .retain(retain)
+}
+
+/// The plan of `stack` against the host, as a list of step dicts.
+pub fn plan(
+    py: Python<'_>,
+    stack: &slipway::stack::StackSpec,
+    env: &str,
+    host_addr: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let stack = stack.clone();
+    let opts = options(env, None, None, 5);
+    let plan =
+        block_on_interruptible(py, async move { host(host_addr).await?.plan(&stack, &opts).await })?.map_err(to_py)?;
+    to_py_object(py, &plan.steps)
+}
+
+/// Deploy `stack`; returns `{"release": {...} | None, "steps": [...]}`.
+#[allow(clippy::too_many_arguments)]
+pub fn deploy(
+    py: Python<'_>,
+    stack: &slipway::stack::StackSpec,
+    env: &str,
+    tag: Option<String>,
+    dry_run: bool,
+    lock_wait: Option<f64>,
+    retain: usize,
+    host_addr: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let stack = stack.clone();
+    let opts = options(env, tag, lock_wait, retain);
+    let out = block_on_interruptible(py, async move {
+        let h = host(host_addr).await?;
+        if dry_run {
+            let plan = h.plan(&stack, &opts).await?;
+            return Ok(serde_json::json!({ "release": null, "steps": plan.steps }));
+        }
+        let out = h.apply(&stack, &opts, &slipway::NoopObserver).await?;
+        Ok::<_, slipway::Error>(serde_json::json!({ "release": out.release, "steps": out.plan.steps }))
+    })?
+    .map_err(to_py)?;
+    to_py_object(py, &out)
+}
+
+/// Release records of `project`, oldest first.
+#[pyfunction]
+#[pyo3(signature = (project, host=None))]
+fn history(py: Python<'_>, project: String, host: Option<String>) -> PyResult<Py<PyAny>> {
+    let list =
+        block_on_interruptible(py, async move { self::host(host).await?.history(&project).await })?.map_err(to_py)?;
+    to_py_object(py, &list)
+}
+
+/// What runs for `project`: `{"project", "current", "containers"}`.
+#[pyfunction]
+#[pyo3(signature = (project, host=None))]
+fn status(py: Python<'_>, project: String, host: Option<String>) -> PyResult<Py<PyAny>> {
+    let st =
+        block_on_interruptible(py, async move { self::host(host).await?.status(&project).await })?.map_err(to_py)?;
+    to_py_object(py, &st)
+}
+
+/// Deploy a recorded release again (`to=None`: the successful release before the current one).
+#[pyfunction]
+#[pyo3(signature = (project, to=None, host=None, lock_wait=None))]
+fn rollback(
+    py: Python<'_>,
+    project: String,
+    to: Option<u64>,
+    host: Option<String>,
+    lock_wait: Option<f64>,
+) -> PyResult<Py<PyAny>> {
+    let opts = options("default", None, lock_wait, 5);
+    let out = block_on_interruptible(py, async move {
+        self::host(host).await?.rollback(&project, to.map(ReleaseId), &opts, &slipway::NoopObserver).await
+    })?
+    .map_err(to_py)?;
+    to_py_object(py, &serde_json::json!({ "release": out.release, "steps": out.plan.steps }))
+}
+
+/// Add the deploy functions to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(history, m)?)?;
+    m.add_function(wrap_pyfunction!(status, m)?)?;
+    m.add_function(wrap_pyfunction!(rollback, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! The exception hierarchy under `slipway.SlipwayError`, mapped from the core's `Error`.
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+create_exception!(_native, SlipwayError, PyException, "Base class of every slipway error.");
+create_exception!(_native, InvalidInput, SlipwayError, "The input was wrong (exit code 2 on the CLI).");
+create_exception!(_native, InvalidReference, InvalidInput, "An image reference or digest is not valid.");
+create_exception!(_native, PolicyViolation, SlipwayError, "A policy refused the request (exit code 3 on the CLI).");
+create_exception!(_native, RegistryError, SlipwayError, "A registry or image-store operation failed.");
+create_exception!(_native, BuildError, SlipwayError, "An image build failed.");
+create_exception!(_native, HealthError, SlipwayError, "A health probe could not be run.");
+create_exception!(_native, ComposeError, InvalidInput, "A compose file is not valid.");
+create_exception!(_native, DeployError, SlipwayError, "A deploy, rollback or status query failed.");
+create_exception!(_native, RouteError, SlipwayError, "A traffic switch failed.");
+create_exception!(_native, BackupError, SlipwayError, "A backup or restore failed.");
+
+/// Convert a core error into the matching Python exception. A policy refusal carries
+/// `reasons` (one string per refused reference).
+pub fn to_py(e: slipway::Error) -> PyErr {
+    use slipway::{Error, ErrorKind};
+    let msg = e.to_string();
+    if e.kind() == ErrorKind::PolicyRefused {
+        let reasons: Vec<String> = match &e {
+            Error::Policy(p) => p.refusals().iter().map(ToString::to_string).collect(),
+            _ => vec![msg.clone()],
+        };
+        let err = PolicyViolation::new_err(msg);
+        Python::attach(|py| {
+            // Setting an attribute on a fresh exception instance cannot fail in practice; if it
+            // does, the message still lists every reason.
+            let _ = err.value(py).setattr("reasons", reasons);
+        });
+        return err;
+    }
+    match e {
+        Error::Reference(_) | Error::Digest(_) => InvalidReference::new_err(msg),
+        Error::Policy(_) => InvalidInput::new_err(msg),
+        Error::Registry(_) => RegistryError::new_err(msg),
+        Error::Build(_) if e.kind() == ErrorKind::InvalidInput => InvalidInput::new_err(msg),
+        Error::Build(_) => BuildError::new_err(msg),
+        Error::Health(_) if e.kind() == ErrorKind::InvalidInput => InvalidInput::new_err(msg),
+        Error::Health(_) => HealthError::new_err(msg),
+        Error::Compose(_) => ComposeError::new_err(msg),
+        Error::Deploy(_) => DeployError::new_err(msg),
+        Error::Route(_) => RouteError::new_err(msg),
+        Error::Backup(_) => BackupError::new_err(msg),
+        _ => SlipwayError::new_err(msg),
+    }
+}
+
+/// Add the exception classes to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("SlipwayError", py.get_type::<SlipwayError>())?;
+    m.add("InvalidInput", py.get_type::<InvalidInput>())?;
+    m.add("InvalidReference", py.get_type::<InvalidReference>())?;
+    m.add("PolicyViolation", py.get_type::<PolicyViolation>())?;
+    m.add("RegistryError", py.get_type::<RegistryError>())?;
+    m.add("BuildError", py.get_type::<BuildError>())?;
+    m.add("HealthError", py.get_type::<HealthError>())?;
+    m.add("ComposeError", py.get_type::<ComposeError>())?;
+    m.add("DeployError", py.get_type::<DeployError>())?;
+    m.add("RouteError", py.get_type::<RouteError>())?;
+    m.add("BackupError", py.get_type::<BackupError>())?;
+    Ok(())
+}

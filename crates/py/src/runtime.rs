@@ -1,0 +1,90 @@
+//! The one tokio runtime of the Python module, created lazily on first use, and `block_on`
+//! helpers that release the GIL while Rust waits (so other Python threads keep running).
+//!
+//! Rooms exposing async core operations call `runtime::block_on(py, future)`; long operations
+//! (deploys, pushes) that a user may want to stop with Ctrl-C use `block_on_interruptible`.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use tokio::runtime::Runtime;
+
+use crate::errors::SlipwayError;
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+/// How often `block_on_interruptible` lets Python handle pending signals.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The shared multi-thread runtime, created on first use.
+pub fn runtime() -> PyResult<&'static Runtime> {
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("slipway-runtime")
+        .build()
+        .map_err(|e| SlipwayError::new_err(format!("cannot start slipway's async runtime: {e}")))?;
+    // If another thread won the race, its runtime is kept and this one is dropped (nothing runs on it).
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
+/// Run `fut` to completion on the shared runtime with the GIL released.
+pub fn block_on<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let rt = runtime()?;
+    Ok(py.detach(|| rt.block_on(fut)))
+}
+
+/// Like [`block_on`], but every 50 ms lets Python run its signal handlers; if one raises
+/// (Ctrl-C raises `KeyboardInterrupt`), `fut` is dropped — cancelled at its current await point —
+/// and that exception is returned.
+pub fn block_on_interruptible<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let rt = runtime()?;
+    py.detach(|| {
+        rt.block_on(async {
+            let mut fut = std::pin::pin!(fut);
+            let mut tick = tokio::time::interval(SIGNAL_CHECK_INTERVAL);
+            loop {
+                tokio::select! {
+                    out = &mut fut => return Ok(out),
+                    _ = tick.tick() => Python::attach(|py| py.check_signals())?,
+                }
+            }
+        })
+    })
+}
+
+/// `slipway._native._sleep_released(seconds, interruptible=False)`: sleep in Rust on the shared
+/// runtime with the GIL released. A diagnostic that lets the test suite prove the helpers above
+/// release the GIL and honour signals; returns the seconds slept.
+#[pyfunction]
+#[pyo3(signature = (seconds, interruptible = false))]
+fn _sleep_released(py: Python<'_>, seconds: f64, interruptible: bool) -> PyResult<f64> {
+    let duration = Duration::try_from_secs_f64(seconds)
+        .map_err(|e| crate::errors::InvalidInput::new_err(format!("invalid duration {seconds}: {e}")))?;
+    let sleep = async move {
+        tokio::time::sleep(duration).await;
+        duration.as_secs_f64()
+    };
+    if interruptible {
+        block_on_interruptible(py, sleep)
+    } else {
+        block_on(py, sleep)
+    }
+}
+
+/// Add the runtime diagnostics to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(_sleep_released, m)?)
+}

@@ -1,0 +1,166 @@
+//! Deploy lifecycle against the real engine: first deploy, unchanged redeploy (zero steps),
+//! upgrade, failed upgrade (old keeps serving, failure recorded), rollback and rollback --to.
+
+use std::time::Duration;
+
+use slipway::deploy::{DeployOptions, Deployer, DockerHost, ReleaseId, ReleaseOutcome, Step};
+use slipway::{ErrorKind, NoopObserver};
+use slipway_e2e::{docker, images, names, project::ProjectGuard, stacks};
+
+fn opts() -> DeployOptions {
+    DeployOptions::default().min_running(Duration::from_millis(500))
+}
+
+async fn running_app_env(host: &DockerHost, project: &str) -> (String, String) {
+    let status = host.status(project).await.unwrap();
+    let apps: Vec<_> = status.containers.iter().filter(|c| c.service == "app" && c.running).collect();
+    assert_eq!(apps.len(), 1, "exactly one running app: {:#?}", status.containers);
+    let inspect = host.docker().inspect_container(&apps[0].name, None).await.unwrap();
+    let env = inspect.config.unwrap().env.unwrap();
+    let version = env.iter().find_map(|e| e.strip_prefix("APP_VERSION=")).unwrap().to_string();
+    (apps[0].name.clone(), version)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_upgrade_fail_and_roll_back() {
+    let demo = images::demo_image().await.unwrap();
+    let busybox = images::busybox_base().await.unwrap();
+    let project = names::unique("deploy");
+    let _guard = ProjectGuard::new(&project);
+    let host = DockerHost::new(docker::connect().await.unwrap());
+
+    // First deploy.
+    let v1 = stacks::shop(&project, &demo, &busybox, "v1");
+    let out = host.apply(&v1, &opts(), &NoopObserver).await.unwrap();
+    let r1 = out.release.expect("a release");
+    assert_eq!(r1.id, ReleaseId(1));
+    assert!(out.plan.steps.iter().any(|s| matches!(s, Step::RunOneOff { service } if service == "prestart")));
+    assert!(out.plan.steps.iter().any(|s| matches!(s,
+        Step::WaitHealthy { service, gate: slipway::deploy::HealthGate::Probes { .. }, .. } if service == "worker")));
+    let status = host.status(&project).await.unwrap();
+    for svc in ["app", "worker", "db", "cache"] {
+        assert_eq!(status.containers.iter().filter(|c| c.service == svc && c.running).count(), 1, "{svc}");
+    }
+    let inspect = host.docker().inspect_container(&format!("{project}-app-1-r1"), None).await.unwrap();
+    let labels = inspect.config.unwrap().labels.unwrap();
+    assert_eq!(labels["com.docker.compose.project"], project);
+    assert_eq!(labels["com.docker.compose.service"], "app");
+    assert_eq!(labels["dev.slipway.release"], "1");
+    assert!(inspect.state.unwrap().health.unwrap().status.unwrap().to_string() == "healthy");
+    assert_eq!(running_app_env(&host, &project).await.1, "v1");
+    // `docker compose ps` sees the stack slipway deployed (Compose v2 CLI plugin).
+    let ps = std::process::Command::new("docker").args(["compose", "-p", &project, "ps", "--services"]).output();
+    if let Some(ps) = ps.ok().filter(|o| o.status.success()) {
+        let services = String::from_utf8_lossy(&ps.stdout).to_string();
+        for svc in ["app", "worker", "db", "cache"] {
+            assert!(services.lines().any(|l| l == svc), "docker compose ps lists {svc}: {services}");
+        }
+    }
+
+    // Unchanged redeploy: zero steps, no new release.
+    let again = host.apply(&v1, &opts(), &NoopObserver).await.unwrap();
+    assert!(again.plan.steps.is_empty(), "{:#?}", again.plan.steps);
+    assert!(again.release.is_none());
+    assert_eq!(host.history(&project).await.unwrap().len(), 1);
+
+    // Upgrade.
+    let v2 = stacks::shop(&project, &demo, &busybox, "v2");
+    let r2 = host.apply(&v2, &opts(), &NoopObserver).await.unwrap().release.unwrap();
+    assert_eq!((r2.id, r2.parent), (ReleaseId(2), Some(ReleaseId(1))));
+    let (app_v2, version) = running_app_env(&host, &project).await;
+    assert_eq!(version, "v2");
+    // db and cache did not change: still the release-1 containers.
+    let status = host.status(&project).await.unwrap();
+    let db = status.containers.iter().find(|c| c.service == "db" && c.running).unwrap();
+    assert_eq!(db.release, Some(ReleaseId(1)));
+
+    // An upgrade that never becomes healthy: the v2 container keeps serving, failure recorded.
+    let mut bad = stacks::shop(&project, &demo, &busybox, "v3");
+    stacks::set_env(&mut bad, "app", "FAIL_HEALTH", "1");
+    let err = host.apply(&bad, &opts(), &NoopObserver).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    let msg = err.to_string();
+    assert!(msg.contains("service app") && msg.contains("wait for app"), "{msg}");
+    assert_eq!(running_app_env(&host, &project).await, (app_v2.clone(), "v2".to_string()));
+    let history = host.history(&project).await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last.id, ReleaseId(3));
+    assert!(matches!(&last.outcome, ReleaseOutcome::Failed { service, .. } if service == "app"));
+    let status = host.status(&project).await.unwrap();
+    let failed = status.containers.iter().find(|c| c.name == format!("{project}-app-1-r3")).expect("failed kept");
+    assert!(!failed.running);
+    assert_eq!(failed.role, slipway::deploy::labels::Role::Failed);
+    assert_eq!(status.current.unwrap().id, ReleaseId(2));
+
+    // Rollback: to the release before the current one (1), through the same gated path.
+    let back = host.rollback(&project, None, &opts(), &NoopObserver).await.unwrap().release.unwrap();
+    assert_eq!((back.id, back.rollback_of), (ReleaseId(4), Some(ReleaseId(1))));
+    assert_eq!(running_app_env(&host, &project).await.1, "v1");
+    // Rollback --to 2.
+    let to2 = host.rollback(&project, Some(ReleaseId(2)), &opts(), &NoopObserver).await.unwrap().release.unwrap();
+    assert_eq!(to2.rollback_of, Some(ReleaseId(2)));
+    assert_eq!(running_app_env(&host, &project).await.1, "v2");
+    // No duplicates: one running container per service.
+    let status = host.status(&project).await.unwrap();
+    for svc in ["app", "worker", "db", "cache"] {
+        assert_eq!(status.containers.iter().filter(|c| c.service == svc && c.running).count(), 1, "{svc}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_prestart_stops_before_any_service_changes() {
+    let demo = images::demo_image().await.unwrap();
+    let busybox = images::busybox_base().await.unwrap();
+    let project = names::unique("deploy");
+    let _guard = ProjectGuard::new(&project);
+    let host = DockerHost::new(docker::connect().await.unwrap());
+    host.apply(&stacks::shop(&project, &demo, &busybox, "v1"), &opts(), &NoopObserver).await.unwrap();
+    let before = host.status(&project).await.unwrap();
+
+    let mut v2 = stacks::shop(&project, &demo, &busybox, "v2");
+    stacks::set_env(&mut v2, "prestart", "EXIT_CODE", "3");
+    let err = host.apply(&v2, &opts(), &NoopObserver).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("prestart") && msg.contains("code 3"), "{msg}");
+    let after = host.status(&project).await.unwrap();
+    let running = |s: &slipway::deploy::Status| {
+        let mut v: Vec<String> = s.containers.iter().filter(|c| c.running).map(|c| c.name.clone()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(running(&before), running(&after));
+    assert!(matches!(host.history(&project).await.unwrap().last().unwrap().outcome, ReleaseOutcome::Failed { .. }));
+
+    // A before-change hook (e.g. a backup) that fails stops the deploy with nothing changed.
+    let records = host.history(&project).await.unwrap().len();
+    let v3 = stacks::shop(&project, &demo, &busybox, "v3");
+    let err =
+        host.apply(&v3, &opts().before_change(std::sync::Arc::new(FailingBackup)), &NoopObserver).await.unwrap_err();
+    assert!(err.to_string().contains("backup refused"), "{err}");
+    assert_eq!(running(&before), running(&host.status(&project).await.unwrap()));
+    assert_eq!(host.history(&project).await.unwrap().len(), records);
+
+    // A worker whose x-slipway probe never passes: refused by the gate, the old worker keeps running.
+    let mut quiet = stacks::shop(&project, &demo, &busybox, "v1");
+    let worker = quiet.services.get_mut("worker").unwrap();
+    worker.extensions.insert(
+        "x-slipway".into(),
+        serde_json::json!({"probes": ["log://{container}?pattern=never printed"], "health_timeout": "2s"}),
+    );
+    let err = host.apply(&quiet, &opts(), &NoopObserver).await.unwrap_err();
+    assert!(err.to_string().contains("wait for worker"), "{err}");
+    assert_eq!(running(&before), running(&host.status(&project).await.unwrap()));
+}
+
+struct FailingBackup;
+
+#[async_trait::async_trait]
+impl slipway::deploy::BeforeChange for FailingBackup {
+    async fn before_change(
+        &self,
+        _desired: &slipway::deploy::DesiredRelease,
+        _plan: &slipway::deploy::Plan,
+    ) -> Result<(), slipway::deploy::DeployError> {
+        Err(slipway::deploy::DeployError::Invalid("backup refused".into()))
+    }
+}

@@ -1,0 +1,151 @@
+//! `DockerHost::apply` / `rollback` of a web service with Traefik labels and `x-slipway.traefik`:
+//! the deployer switches traffic through the route room (real engine, real Traefik), and a load
+//! through Traefik sees no failed request across upgrade, failed upgrade and rollback.
+
+use std::time::Duration;
+
+use slipway::deploy::{DeployOptions, Deployer, DockerHost};
+use slipway::stack::{HealthcheckSpec, StackSpec};
+use slipway::NoopObserver;
+use slipway_e2e::load::{failures, versions_between, Load};
+use slipway_e2e::traefik::TestTraefik;
+use slipway_e2e::{docker, images, names, project::ProjectGuard, stacks};
+
+fn web_stack(project: &str, demo: &str, version: &str, traefik: &TestTraefik) -> StackSpec {
+    let mut web = stacks::service("web", demo);
+    web.environment.insert("APP_VERSION".into(), Some(version.into()));
+    let hc: HealthcheckSpec = serde_json::from_value(serde_json::json!({
+        "test": ["CMD", "/demo-app", "check", "http://127.0.0.1:8080/health"],
+        "interval": "300ms", "timeout": "2s", "retries": 3, "start_period": null, "start_interval": null
+    }))
+    .unwrap();
+    web.healthcheck = Some(hc);
+    web.stop_grace_period = Some(Duration::from_secs(5));
+    for (k, v) in [
+        ("traefik.enable", "true"),
+        ("traefik.http.routers.web.rule", "PathPrefix(`/`)"),
+        ("traefik.http.routers.web.entrypoints", "web"),
+        ("traefik.http.services.web.loadbalancer.server.port", "8080"),
+        ("traefik.http.services.web.loadbalancer.healthcheck.path", "/health"),
+        ("traefik.http.services.web.loadbalancer.healthcheck.interval", "300ms"),
+        ("traefik.http.services.web.loadbalancer.healthcheck.timeout", "300ms"),
+    ] {
+        web.labels.insert(k.into(), v.into());
+    }
+    web.extensions.insert("x-slipway".into(), serde_json::json!({"health_timeout": "6s", "route": {"drain": "500ms"}}));
+    let mut stack = StackSpec::default();
+    stack.name = project.into();
+    stack.services.insert("web".into(), web);
+    let mut net = slipway::stack::NetworkSpec::default();
+    net.name = format!("{project}_default");
+    stack.networks.insert("default".into(), net);
+    stack.slipway = serde_json::json!({"traefik": {
+        "dynamic_dir": traefik.dynamic_dir(), "api": traefik.api_url(), "health_timeout": "3s"
+    }});
+    stack
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploys_switch_through_traefik_without_loss() {
+    let demo = images::demo_image().await.unwrap();
+    let project = names::unique("route");
+    let _guard = ProjectGuard::new(&project);
+    let host = DockerHost::new(docker::connect().await.unwrap());
+    let traefik = TestTraefik::start().await.unwrap();
+    let opts = DeployOptions::default();
+
+    host.apply(&web_stack(&project, &demo, "v1", &traefik), &opts, &NoopObserver).await.unwrap();
+    let name = format!("{project}-web-1-r1");
+    let labels = host.docker().inspect_container(&name, None).await.unwrap().config.unwrap().labels.unwrap();
+    assert_eq!(labels["traefik.enable"], "false", "hidden from a Traefik Docker provider");
+    assert_eq!(labels["dev.slipway.route"], format!("{project}-web"));
+
+    let url = format!("{}/version", traefik.web_url());
+    let load = Load::start(traefik.client().unwrap(), &url, 100, 10, Duration::from_secs(90));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    host.apply(&web_stack(&project, &demo, "v2", &traefik), &opts, &NoopObserver).await.unwrap();
+    let upgraded = load.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let mut bad = web_stack(&project, &demo, "v3", &traefik);
+    stacks::set_env(&mut bad, "web", "FAIL_HEALTH", "1");
+    host.apply(&bad, &opts, &NoopObserver).await.unwrap_err();
+    let failed = load.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    host.rollback(&project, None, &opts, &NoopObserver).await.unwrap();
+    let rolled_back = load.elapsed();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let end = load.elapsed();
+
+    let samples = load.stop().await;
+    let failed_requests = failures(&samples);
+    assert!(
+        failed_requests.is_empty(),
+        "{} of {} failed: {:?}",
+        failed_requests.len(),
+        samples.len(),
+        &failed_requests[..failed_requests.len().min(5)]
+    );
+    assert!(!samples.iter().any(|s| s.body == "v3"), "the broken release served traffic");
+    let only = |from, to, v: &str| {
+        let seen = versions_between(&samples, from, to);
+        assert_eq!(seen.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), vec![v], "{seen:?}");
+    };
+    only(upgraded, failed, "v2");
+    only(rolled_back, end, "v1");
+}
+
+/// A later service fails after the web service was switched: the deployer's undo journal starts
+/// the old web container again, the route room puts it back into the rotation (new address) and
+/// takes the new one out, all under load without a failed request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_failure_routes_back_to_the_old_container() {
+    let demo = images::demo_image().await.unwrap();
+    let project = names::unique("route");
+    let _guard = ProjectGuard::new(&project);
+    let host = DockerHost::new(docker::connect().await.unwrap());
+    let traefik = TestTraefik::start().await.unwrap();
+    let opts = DeployOptions::default();
+    let with_worker = |version: &str, crash: bool| {
+        let mut stack = web_stack(&project, &demo, version, &traefik);
+        let mut worker = stacks::service("zz-worker", &demo);
+        worker.command = Some(vec!["worker".into()]);
+        worker.environment.insert("APP_VERSION".into(), Some(version.into()));
+        if crash {
+            worker.environment.insert("CRASH_AFTER_MS".into(), Some("200".into()));
+        }
+        worker.extensions.insert("x-slipway".into(), serde_json::json!({"min_running": "1s"}));
+        stack.services.insert("zz-worker".into(), worker);
+        stack
+    };
+    host.apply(&with_worker("v1", false), &opts, &NoopObserver).await.unwrap();
+    let load = Load::start(
+        traefik.client().unwrap(),
+        &format!("{}/version", traefik.web_url()),
+        100,
+        10,
+        Duration::from_secs(60),
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let err = host.apply(&with_worker("v2", true), &opts, &NoopObserver).await.unwrap_err();
+    assert!(err.to_string().contains("zz-worker"), "{err}");
+    let undone = load.elapsed();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let end = load.elapsed();
+    let samples = load.stop().await;
+    let failed_requests = failures(&samples);
+    assert!(
+        failed_requests.is_empty(),
+        "{} failed: {:?}",
+        failed_requests.len(),
+        &failed_requests[..failed_requests.len().min(5)]
+    );
+    assert!(samples.iter().any(|s| s.body == "v2"), "the new web container was switched in before the worker failed");
+    let seen = versions_between(&samples, undone, end);
+    assert_eq!(seen.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), vec!["v1"], "{seen:?}");
+    let route = std::fs::read_to_string(traefik.dynamic_dir().join(format!("slipway-{project}-web.yml"))).unwrap();
+    assert_eq!(route.matches("url:").count(), 1, "one backend after the undo:\n{route}");
+}
