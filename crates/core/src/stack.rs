@@ -68,6 +68,9 @@ pub struct ServiceSpec {
     pub stop_signal: Option<String>,
     /// `init`.
     pub init: Option<bool>,
+    /// `pull_policy`: how the deployer turns the image's tag into a digest (see [`PullPolicy`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_policy: Option<PullPolicy>,
     /// `extra_hosts` as `host:ip` strings.
     pub extra_hosts: Vec<String>,
     /// `profiles`.
@@ -279,5 +282,42 @@ mod opt_duration {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         let s: Option<String> = Option::deserialize(d)?;
         s.map(|s| humantime::parse_duration(&s).map_err(serde::de::Error::custom)).transpose()
+    }
+}
+
+/// Compose's `pull_policy`, as the deployer applies it when it pins a tag to a digest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PullPolicy {
+    /// Ask the registry every time; when it cannot answer, pull through the engine; never fall
+    /// back to an image that is merely present.
+    Always,
+    /// Use the image when the engine has it (compose's `missing` and `if_not_present`); else ask
+    /// the registry.
+    Missing,
+    /// Only the engine's own images; a missing image is an error.
+    Never,
+}
+
+impl PullPolicy {
+    /// Parse compose's spelling; `build` and the periodic policies are refused (slipway never
+    /// builds on a target, and pins every deploy anyway).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "always" => Ok(PullPolicy::Always),
+            "missing" | "if_not_present" => Ok(PullPolicy::Missing),
+            "never" => Ok(PullPolicy::Never),
+            "build" => Err("`build`: slipway deploys images only; build and push them first (slipway build)".into()),
+            other => Err(format!("`{other}`: use always, missing (if_not_present) or never")),
+        }
+    }
+
+    /// Compose's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullPolicy::Always => "always",
+            PullPolicy::Missing => "missing",
+            PullPolicy::Never => "never",
+        }
     }
 }

@@ -132,6 +132,10 @@ impl Observer for Progress {
             DeployEvent::StaleLock { holder, reason } => {
                 eprintln!("stale deploy lock of {holder} taken over: {reason}")
             }
+            DeployEvent::Resolved { service, image, pinned, from } if from != "written" => {
+                eprintln!("{service}: {image} -> {pinned} ({from})")
+            }
+            DeployEvent::Message { text } => eprintln!("{text}"),
             DeployEvent::OneOffDone { service, exit_code, logs } => {
                 eprintln!("one-off {service} exited with {exit_code}");
                 for l in logs {

@@ -23,7 +23,7 @@ Durations are written as compose writes them: 500ms, 3s, 1m, 1m30s.
 Exit codes: 0 all healthy, 1 any not healthy, 2 bad input.
 
 Examples:
-  slipway probe disk:///tmp
+  slipway probe disk:///tmp?min_free=1048576           # healthy while 1 MiB is free
   slipway probe --timeout 2s tcp://127.0.0.1:1       # exit 1: nothing listens on port 1
   slipway probe --json ftp://example.com             # exit 2: not a probe target
 

@@ -45,6 +45,7 @@ pub struct Service {
     pub working_dir: Option<Str>,
     pub stop_grace_period: Option<Str>,
     pub stop_signal: Option<Str>,
+    pub pull_policy: Option<Str>,
     #[serde(default, deserialize_with = "flex_bool")]
     pub init: Option<bool>,
     pub extra_hosts: Option<ListOrMap>,

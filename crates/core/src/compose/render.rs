@@ -247,6 +247,7 @@ fn service(s: &ServiceSpec) -> Value {
         ("restart", &s.restart),
         ("stop_grace_period", &s.stop_grace_period.map(format_duration)),
         ("stop_signal", &s.stop_signal),
+        ("pull_policy", &s.pull_policy.map(|p| p.as_str().to_string())),
         ("user", &s.user),
     ] {
         if let Some(v) = v {

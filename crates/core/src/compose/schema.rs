@@ -62,6 +62,7 @@ const SERVICE: &[(&str, Child)] = &[
     ("working_dir", Leaf),
     ("stop_grace_period", Leaf),
     ("stop_signal", Leaf),
+    ("pull_policy", Leaf),
     ("init", Leaf),
     ("extra_hosts", Leaf),
     ("profiles", Leaf),

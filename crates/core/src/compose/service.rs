@@ -13,8 +13,8 @@ use super::model::{self, ListOrMap, Service, StrOrList};
 use super::syntax;
 use super::yaml::{KeyPath, Sources};
 use crate::stack::{
-    Dependency, DependencyCondition, DeploySpec, HealthcheckSpec, MountKind, MountSpec, PortSpec, ResourceLimits,
-    ServiceNetwork, ServiceSpec, UpdateConfig, UpdateOrder,
+    Dependency, DependencyCondition, DeploySpec, HealthcheckSpec, MountKind, MountSpec, PortSpec, PullPolicy,
+    ResourceLimits, ServiceNetwork, ServiceSpec, UpdateConfig, UpdateOrder,
 };
 
 /// What resolving a service needs from the project.
@@ -171,6 +171,9 @@ pub fn resolve(
     spec.working_dir = svc.working_dir.map(|s| s.0);
     spec.stop_grace_period = duration(ctx, name, "stop_grace_period", svc.stop_grace_period)?;
     spec.stop_signal = svc.stop_signal.map(|s| s.0);
+    if let Some(p) = svc.pull_policy {
+        spec.pull_policy = Some(PullPolicy::parse(&p.0).map_err(|reason| ctx.invalid(name, "pull_policy", reason))?);
+    }
     spec.init = svc.init;
     let mut hosts: Vec<String> = Vec::new();
     for (h, ip) in svc.extra_hosts.map(|l| kv(l, &['=', ':'])).unwrap_or_default() {

@@ -81,6 +81,22 @@ fn errors_name_file_line_key() {
 }
 
 #[test]
+fn pull_policy_reads_compose_spellings_and_refuses_build() {
+    let d = tempfile::tempdir().unwrap();
+    let text = "services:\n  a: {image: x, pull_policy: if_not_present}\n  b: {image: x, pull_policy: always}\n  c: {image: x}\n";
+    write(d.path(), "compose.yml", text);
+    let loaded = load(&LoadOptions::new([d.path().join("compose.yml")]).environment(env(&[]))).unwrap();
+    let policy = |s: &str| loaded.stack.services[s].pull_policy;
+    assert_eq!(policy("a"), Some(crate::stack::PullPolicy::Missing));
+    assert_eq!(policy("b"), Some(crate::stack::PullPolicy::Always));
+    assert_eq!(policy("c"), None);
+    write(d.path(), "compose.yml", "services:\n  a:\n    image: x\n    pull_policy: build\n");
+    let e = load(&LoadOptions::new([d.path().join("compose.yml")]).environment(env(&[]))).unwrap_err();
+    assert!(matches!(e, ComposeError::InvalidValue { .. }), "{e}");
+    assert!(e.to_string().contains("pull_policy") && e.to_string().contains("push them first"), "{e}");
+}
+
+#[test]
 fn random_files_never_panic() {
     use rand::{Rng, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(66);

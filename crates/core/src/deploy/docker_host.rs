@@ -55,9 +55,10 @@ impl DockerHost {
         &self,
         stack: &StackSpec,
         opts: &DeployOptions,
+        observer: &dyn Observer,
     ) -> Result<(DesiredRelease, ActualState), DeployError> {
         check_policy(stack, &opts.env, opts.policy.as_ref())?;
-        let pinned = resolve_images(&self.docker, stack, opts.resolver.as_deref()).await?;
+        let pinned = resolve_images(&self.docker, stack, opts.resolver.as_deref(), observer).await?;
         let images: BTreeSet<String> = pinned.values().cloned().collect();
         let actual = engine::read_state(&self.docker, &stack.name, &images).await?;
         let mut desired = DesiredRelease::new(actual.next_release_id(), stack, &pinned);
@@ -143,7 +144,7 @@ fn version_of(stack: &StackSpec) -> Option<String> {
 #[async_trait]
 impl Deployer for DockerHost {
     async fn plan(&self, stack: &StackSpec, opts: &DeployOptions) -> crate::Result<Plan> {
-        let (desired, actual) = self.desired_and_state(stack, opts).await?;
+        let (desired, actual) = self.desired_and_state(stack, opts, &crate::NoopObserver).await?;
         Ok(plan_with(&desired, &actual, plan_options(opts))?)
     }
 
@@ -157,7 +158,7 @@ impl Deployer for DockerHost {
         check_policy(stack, &opts.env, opts.policy.as_ref())?;
         let out = self
             .locked(&stack.name, opts, observer, async {
-                let (desired, actual) = self.desired_and_state(stack, opts).await?;
+                let (desired, actual) = self.desired_and_state(stack, opts, observer).await?;
                 self.execute(desired, &actual, opts, observer).await
             })
             .await?;

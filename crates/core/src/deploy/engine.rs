@@ -17,6 +17,8 @@ use super::error::DeployError;
 use super::labels;
 use super::record::VolumeRecords;
 use super::state::{ActualContainer, ActualState};
+use crate::registry::distribution::credentials::{config_key, from_docker_config};
+use crate::registry::distribution::Credentials;
 
 /// Read slipway's containers, the networks, volumes, present images (of `images`) and the
 /// history of `project`.
@@ -150,10 +152,11 @@ pub async fn container_state(docker: &Docker, id: &str) -> Result<(bool, Option<
     Ok((running, health, s.exit_code))
 }
 
-/// Pull an image by digest through the engine (credentials from Docker's config.json).
+/// Pull an image by digest through the engine, with the credentials Docker itself would use for
+/// its registry (`config.json`: `auths`, `credHelpers`, `credsStore`; see the registry room).
 pub async fn pull(docker: &Docker, image: &str) -> Result<(), DeployError> {
     let opts = CreateImageOptions { from_image: Some(image.to_string()), ..Default::default() };
-    let creds = credentials_for(image);
+    let creds = credentials_for(image).await?;
     let mut stream = docker.create_image(Some(opts), None, creds);
     while let Some(item) = stream.next().await {
         item.map_err(|e| DeployError::engine("pull image", image, e))?;
@@ -161,30 +164,32 @@ pub async fn pull(docker: &Docker, image: &str) -> Result<(), DeployError> {
     Ok(())
 }
 
-/// Basic credentials for the image's registry from `$DOCKER_CONFIG/config.json` (`auths`);
-/// credential helpers are left to the registry room's transport.
-fn credentials_for(image: &str) -> Option<DockerCredentials> {
-    let registry = crate::ImageRef::parse(image).ok()?.registry().to_string();
-    let dir = std::env::var("DOCKER_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|_| std::env::var("HOME").map(|h| std::path::Path::new(&h).join(".docker")))
-        .ok()?;
-    let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
-    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
-    let auths = json.get("auths")?.as_object()?;
-    let entry = auths
-        .iter()
-        .find(|(k, _)| k.trim_start_matches("https://").trim_start_matches("http://").starts_with(&registry))?
-        .1;
-    use base64::Engine as _;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(entry.get("auth")?.as_str()?).ok()?;
-    let (user, pass) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
-    Some(DockerCredentials {
-        username: Some(user.to_string()),
-        password: Some(pass.to_string()),
-        serveraddress: Some(registry),
-        ..Default::default()
-    })
+/// The engine's `X-Registry-Auth` for the image's registry; `None` when anonymous.
+async fn credentials_for(image: &str) -> Result<Option<DockerCredentials>, DeployError> {
+    let Ok(reference) = crate::ImageRef::parse(image) else { return Ok(None) };
+    let registry = reference.registry().to_string();
+    let found = from_docker_config(&registry)
+        .await
+        .map_err(|e| DeployError::Credentials { image: image.to_string(), reason: e.to_string() })?;
+    Ok(to_engine_auth(&registry, found))
+}
+
+fn to_engine_auth(registry: &str, credentials: Credentials) -> Option<DockerCredentials> {
+    let serveraddress = Some(config_key(registry));
+    match credentials {
+        Credentials::Basic { username, password } => Some(DockerCredentials {
+            username: Some(username),
+            password: Some(password.expose().to_string()),
+            serveraddress,
+            ..Default::default()
+        }),
+        Credentials::IdentityToken(token) => Some(DockerCredentials {
+            identitytoken: Some(token.expose().to_string()),
+            serveraddress,
+            ..Default::default()
+        }),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

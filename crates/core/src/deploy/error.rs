@@ -124,6 +124,14 @@ pub enum DeployError {
         /// Why.
         reason: String,
     },
+    /// Docker's configuration gave no usable credentials for an image's registry.
+    #[error("image {image}: cannot read registry credentials: {reason}")]
+    Credentials {
+        /// The image being pulled.
+        image: String,
+        /// Why (never the secret itself).
+        reason: String,
+    },
     /// Invalid input (flags, options).
     #[error("{0}")]
     Invalid(String),

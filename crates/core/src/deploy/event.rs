@@ -12,6 +12,17 @@ pub enum DeployEvent {
         /// The message.
         text: String,
     },
+    /// A service's image was pinned.
+    Resolved {
+        /// Service.
+        service: String,
+        /// The image as written.
+        image: String,
+        /// What the containers will run (`repo@sha256:...`, or a local image id).
+        pinned: String,
+        /// Where the pin came from: `written`, `registry`, `engine` or `pull`.
+        from: String,
+    },
     /// The plan is known.
     Planned {
         /// Release id.

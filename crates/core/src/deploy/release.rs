@@ -115,10 +115,11 @@ pub fn host_name() -> String {
 pub fn config_hash(stack: &StackSpec, service: &ServiceSpec, pinned: &str) -> String {
     let mut spec = service.clone();
     spec.image = Some(pinned.to_string());
-    // Profiles, depends_on and deploy.labels do not change the container.
+    // Profiles, depends_on, deploy.labels and pull_policy do not change the container.
     spec.profiles.clear();
     spec.depends_on.clear();
     spec.deploy.labels.clear();
+    spec.pull_policy = None;
     let networks: BTreeMap<String, Option<String>> =
         spec.networks.keys().map(|k| (k.clone(), stack.networks.get(k).map(|n| n.name.clone()))).collect();
     let volumes: BTreeMap<String, Option<String>> = spec

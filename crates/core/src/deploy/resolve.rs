@@ -4,13 +4,18 @@
 //! [`ImagePolicy`]; the registry room's `Registry` through [`DigestResolver`].
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::Docker;
 
 use super::engine;
 use super::error::DeployError;
-use crate::stack::StackSpec;
+use super::event::DeployEvent;
+use crate::events::{Event, Observer};
+use crate::registry::distribution::RetryPolicy;
+use crate::registry::{Distribution, DistributionOptions, Registry, RegistryError};
+use crate::stack::{PullPolicy, StackSpec};
 use crate::ImageRef;
 
 /// Which image references an environment accepts.
@@ -83,40 +88,134 @@ pub fn check_policy(stack: &StackSpec, env: &str, policy: &dyn ImagePolicy) -> R
     Ok(())
 }
 
-/// Resolve every service's image to a pinned reference: as written when it carries a digest;
-/// else through `resolver`; else from the engine (a repo digest of the local image, else its
-/// id); else pulled by tag through the engine (its credentials) and read back.
+/// Resolve every service's image to a pinned reference, per the service's `pull_policy`:
+/// - an image written with a digest stays as written;
+/// - `resolver`, when given, answers first for the registries it serves;
+/// - unset (the default): the image's registry is asked for the tag's current digest (config.json
+///   credentials), so a moved tag such as `staging-latest` deploys what was pushed last; when the
+///   registry cannot answer, the engine's own image is used (reported), else the engine pulls;
+/// - `always`: the registry, else an engine pull; never an image that is merely present;
+/// - `missing`: the engine's image when it has one, else as the default;
+/// - `never`: only the engine's image.
+///
+/// Each decision is reported as a [`DeployEvent::Resolved`].
 pub async fn resolve_images(
     docker: &Docker,
     stack: &StackSpec,
     resolver: Option<&dyn DigestResolver>,
+    observer: &dyn Observer,
 ) -> Result<BTreeMap<String, String>, DeployError> {
-    let mut cache: BTreeMap<String, String> = BTreeMap::new();
+    let mut cache: BTreeMap<(String, Option<PullPolicy>), (String, &'static str)> = BTreeMap::new();
+    let mut unreachable = Unreachable::default();
     let mut out = BTreeMap::new();
     for (name, svc) in &stack.services {
         let image = svc.image.as_deref().ok_or_else(|| DeployError::MissingImage { service: name.clone() })?;
-        if let Some(p) = cache.get(image) {
-            out.insert(name.clone(), p.clone());
-            continue;
-        }
-        let err = |reason: String| DeployError::Resolve { service: name.clone(), image: image.to_string(), reason };
-        let pinned = if image.contains("@sha256:") {
-            image.to_string()
-        } else if let Some(p) = match resolver {
-            Some(r) => r.resolve(image).await.map_err(err)?,
-            None => None,
-        } {
-            p
-        } else if let Some(p) = local_pin(docker, image).await {
-            p
-        } else {
-            engine::pull(docker, image).await.map_err(|e| err(e.to_string()))?;
-            local_pin(docker, image).await.ok_or_else(|| err("pulled, but the engine does not show it".into()))?
+        let key = (image.to_string(), svc.pull_policy);
+        let (pinned, from) = match cache.get(&key) {
+            Some(found) => found.clone(),
+            None => {
+                let found =
+                    resolve_one(docker, image, svc.pull_policy, resolver, observer, &mut unreachable).await.map_err(
+                        |reason| DeployError::Resolve { service: name.clone(), image: image.to_string(), reason },
+                    )?;
+                cache.insert(key, found.clone());
+                found
+            }
         };
-        cache.insert(image.to_string(), pinned.clone());
+        observer.event(&Event::Deploy(DeployEvent::Resolved {
+            service: name.clone(),
+            image: image.to_string(),
+            pinned: pinned.clone(),
+            from: from.to_string(),
+        }));
         out.insert(name.clone(), pinned);
     }
     Ok(out)
+}
+
+/// One image: `(pinned, where the pin came from)`.
+async fn resolve_one(
+    docker: &Docker,
+    image: &str,
+    policy: Option<PullPolicy>,
+    resolver: Option<&dyn DigestResolver>,
+    observer: &dyn Observer,
+    unreachable: &mut Unreachable,
+) -> Result<(String, &'static str), String> {
+    if image.contains('@') {
+        return Ok((image.to_string(), "written"));
+    }
+    if policy == Some(PullPolicy::Never) {
+        return local_pin(docker, image)
+            .await
+            .map(|p| (p, "engine"))
+            .ok_or_else(|| "not in the engine, and its pull_policy is `never`".to_string());
+    }
+    if policy == Some(PullPolicy::Missing) {
+        if let Some(p) = local_pin(docker, image).await {
+            return Ok((p, "engine"));
+        }
+    }
+    if let Some(r) = resolver {
+        if let Some(p) = r.resolve(image).await? {
+            return Ok((p, "registry"));
+        }
+    }
+    let registry_error = match registry_pin(image, unreachable).await {
+        Ok(p) => return Ok((p, "registry")),
+        Err(e) => e,
+    };
+    if policy != Some(PullPolicy::Always) {
+        if let Some(p) = local_pin(docker, image).await {
+            let text = format!("{image}: the registry did not answer ({registry_error}); using the engine's image");
+            observer.event(&Event::Deploy(DeployEvent::Message { text }));
+            return Ok((p, "engine"));
+        }
+    }
+    // The engine may reach registries slipway cannot (its own mirrors, insecure-registries).
+    match engine::pull(docker, image).await {
+        Ok(()) => local_pin(docker, image)
+            .await
+            .map(|p| (p, "pull"))
+            .ok_or_else(|| "pulled, but the engine does not show it".to_string()),
+        Err(pull_error) => Err(format!("registry: {registry_error}; engine pull: {pull_error}")),
+    }
+}
+
+/// Registries that could not be reached during one resolution, with why: the other images of
+/// the stack on the same registry go straight to their fallback.
+#[derive(Default)]
+struct Unreachable(BTreeMap<String, String>);
+
+/// The bound of one registry lookup, retries included.
+const REGISTRY_LOOKUP_BOUND: Duration = Duration::from_secs(20);
+
+/// The tag's current digest from its registry, as `repository@sha256:...` (Docker's spelling).
+async fn registry_pin(image: &str, unreachable: &mut Unreachable) -> Result<String, String> {
+    let reference = ImageRef::parse(image).map_err(|e| e.to_string())?;
+    let host = reference.registry().to_string();
+    if let Some(why) = unreachable.0.get(&host) {
+        return Err(why.clone());
+    }
+    // One retry: a registry that is down should not hold the deploy for long before the fallback.
+    let options = DistributionOptions::default().retry(RetryPolicy::new(2, Duration::from_millis(200)));
+    let lookup = async {
+        let client = Distribution::connect(&host, options).await?;
+        client.resolve(&reference).await
+    };
+    match tokio::time::timeout(REGISTRY_LOOKUP_BOUND, lookup).await {
+        Ok(Ok(found)) => Ok(reference.pinned(found.digest).familiar()),
+        Ok(Err(e @ RegistryError::Unavailable { .. })) => {
+            unreachable.0.insert(host, e.to_string());
+            Err(e.to_string())
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => {
+            let why = format!("{host}: no answer within {}s", REGISTRY_LOOKUP_BOUND.as_secs());
+            unreachable.0.insert(host, why.clone());
+            Err(why)
+        }
+    }
 }
 
 /// The pinned reference of an image present in the engine: a repo digest of the same repository
