@@ -136,6 +136,12 @@ impl Observer for Progress {
                 eprintln!("{service}: {image} -> {pinned} ({from})")
             }
             DeployEvent::Message { text } => eprintln!("{text}"),
+            DeployEvent::HookDone { hook, command, exit_code, output } => {
+                eprintln!("{hook} hook `{command}` exited with {exit_code}");
+                for l in output {
+                    eprintln!("  | {l}");
+                }
+            }
             DeployEvent::OneOffDone { service, exit_code, logs } => {
                 eprintln!("one-off {service} exited with {exit_code}");
                 for l in logs {

@@ -11,7 +11,7 @@ use super::engine;
 use super::error::DeployError;
 use super::event::DeployEvent;
 use super::executor::Executor;
-use super::hooks::{run_hooks, HookPoint};
+use super::hooks::{check_hooks, run_hooks, HookPoint};
 use super::lock::DeployLock;
 use super::options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 use super::plan::{plan_with, Plan, PlanOptions};
@@ -82,7 +82,8 @@ impl DockerHost {
         }
         let parent = actual.current().map(|r| r.id);
         if opts.hooks {
-            run_hooks(&desired, HookPoint::PreDeploy, &opts.env, parent).await?;
+            check_hooks(&desired)?;
+            run_hooks(&self.docker, &desired, HookPoint::PreDeploy, &opts.env, parent, observer).await?;
         }
         for hook in &opts.before_change {
             hook.before_change(&desired, &plan).await?;
@@ -107,7 +108,7 @@ impl DockerHost {
         };
         let release = Executor::new(&self.docker, &desired, record, observer, router).run(&plan).await?;
         if opts.hooks {
-            run_hooks(&desired, HookPoint::PostDeploy, &opts.env, parent).await?;
+            run_hooks(&self.docker, &desired, HookPoint::PostDeploy, &opts.env, parent, observer).await?;
         }
         Ok(DeployOutcome { plan, release: Some(release) })
     }

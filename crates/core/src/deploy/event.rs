@@ -72,6 +72,17 @@ pub enum DeployEvent {
         /// Why it is stale.
         reason: String,
     },
+    /// A pre- or post-deploy hook finished (successfully or not).
+    HookDone {
+        /// `pre-deploy` or `post-deploy`.
+        hook: String,
+        /// The hook as configured.
+        command: String,
+        /// Its exit code.
+        exit_code: i64,
+        /// Its last output lines.
+        output: Vec<String>,
+    },
     /// A one-off task finished.
     OneOffDone {
         /// Service.

@@ -1,17 +1,26 @@
-//! `pre-deploy` and `post-deploy` hooks from the stack's top-level `x-slipway.hooks`: commands
-//! run on the operator machine with the release in environment variables (`SLIPWAY_PROJECT`,
-//! `SLIPWAY_RELEASE`, `SLIPWAY_VERSION`, `SLIPWAY_PARENT`, `SLIPWAY_WHO`, `SLIPWAY_ENV`,
-//! `SLIPWAY_IMAGES`). A hook is a list of arguments, or a string run by `sh -c`; each is bounded
-//! by `x-slipway.hooks.timeout` (default 10 minutes).
+//! `pre-deploy` and `post-deploy` hooks from the stack's top-level `x-slipway.hooks`. A hook is
+//! - a string, run by `sh -c` on the operator machine;
+//! - a list of arguments, run on the operator machine;
+//! - `{service: NAME, command: [...]}`: a one-off container from that service's image in the
+//!   release being deployed (see `hook_container.rs`), e.g. a migration or a cache warm-up.
+//!
+//! Every hook gets the release in environment variables (`SLIPWAY_PROJECT`, `SLIPWAY_RELEASE`,
+//! `SLIPWAY_VERSION`, `SLIPWAY_PARENT`, `SLIPWAY_WHO`, `SLIPWAY_ENV`, `SLIPWAY_IMAGES`) and is
+//! bounded by `x-slipway.hooks.timeout` (default 10 minutes). The hooks of both points are read
+//! and checked before anything changes; the first failing hook stops the rest.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bollard::Docker;
 
 use super::error::DeployError;
+use super::event::DeployEvent;
+use super::hook_container::run_container_hook;
 use super::plan::Plan;
 use super::release::ReleaseId;
 use super::state::DesiredRelease;
+use crate::events::{Event, Observer};
 
 /// A hook in Rust, run after the pre-deploy commands and before the first step changes anything
 /// (the backup room takes its pre-deploy backup here). An error stops the deploy unchanged.
@@ -31,7 +40,8 @@ pub enum HookPoint {
 }
 
 impl HookPoint {
-    fn key(self) -> &'static str {
+    /// The key under `x-slipway.hooks`.
+    pub fn key(self) -> &'static str {
         match self {
             HookPoint::PreDeploy => "pre-deploy",
             HookPoint::PostDeploy => "post-deploy",
@@ -39,66 +49,192 @@ impl HookPoint {
     }
 }
 
-/// The commands configured for `point`, each as argv.
-pub fn hook_commands(desired: &DesiredRelease, point: HookPoint) -> Vec<Vec<String>> {
-    let hooks = desired.stack.slipway.get("hooks");
-    let list = hooks.and_then(|h| h.get(point.key())).and_then(|v| v.as_array()).cloned().unwrap_or_default();
-    list.iter()
-        .filter_map(|h| match h {
+/// One hook as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hook {
+    /// A command on the operator machine (argv; a string hook is `sh -c STRING`).
+    Command(Vec<String>),
+    /// A one-off container from a service's image in the release.
+    Container {
+        /// The service whose image, environment and networks the container takes.
+        service: String,
+        /// The command (else the service's own).
+        command: Option<Vec<String>>,
+    },
+}
+
+impl Hook {
+    /// How the hook is shown in progress and errors.
+    pub fn describe(&self) -> String {
+        match self {
+            Hook::Command(argv) => argv.join(" "),
+            Hook::Container { service, command } => match command {
+                Some(c) => format!("container of {service}: {}", c.join(" ")),
+                None => format!("container of {service}"),
+            },
+        }
+    }
+}
+
+/// The environment every hook gets.
+pub(crate) struct HookEnv(pub Vec<(String, String)>);
+
+impl HookEnv {
+    fn new(desired: &DesiredRelease, env: &str, parent: Option<ReleaseId>) -> Self {
+        let images: Vec<String> = desired.services.iter().map(|(k, v)| format!("{k}={}", v.pinned)).collect();
+        let pairs = [
+            ("SLIPWAY_PROJECT", desired.project().to_string()),
+            ("SLIPWAY_RELEASE", desired.id.to_string()),
+            ("SLIPWAY_VERSION", desired.version.clone().unwrap_or_default()),
+            ("SLIPWAY_PARENT", parent.map(|p| p.to_string()).unwrap_or_default()),
+            ("SLIPWAY_WHO", super::release::who()),
+            ("SLIPWAY_ENV", env.to_string()),
+            ("SLIPWAY_IMAGES", images.join(" ")),
+        ];
+        HookEnv(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+}
+
+/// The outcome of one hook run: exit code and the last output lines.
+pub(crate) struct HookRun {
+    pub exit_code: i64,
+    pub output: Vec<String>,
+    /// Why it counts as failed, when it does.
+    pub failure: Option<String>,
+}
+
+/// The hooks configured for `point`, checked: an entry slipway cannot run is an error naming it.
+pub fn hooks_of(desired: &DesiredRelease, point: HookPoint) -> Result<Vec<Hook>, DeployError> {
+    let invalid = |i: usize, why: &str| DeployError::Invalid(format!("x-slipway.hooks.{}[{i}]: {why}", point.key()));
+    let Some(hooks) = desired.stack.slipway.get("hooks") else { return Ok(Vec::new()) };
+    let list = match hooks.get(point.key()) {
+        None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+        Some(serde_json::Value::Array(a)) => a,
+        Some(_) => {
+            return Err(DeployError::Invalid(format!("x-slipway.hooks.{}: expected a list of hooks", point.key())))
+        }
+    };
+    let argv = |v: &serde_json::Value| -> Option<Vec<String>> {
+        match v {
             serde_json::Value::String(s) => Some(vec!["sh".into(), "-c".into(), s.clone()]),
-            serde_json::Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_string)).collect(),
+            serde_json::Value::Array(a) if !a.is_empty() => a.iter().map(|x| x.as_str().map(str::to_string)).collect(),
             _ => None,
-        })
-        .collect()
+        }
+    };
+    let mut out = Vec::new();
+    for (i, h) in list.iter().enumerate() {
+        let hook = match h {
+            serde_json::Value::Object(m) => {
+                if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "service" | "command")) {
+                    return Err(invalid(
+                        i,
+                        &format!("unknown key `{k}`; a container hook has `service` and `command`"),
+                    ));
+                }
+                let service = m
+                    .get("service")
+                    .and_then(|s| s.as_str())
+                    .ok_or_else(|| invalid(i, "a container hook names its `service`"))?;
+                if !desired.stack.services.contains_key(service) {
+                    return Err(invalid(i, &format!("no service `{service}` in the stack")));
+                }
+                let command = match m.get("command") {
+                    None => None,
+                    // A string is split into words, as compose does for `command:`.
+                    Some(serde_json::Value::String(s)) => {
+                        Some(shlex::split(s).ok_or_else(|| invalid(i, &format!("command `{s}`: unbalanced quotes")))?)
+                    }
+                    Some(v) => Some(argv(v).ok_or_else(|| invalid(i, "`command` is a string or a list of strings"))?),
+                };
+                Hook::Container { service: service.to_string(), command }
+            }
+            other => Hook::Command(
+                argv(other).ok_or_else(|| invalid(i, "a hook is a string, a list of strings or {service, command}"))?,
+            ),
+        };
+        out.push(hook);
+    }
+    Ok(out)
+}
+
+/// The bound of each hook (`x-slipway.hooks.timeout`, default 10 minutes).
+pub fn hook_timeout(desired: &DesiredRelease) -> Result<Duration, DeployError> {
+    match desired.stack.slipway.get("hooks").and_then(|h| h.get("timeout")) {
+        None => Ok(Duration::from_secs(600)),
+        Some(v) => v
+            .as_str()
+            .and_then(|t| crate::duration::parse(t).ok())
+            .ok_or_else(|| DeployError::Invalid(format!("x-slipway.hooks.timeout: `{v}` is not a duration like 5m"))),
+    }
+}
+
+/// Check both points' hooks before anything changes.
+pub fn check_hooks(desired: &DesiredRelease) -> Result<(), DeployError> {
+    hook_timeout(desired)?;
+    hooks_of(desired, HookPoint::PreDeploy)?;
+    hooks_of(desired, HookPoint::PostDeploy)?;
+    Ok(())
 }
 
 /// Run the hooks of `point` in order; the first failure stops and is returned.
 pub async fn run_hooks(
+    docker: &Docker,
     desired: &DesiredRelease,
     point: HookPoint,
     env: &str,
     parent: Option<ReleaseId>,
+    observer: &dyn Observer,
 ) -> Result<(), DeployError> {
-    let timeout = desired
-        .stack
-        .slipway
-        .get("hooks")
-        .and_then(|h| h.get("timeout"))
-        .and_then(|t| t.as_str())
-        .and_then(|t| humantime::parse_duration(t).ok())
-        .unwrap_or(Duration::from_secs(600));
-    let images: Vec<String> = desired.services.iter().map(|(k, v)| format!("{k}={}", v.pinned)).collect();
-    for argv in hook_commands(desired, point) {
-        let Some((program, args)) = argv.split_first() else { continue };
-        let shown = argv.join(" ");
-        let fail = |reason: String, output: Vec<String>| DeployError::HookFailed {
+    let timeout = hook_timeout(desired)?;
+    let hook_env = HookEnv::new(desired, env, parent);
+    for (index, hook) in hooks_of(desired, point)?.into_iter().enumerate() {
+        let shown = hook.describe();
+        let run = match &hook {
+            Hook::Command(argv) => run_command(argv, &hook_env, timeout).await,
+            Hook::Container { service, command } => {
+                run_container_hook(docker, desired, point, index, service, command.as_deref(), &hook_env, timeout).await
+            }
+        }
+        .map_err(|reason| DeployError::HookFailed {
             hook: point.key().into(),
             command: shown.clone(),
             reason,
-            output,
-        };
-        let mut cmd = tokio::process::Command::new(program);
-        cmd.args(args)
-            .env("SLIPWAY_PROJECT", desired.project())
-            .env("SLIPWAY_RELEASE", desired.id.to_string())
-            .env("SLIPWAY_VERSION", desired.version.clone().unwrap_or_default())
-            .env("SLIPWAY_PARENT", parent.map(|p| p.to_string()).unwrap_or_default())
-            .env("SLIPWAY_WHO", super::release::who())
-            .env("SLIPWAY_ENV", env)
-            .env("SLIPWAY_IMAGES", images.join(" "))
-            .kill_on_drop(true);
-        let out = tokio::time::timeout(timeout, cmd.output())
-            .await
-            .map_err(|_| fail(format!("still running after {}s", timeout.as_secs()), vec![]))?
-            .map_err(|e| fail(e.to_string(), vec![]))?;
-        if !out.status.success() {
-            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-            let lines: Vec<String> = text.lines().map(str::to_string).collect();
-            let tail = lines[lines.len().saturating_sub(20)..].to_vec();
-            return Err(fail(format!("exited with {}", out.status), tail));
+            output: vec![],
+        })?;
+        observer.event(&Event::Deploy(DeployEvent::HookDone {
+            hook: point.key().into(),
+            command: shown.clone(),
+            exit_code: run.exit_code,
+            output: run.output.clone(),
+        }));
+        if let Some(reason) = run.failure {
+            return Err(DeployError::HookFailed {
+                hook: point.key().into(),
+                command: shown,
+                reason,
+                output: run.output,
+            });
         }
     }
     Ok(())
+}
+
+/// A command on the operator machine.
+async fn run_command(argv: &[String], env: &HookEnv, timeout: Duration) -> Result<HookRun, String> {
+    let Some((program, args)) = argv.split_first() else { return Err("empty command".into()) };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).envs(env.0.iter().map(|(k, v)| (k, v))).kill_on_drop(true);
+    let out = tokio::time::timeout(timeout, cmd.output())
+        .await
+        .map_err(|_| format!("still running after {}s", timeout.as_secs()))?
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let output = lines[lines.len().saturating_sub(20)..].to_vec();
+    let exit_code = out.status.code().map(i64::from).unwrap_or(-1);
+    let failure = (!out.status.success()).then(|| format!("exited with {}", out.status));
+    Ok(HookRun { exit_code, output, failure })
 }
 
 #[cfg(test)]
@@ -107,28 +243,70 @@ mod tests {
 
     use super::*;
     use crate::deploy::ReleaseId;
-    use crate::stack::StackSpec;
+    use crate::stack::{ServiceSpec, StackSpec};
 
     fn desired(hooks: serde_json::Value) -> DesiredRelease {
-        let stack =
+        let mut stack =
             StackSpec { name: "shop".into(), slipway: serde_json::json!({ "hooks": hooks }), ..Default::default() };
+        stack.services.insert("app".into(), ServiceSpec { name: "app".into(), ..Default::default() });
         DesiredRelease::new(ReleaseId(7), &stack, &BTreeMap::new())
     }
 
+    #[test]
+    fn hooks_are_commands_or_containers_and_bad_entries_are_named() {
+        let d = desired(serde_json::json!({
+            "pre-deploy": ["echo hi", ["notify", "--release"], {"service": "app", "command": "migrate --check 'a b'"}],
+            "post-deploy": [{"service": "app"}],
+            "timeout": "30s",
+        }));
+        assert_eq!(
+            hooks_of(&d, HookPoint::PreDeploy).unwrap(),
+            vec![
+                Hook::Command(vec!["sh".into(), "-c".into(), "echo hi".into()]),
+                Hook::Command(vec!["notify".into(), "--release".into()]),
+                Hook::Container {
+                    service: "app".into(),
+                    command: Some(vec!["migrate".into(), "--check".into(), "a b".into()])
+                },
+            ]
+        );
+        assert_eq!(
+            hooks_of(&d, HookPoint::PostDeploy).unwrap(),
+            vec![Hook::Container { service: "app".into(), command: None }]
+        );
+        assert_eq!(hook_timeout(&d).unwrap(), Duration::from_secs(30));
+        for (bad, want) in [
+            (serde_json::json!({"pre-deploy": [42]}), "pre-deploy[0]"),
+            (serde_json::json!({"pre-deploy": ["ok", {"service": "nosuch"}]}), "no service `nosuch`"),
+            (serde_json::json!({"post-deploy": [{"service": "app", "image": "x"}]}), "unknown key `image`"),
+            (serde_json::json!({"post-deploy": [{"command": ["x"]}]}), "names its `service`"),
+            (serde_json::json!({"pre-deploy": "echo"}), "expected a list"),
+            (serde_json::json!({"timeout": "soon"}), "hooks.timeout"),
+        ] {
+            let err = check_hooks(&desired(bad.clone())).unwrap_err();
+            assert!(matches!(err, DeployError::Invalid(_)) && err.to_string().contains(want), "{bad}: {err}");
+        }
+    }
+
     #[tokio::test]
-    async fn hooks_get_the_release_and_a_failure_stops() {
+    async fn command_hooks_get_the_release_and_a_failure_stops() {
+        // Command hooks never touch the engine: a client that is never connected is enough.
+        let docker = Docker::connect_with_http("http://127.0.0.1:1", 1, bollard::API_DEFAULT_VERSION).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("seen");
         let d = desired(serde_json::json!({
             "pre-deploy": [format!("echo $SLIPWAY_PROJECT $SLIPWAY_RELEASE $SLIPWAY_PARENT > {}", out.display())],
-            "post-deploy": [["sh", "-c", "echo boom; exit 3"]],
+            "post-deploy": [["sh", "-c", "echo boom; exit 3"], "touch never-run"],
         }));
-        assert_eq!(hook_commands(&d, HookPoint::PostDeploy), vec![vec!["sh", "-c", "echo boom; exit 3"]]);
-        run_hooks(&d, HookPoint::PreDeploy, "staging", Some(ReleaseId(6))).await.unwrap();
+        let seen = crate::RecordingObserver::new();
+        run_hooks(&docker, &d, HookPoint::PreDeploy, "staging", Some(ReleaseId(6)), &seen).await.unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), "shop 7 6");
-        let err = run_hooks(&d, HookPoint::PostDeploy, "staging", None).await.unwrap_err();
+        assert_eq!(seen.events().len(), 1);
+        let err = run_hooks(&docker, &d, HookPoint::PostDeploy, "staging", None, &seen).await.unwrap_err();
         assert!(
-            matches!(&err, DeployError::HookFailed { hook, output, .. } if hook == "post-deploy" && output == &["boom"])
+            matches!(&err, DeployError::HookFailed { hook, output, .. } if hook == "post-deploy" && output == &["boom"]),
+            "{err}"
         );
+        assert_eq!(seen.events().len(), 2, "the failing hook stops the ones after it");
     }
 }

@@ -20,6 +20,13 @@ pub const REPLICA: &str = "dev.slipway.replica";
 pub const ROLE: &str = "dev.slipway.role";
 /// Marks a one-off task container (migrations and the like).
 pub const ONEOFF: &str = "dev.slipway.oneoff";
+/// Marks a hook container; the value is the hook point (`pre-deploy`, `post-deploy`).
+pub const HOOK: &str = "dev.slipway.hook";
+/// The project a hook container ran for (hook containers carry no project label, so the
+/// planner never counts them as the project's containers).
+pub const HOOK_PROJECT: &str = "dev.slipway.hook.project";
+/// The release a hook container ran for.
+pub const HOOK_RELEASE: &str = "dev.slipway.hook.release";
 /// Marks a release record volume (the value is the record's JSON).
 pub const RECORD: &str = "dev.slipway.record";
 /// Marks the deploy-lock container of a project.
