@@ -334,7 +334,10 @@ class Stack:
         retain: int = 5,
         host: Optional[str] = None,
     ) -> dict[str, Any]:
-        """Deploy room: deploy; {"release": dict | None, "steps": [...]}; raises DeployError / PolicyViolation."""
+        """Deploy room: deploy; {"release": dict | None, "steps": [...], "events": [...]}.
+
+        `events` are the progress events ({"room": "deploy", "event": {"type": "resolved" |
+        "step_done" | "hook_done" | ...}}). Raises DeployError / PolicyViolation."""
 
 # --- deploy --------------------------------------------------------------------------------------
 def history(project: str, host: Optional[str] = None) -> list[dict[str, Any]]:
@@ -344,7 +347,8 @@ def status(project: str, host: Optional[str] = None) -> dict[str, Any]:
 def rollback(
     project: str, to: Optional[int] = None, host: Optional[str] = None, lock_wait: Optional[float] = None
 ) -> dict[str, Any]:
-    """Deploy a recorded release again (the previous successful one when `to` is None)."""
+    """Deploy a recorded release again (the previous successful one when `to` is None);
+    {"release", "steps", "events"} as Stack.deploy."""
 
 # --- route ---------------------------------------------------------------------------------------
 

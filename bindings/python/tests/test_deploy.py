@@ -52,6 +52,7 @@ def project(tmp_path):
         "services": {
             "idle": {
                 "image": BUSYBOX,
+                "pull_policy": "missing",
                 "command": ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"],
                 "environment": {"GREETING": "${GREETING:-hello}"},
                 "x-slipway": {"min_running": "300ms"},
@@ -75,6 +76,10 @@ def test_plan_deploy_history_status(project):
     assert out["release"]["id"] == 1
     assert out["release"]["version"] == "v1"
     assert out["release"]["outcome"]["status"] == "succeeded"
+    events = [e["event"] for e in out["events"] if e["room"] == "deploy"]
+    resolved = [e for e in events if e["type"] == "resolved"]
+    assert [(e["service"], e["pinned"]) for e in resolved] == [("idle", out["release"]["services"]["idle"]["pinned"])]
+    assert sum(e["type"] == "step_done" for e in events) == len(out["steps"])
 
     again = stack.deploy()
     assert again["release"] is None and again["steps"] == []

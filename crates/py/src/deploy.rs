@@ -37,7 +37,8 @@ pub fn plan(
     to_py_object(py, &plan.steps)
 }
 
-/// Deploy `stack`; returns `{"release": {...} | None, "steps": [...]}`.
+/// Deploy `stack`; returns `{"release": {...} | None, "steps": [...], "events": [...]}` (the
+/// progress events: pins and where they came from, steps, hook output).
 #[allow(clippy::too_many_arguments)]
 pub fn deploy(
     py: Python<'_>,
@@ -55,10 +56,13 @@ pub fn deploy(
         let h = host(host_addr).await?;
         if dry_run {
             let plan = h.plan(&stack, &opts).await?;
-            return Ok(serde_json::json!({ "release": null, "steps": plan.steps }));
+            return Ok(serde_json::json!({ "release": null, "steps": plan.steps, "events": [] }));
         }
-        let out = h.apply(&stack, &opts, &slipway::NoopObserver).await?;
-        Ok::<_, slipway::Error>(serde_json::json!({ "release": out.release, "steps": out.plan.steps }))
+        let events = slipway::RecordingObserver::new();
+        let out = h.apply(&stack, &opts, &events).await?;
+        Ok::<_, slipway::Error>(
+            serde_json::json!({ "release": out.release, "steps": out.plan.steps, "events": events.events() }),
+        )
     })?
     .map_err(to_py)?;
     to_py_object(py, &out)
@@ -93,11 +97,14 @@ fn rollback(
     lock_wait: Option<f64>,
 ) -> PyResult<Py<PyAny>> {
     let opts = options("default", None, lock_wait, 5);
+    let events = slipway::RecordingObserver::new();
+    let recorder = events.clone();
     let out = block_on_interruptible(py, async move {
-        self::host(host).await?.rollback(&project, to.map(ReleaseId), &opts, &slipway::NoopObserver).await
+        self::host(host).await?.rollback(&project, to.map(ReleaseId), &opts, &recorder).await
     })?
     .map_err(to_py)?;
-    to_py_object(py, &serde_json::json!({ "release": out.release, "steps": out.plan.steps }))
+    let result = serde_json::json!({ "release": out.release, "steps": out.plan.steps, "events": events.events() });
+    to_py_object(py, &result)
 }
 
 /// Add the deploy functions to the module.
