@@ -164,3 +164,49 @@ impl slipway::deploy::BeforeChange for FailingBackup {
         Err(slipway::deploy::DeployError::Invalid("backup refused".into()))
     }
 }
+
+/// `deploy.update_config.monitor`: a new container that passes its gate but dies within the
+/// monitor period fails the upgrade (the old one keeps running); `delay` spaces the replicas.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_within_the_monitor_period_fails_the_upgrade() {
+    let demo = images::demo_image().await.unwrap();
+    let project = names::unique("deploy");
+    let _guard = ProjectGuard::new(&project);
+    let host = DockerHost::new(docker::connect().await.unwrap());
+    let stack = |version: &str, crash: bool| {
+        let mut worker = stacks::service("worker", &demo);
+        worker.command = Some(vec!["worker".into()]);
+        worker.environment.insert("APP_VERSION".into(), Some(version.into()));
+        if crash {
+            worker.environment.insert("CRASH_AFTER_MS".into(), Some("1500".into()));
+        }
+        worker.deploy.replicas = Some(2);
+        worker.deploy.update_config = Some(
+            serde_json::from_value(serde_json::json!({
+                "parallelism": 1, "delay": "1s", "failure_action": null, "monitor": "3s", "order": "start-first"
+            }))
+            .unwrap(),
+        );
+        let mut s = slipway::stack::StackSpec::default();
+        s.name = project.clone();
+        s.services.insert("worker".into(), worker);
+        let mut net = slipway::stack::NetworkSpec::default();
+        net.name = format!("{project}_default");
+        s.networks.insert("default".into(), net);
+        s
+    };
+    let started = std::time::Instant::now();
+    host.apply(&stack("v1", false), &opts(), &NoopObserver).await.unwrap();
+    // Two replicas, each gated (0.5 s) and monitored (3 s), with a 1 s delay between them.
+    assert!(started.elapsed() >= Duration::from_secs(7), "monitor and delay were honoured: {:?}", started.elapsed());
+
+    // v2 passes the 0.5 s gate, then crashes at 1.5 s: inside the 3 s monitor period.
+    let err = host.apply(&stack("v2", true), &opts(), &NoopObserver).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Failed);
+    assert!(err.to_string().contains("monitor period"), "{err}");
+    let status = host.status(&project).await.unwrap();
+    let running: Vec<_> = status.containers.iter().filter(|c| c.running).map(|c| c.release).collect();
+    assert_eq!(running, vec![Some(ReleaseId(1)), Some(ReleaseId(1))], "{:#?}", status.containers);
+    let history = host.history(&project).await.unwrap();
+    assert!(matches!(history.last().unwrap().outcome, ReleaseOutcome::Failed { .. }));
+}

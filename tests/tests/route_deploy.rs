@@ -146,6 +146,16 @@ async fn a_later_failure_routes_back_to_the_old_container() {
     assert!(samples.iter().any(|s| s.body == "v2"), "the new web container was switched in before the worker failed");
     let seen = versions_between(&samples, undone, end);
     assert_eq!(seen.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), vec!["v1"], "{seen:?}");
-    let route = std::fs::read_to_string(traefik.dynamic_dir().join(format!("slipway-{project}-web.yml"))).unwrap();
+    let file = traefik.dynamic_dir().join(format!("slipway-{project}-web.yml"));
+    let route = std::fs::read_to_string(&file).unwrap();
     assert_eq!(route.matches("url:").count(), 1, "one backend after the undo:\n{route}");
+
+    // The web service leaves the stack: its container is drained and stopped, and its route is
+    // retired (file gone, Traefik no longer has the router) instead of pointing at a dead backend.
+    let mut without_web = with_worker("v1", false);
+    without_web.services.remove("web");
+    host.apply(&without_web, &opts, &NoopObserver).await.unwrap();
+    assert!(!file.exists(), "the route file of the removed service is deleted");
+    let status = traefik.client().unwrap().get(format!("{}/version", traefik.web_url())).send().await.unwrap().status();
+    assert_eq!(status.as_u16(), 404, "Traefik has no router for the removed service");
 }

@@ -12,6 +12,7 @@ use crate::output;
 const EXAMPLES: &str = "Examples:
   slipway backup -p shop                      # every running PostgreSQL service of project shop
   slipway backup -p shop --service db --json
+  slipway backup -f compose.yaml              # the project named by the compose file
   slipway backup -p shop --volume shop_redis-data
   slipway backup verify /var/lib/slipway/backups/shop_db_norelease_20261122T090501.000Z.json
   slipway backup prune --keep 7 --younger-than 7d";
@@ -42,7 +43,10 @@ struct StoreArgs {
 
 #[derive(clap::Args)]
 struct TakeArgs {
-    /// Compose project (default: $COMPOSE_PROJECT_NAME, else the current directory's name).
+    /// Compose file(s) naming the project, as deploy reads them (default: compose.yaml in the current directory).
+    #[arg(short = 'f', long = "file")]
+    files: Vec<PathBuf>,
+    /// Compose project (default: the compose file's `name:`, else $COMPOSE_PROJECT_NAME, else the current directory's name).
     #[arg(short = 'p', long = "project-name", visible_alias = "project")]
     project: Option<String>,
     /// Database service to dump (repeatable; default: every running PostgreSQL service).
@@ -85,6 +89,21 @@ enum Action {
     },
 }
 
+/// The project `deploy` would use: `-p`, else the stack's name when `-f` is given or a compose file
+/// is in the current directory (its `name:`, `COMPOSE_PROJECT_NAME`, its directory), else
+/// [`project_name`].
+pub fn project_of(flag: Option<String>, files: &[PathBuf]) -> Result<String, slipway::Error> {
+    if let Some(p) = flag {
+        return Ok(p);
+    }
+    let here = std::env::current_dir().ok();
+    let compose_here = here.is_some_and(|d| slipway::compose::DEFAULT_FILES.iter().any(|f| d.join(f).is_file()));
+    if !files.is_empty() || compose_here {
+        return Ok(crate::commands::deploy::load_stack(files, None, None)?.name);
+    }
+    Ok(project_name(None))
+}
+
 /// The project name as Compose picks it: the flag, else `COMPOSE_PROJECT_NAME` (both as given),
 /// else the current directory's name normalised by [`slipway::compose::normalise_project_name`].
 pub fn project_name(flag: Option<String>) -> String {
@@ -125,7 +144,7 @@ async fn run_inner(args: Args) -> Result<(), slipway::Error> {
             let store = store_of(&take.store);
             let docker =
                 slipway::engine::connect(take.store.host.as_deref()).await.map_err(backup::BackupError::from)?;
-            let project = project_name(take.project);
+            let project = project_of(take.project, &take.files)?;
             let done = match &take.volume {
                 Some(volume) => vec![
                     backup::backup_volume(&docker, &store, &project, volume, take.release.as_deref(), &NoopObserver)
@@ -176,4 +195,21 @@ async fn run_inner(args: Args) -> Result<(), slipway::Error> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_project_comes_from_the_flag_else_the_compose_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("compose.yaml");
+        std::fs::write(&file, "name: shop\nservices:\n  db:\n    image: postgres:16\n").unwrap();
+        assert_eq!(project_of(None, std::slice::from_ref(&file)).unwrap(), "shop");
+        assert_eq!(project_of(Some("other".into()), &[file]).unwrap(), "other");
+        let missing = dir.path().join("nope.yaml");
+        let err = project_of(None, &[missing]).unwrap_err();
+        assert_eq!(err.kind(), slipway::ErrorKind::InvalidInput, "{err}");
+    }
 }

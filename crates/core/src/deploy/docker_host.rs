@@ -101,7 +101,8 @@ impl DockerHost {
             rollback_of: desired.rollback_of,
         };
         // route room: a stack with `x-slipway.traefik` switches its routed services through Traefik.
-        let traefik = crate::route::RouteSwitch::for_stack(&self.docker, &desired.stack)?;
+        let traefik = crate::route::RouteSwitch::for_stack(&self.docker, &desired.stack)?
+            .map(|switch| switch.previous(actual.current().map(|r| &r.stack)));
         let router: &dyn super::switch::TrafficSwitch = match &traefik {
             Some(t) => t,
             None => opts.router.as_ref(),

@@ -127,6 +127,11 @@ impl<'a> Executor<'a> {
             Step::RemoveOrphan { id, .. } => engine::remove(d, id).await?,
             Step::RunOneOff { service } => self.run_oneoff(service).await?,
             Step::StartReplica { service, replica } => {
+                // `deploy.update_config.delay`: a pause between the replicas of one service.
+                let rolled_before = self.started.keys().any(|(s, _)| s == service);
+                if let Some(delay) = self.update_config(service).and_then(|u| u.delay).filter(|_| rolled_before) {
+                    tokio::time::sleep(delay).await;
+                }
                 let id = self.create(service, *replica, false).await?;
                 self.journal.push(Undo::StopNew { service: service.clone(), id: id.clone() });
                 self.started.insert((service.clone(), *replica), id.clone());
@@ -134,7 +139,12 @@ impl<'a> Executor<'a> {
             }
             Step::WaitHealthy { service, replica, gate } => {
                 let id = self.started.get(&(service.clone(), *replica)).cloned().unwrap_or_default();
-                wait_healthy(d, &id, gate).await.map_err(|reason| StepError { reason, container: Some(id) })?;
+                wait_healthy(d, &id, gate).await.map_err(|reason| StepError { reason, container: Some(id.clone()) })?;
+                // `deploy.update_config.monitor`: the new container must also stay up (and not
+                // turn unhealthy) this long before it takes traffic or replaces the old one.
+                if let Some(period) = self.update_config(service).and_then(|u| u.monitor).filter(|p| !p.is_zero()) {
+                    monitor(d, &id, period).await.map_err(|reason| StepError { reason, container: Some(id) })?;
+                }
             }
             Step::RouteSwitch { service, replica } => {
                 let id = self.started.get(&(service.clone(), *replica)).cloned().unwrap_or_default();
@@ -142,7 +152,9 @@ impl<'a> Executor<'a> {
                 self.journal.push(Undo::RouteBack { service: service.clone(), id });
             }
             Step::StopOld { service, id, .. } => {
-                let routed = self.desired.stack.services.get(service).is_some_and(is_routed);
+                // A service the new stack drops: the switch knows from the previous release
+                // whether it was routed (and then retires its route).
+                let routed = self.desired.stack.services.get(service).is_none_or(is_routed);
                 if routed {
                     self.router.drain(service, id).await?;
                 }
@@ -178,6 +190,10 @@ impl<'a> Executor<'a> {
         };
         let plan = container_plan(&self.desired.stack, svc, &identity);
         Ok(engine::create(self.docker, &plan).await?)
+    }
+
+    fn update_config(&self, service: &str) -> Option<&crate::stack::UpdateConfig> {
+        self.desired.stack.services.get(service).and_then(|s| s.deploy.update_config.as_ref())
     }
 
     async fn run_oneoff(&mut self, service: &str) -> Result<(), StepError> {
@@ -289,6 +305,31 @@ async fn wait_healthy(docker: &Docker, id: &str, gate: &HealthGate) -> Result<()
         Ok(r) => r,
         Err(timeout) => Err(format!("not healthy: {timeout}")),
     }
+}
+
+/// Watch a container that passed its gate for `period`: it must keep running and must not turn
+/// unhealthy.
+async fn monitor(docker: &Docker, id: &str, period: Duration) -> Result<(), String> {
+    let start = Instant::now();
+    while start.elapsed() < period {
+        match engine::container_state(docker, id).await {
+            Err(e) => return Err(e.to_string()),
+            Ok((false, _, code)) => return Err(format!(
+                "the container exited (code {}) {:.1}s after passing its health gate, within the {}s monitor period",
+                code.unwrap_or(-1),
+                start.elapsed().as_secs_f64(),
+                period.as_secs_f64()
+            )),
+            Ok((true, Some(h), _)) if h == "unhealthy" => {
+                return Err(format!(
+                    "the healthcheck turned unhealthy within the {}s monitor period",
+                    period.as_secs_f64()
+                ))
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    Ok(())
 }
 
 /// The `x-slipway.probes` gate: the container keeps running and every probe answers healthy.

@@ -19,6 +19,7 @@ use crate::stack::StackSpec;
 pub struct RouteSwitch {
     docker: Docker,
     stack: StackSpec,
+    previous: Option<StackSpec>,
     router: Arc<dyn TrafficRouter>,
     observer: Arc<dyn Observer>,
     added: Mutex<BTreeMap<String, Backend>>,
@@ -31,6 +32,7 @@ impl RouteSwitch {
         RouteSwitch {
             docker,
             stack: stack.clone(),
+            previous: None,
             router,
             observer: Arc::new(NoopObserver),
             added: Mutex::new(BTreeMap::new()),
@@ -45,6 +47,13 @@ impl RouteSwitch {
             .map(|router| RouteSwitch::new(docker.clone(), stack, Arc::new(router))))
     }
 
+    /// The stack of the release being replaced: a service it routed that the new stack drops is
+    /// drained and its route retired when its container stops.
+    pub fn previous(mut self, stack: Option<&StackSpec>) -> Self {
+        self.previous = stack.cloned();
+        self
+    }
+
     /// Send the router's events to `observer`.
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = observer;
@@ -52,8 +61,9 @@ impl RouteSwitch {
     }
 
     fn route(&self, service: &str) -> Result<Option<RouteSpec>, RouteError> {
-        match self.stack.services.get(service) {
-            Some(svc) => RouteSpec::from_service(&self.stack.name, svc),
+        let previous = self.previous.as_ref().and_then(|p| p.services.get(service).map(|svc| (p, svc)));
+        match self.stack.services.get(service).map(|svc| (&self.stack, svc)).or(previous) {
+            Some((stack, svc)) => RouteSpec::from_service(&stack.name, svc),
             None => Ok(None),
         }
     }
