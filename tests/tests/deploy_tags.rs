@@ -4,7 +4,6 @@
 //! the order, and a registry that is down falls back to the engine's image (or fails, with
 //! `always`). One test in this binary: it sets process-wide `DOCKER_CONFIG` and `PATH`.
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use bollard::query_parameters::{ListContainersOptions, TagImageOptions};
@@ -13,7 +12,7 @@ use slipway::registry::engine::push_from_engine;
 use slipway::registry::{CopyOptions, Credentials, Distribution, DistributionOptions};
 use slipway::stack::{NetworkSpec, PullPolicy, StackSpec};
 use slipway::{Event, ImageRef, NoopObserver, RecordingObserver};
-use slipway_e2e::registry::TestRegistry;
+use slipway_e2e::registry::{CredentialHelper, TestRegistry};
 use slipway_e2e::{cleanup::Cleanup, docker, images, names, project::ProjectGuard, stacks};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,17 +45,8 @@ async fn moving_tags_come_from_the_registry_with_dockers_credentials() {
     // Docker's configuration: a credential helper answers for the registry and logs each call.
     let cfg = tempfile::tempdir().unwrap();
     let bin = tempfile::tempdir().unwrap();
-    let calls = bin.path().join("calls.log");
-    let script = format!(
-        "#!/bin/sh\nread input\necho \"$1 $input\" >> {calls}\nif [ \"$1\" = get ]; then printf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{pw}\"}}' \"$input\"; fi\n",
-        calls = calls.display(),
-        user = registry.username(),
-        pw = registry.password()
-    );
-    let helper = bin.path().join("docker-credential-slipwaytags");
-    std::fs::write(&helper, script).unwrap();
-    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let config = serde_json::json!({"auths": {}, "credHelpers": {host.clone(): "slipwaytags"}});
+    let helper = CredentialHelper::write(bin.path(), "slipwaytags", registry.username(), registry.password()).unwrap();
+    let config = serde_json::json!({"auths": {}, "credHelpers": {host.clone(): helper.name.clone()}});
     std::fs::write(cfg.path().join("config.json"), config.to_string()).unwrap();
     std::env::set_var("DOCKER_CONFIG", cfg.path());
     std::env::set_var("PATH", format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default()));
@@ -98,7 +88,7 @@ async fn moving_tags_come_from_the_registry_with_dockers_credentials() {
     let running = docker.list_containers(Some(list)).await.unwrap();
     assert_eq!(running.len(), 1, "{running:?}");
     assert_eq!(running[0].image_id.as_deref(), Some(new_id.as_str()), "the new build runs");
-    let log = std::fs::read_to_string(&calls).unwrap();
+    let log = helper.calls();
     assert!(log.lines().any(|l| l == format!("get {host}")), "the helper was asked: {log}");
 
     // The registry goes away: the default falls back to the engine's image and says so;

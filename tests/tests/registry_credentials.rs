@@ -3,13 +3,11 @@
 //! `DOCKER_CONFIG`; explicit credentials win. One test in this binary: it sets process-wide
 //! environment variables (`DOCKER_CONFIG`, `PATH`).
 
-use std::os::unix::fs::PermissionsExt;
-
 use base64::Engine as _;
 use slipway::registry::distribution::{store_login, Credentials, Secret};
 use slipway::registry::{Distribution, DistributionOptions, Registry, RegistryError};
 use slipway_e2e::registry::sample::{sample_image, Flavor};
-use slipway_e2e::registry::TestRegistry;
+use slipway_e2e::registry::{CredentialHelper, TestRegistry};
 
 fn write_config(dir: &std::path::Path, json: serde_json::Value) {
     std::fs::write(dir.join("config.json"), json.to_string()).unwrap();
@@ -35,16 +33,7 @@ async fn config_json_auths_helpers_and_store_as_docker_does() {
     let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
     std::env::set_var("PATH", path);
     // A credential helper that answers `get` with the test user and records what it was asked.
-    let calls = bin.path().join("calls.log");
-    let script = format!(
-        "#!/bin/sh\nread input\necho \"$1 $input\" >> {calls}\nif [ \"$1\" = get ]; then printf '{{\"ServerURL\":\"%s\",\"Username\":\"{user}\",\"Secret\":\"{pw}\"}}' \"$input\"; fi\n",
-        calls = calls.display(),
-        user = reg.username(),
-        pw = reg.password()
-    );
-    let helper = bin.path().join("docker-credential-slipwaytest");
-    std::fs::write(&helper, script).unwrap();
-    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let helper = CredentialHelper::write(bin.path(), "slipwaytest", reg.username(), reg.password()).unwrap();
 
     // No config.json: anonymous, refused by the registry.
     let anon = Distribution::connect(&host, DistributionOptions::default()).await.unwrap();
@@ -60,7 +49,7 @@ async fn config_json_auths_helpers_and_store_as_docker_does() {
     write_config(cfg.path(), serde_json::json!({"auths": {}, "credHelpers": {host.clone(): "slipwaytest"}}));
     let c = Distribution::connect(&host, DistributionOptions::default()).await.unwrap();
     assert_eq!(c.resolve(&r).await.unwrap().digest, img.digest());
-    let log = std::fs::read_to_string(&calls).unwrap();
+    let log = helper.calls();
     assert!(log.contains(&format!("get {host}")), "{log}");
 
     // credsStore for everything.
@@ -95,7 +84,7 @@ async fn config_json_auths_helpers_and_store_as_docker_does() {
     assert_eq!(v["auths"][&host]["auth"], auth);
     write_config(cfg.path(), serde_json::json!({"credsStore": "slipwaytest"}));
     store_login(&host, reg.username(), &Secret::new(reg.password())).await.unwrap();
-    let log = std::fs::read_to_string(&calls).unwrap();
+    let log = helper.calls();
     assert!(log.lines().any(|l| l.starts_with("store ") && l.contains(reg.username())), "{log}");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(cfg.path().join("config.json")).unwrap()).unwrap();
     assert!(v["auths"][&host].get("auth").is_none(), "secret written to the file despite credsStore: {v}");

@@ -4,6 +4,7 @@
 //! requests were made. The process is killed and the directory removed on drop.
 
 pub mod byte_counter;
+pub mod credential_helper;
 pub mod fault_proxy;
 pub mod sample;
 pub mod token_server;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use tokio::process::{Child, Command};
 
+pub use credential_helper::CredentialHelper;
 pub use fault_proxy::{Fault, FaultProxy, FaultRule};
 pub use token_server::TokenServer;
 

@@ -314,12 +314,14 @@ async fn monitor(docker: &Docker, id: &str, period: Duration) -> Result<(), Stri
     while start.elapsed() < period {
         match engine::container_state(docker, id).await {
             Err(e) => return Err(e.to_string()),
-            Ok((false, _, code)) => return Err(format!(
+            Ok((false, _, code)) => {
+                return Err(format!(
                 "the container exited (code {}) {:.1}s after passing its health gate, within the {}s monitor period",
                 code.unwrap_or(-1),
                 start.elapsed().as_secs_f64(),
                 period.as_secs_f64()
-            )),
+            ))
+            }
             Ok((true, Some(h), _)) if h == "unhealthy" => {
                 return Err(format!(
                     "the healthcheck turned unhealthy within the {}s monitor period",

@@ -23,21 +23,25 @@ use super::labels::{self, ContainerIdentity};
 use super::state::DesiredRelease;
 use crate::wait::wait_until;
 
+/// One container hook to run: which point, its place in the list, the service, the command.
+pub(crate) struct ContainerHook<'a> {
+    pub point: HookPoint,
+    pub index: usize,
+    pub service: &'a str,
+    pub command: Option<&'a [String]>,
+}
+
 /// Run one container hook; `Err` when it could not be run at all.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_container_hook(
     docker: &Docker,
     desired: &DesiredRelease,
-    point: HookPoint,
-    index: usize,
-    service: &str,
-    command: Option<&[String]>,
+    hook: &ContainerHook<'_>,
     env: &HookEnv,
     timeout: Duration,
 ) -> Result<HookRun, String> {
     let project = desired.project();
     remove_finished_hooks(docker, project).await;
-    let plan = hook_plan(docker, desired, point, index, service, command, env).await?;
+    let plan = hook_plan(docker, desired, hook, env).await?;
     let image = plan.body.image.clone().unwrap_or_default();
     if docker.inspect_image(&image).await.is_err() {
         engine::pull(docker, &image).await.map_err(|e| e.to_string())?;
@@ -76,12 +80,10 @@ pub(crate) async fn run_container_hook(
 async fn hook_plan(
     docker: &Docker,
     desired: &DesiredRelease,
-    point: HookPoint,
-    index: usize,
-    service: &str,
-    command: Option<&[String]>,
+    hook: &ContainerHook<'_>,
     env: &HookEnv,
 ) -> Result<ContainerPlan, String> {
+    let ContainerHook { point, index, service, command } = *hook;
     let project = desired.project();
     let svc = desired.stack.services.get(service).ok_or_else(|| format!("no service `{service}` in the stack"))?;
     let mut spec = svc.clone();

@@ -16,7 +16,7 @@ use bollard::Docker;
 
 use super::error::DeployError;
 use super::event::DeployEvent;
-use super::hook_container::run_container_hook;
+use super::hook_container::{run_container_hook, ContainerHook};
 use super::plan::Plan;
 use super::release::ReleaseId;
 use super::state::DesiredRelease;
@@ -193,7 +193,8 @@ pub async fn run_hooks(
         let run = match &hook {
             Hook::Command(argv) => run_command(argv, &hook_env, timeout).await,
             Hook::Container { service, command } => {
-                run_container_hook(docker, desired, point, index, service, command.as_deref(), &hook_env, timeout).await
+                let hook = ContainerHook { point, index, service, command: command.as_deref() };
+                run_container_hook(docker, desired, &hook, &hook_env, timeout).await
             }
         }
         .map_err(|reason| DeployError::HookFailed {
