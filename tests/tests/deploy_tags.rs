@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use bollard::query_parameters::{ListContainersOptions, TagImageOptions};
-use slipway::deploy::{resolve_images, DeployOptions, Deployer, DockerHost};
+use slipway::deploy::{resolve_images, DeployOptions, Deployer, DockerHost, Step};
 use slipway::registry::engine::push_from_engine;
 use slipway::registry::{CopyOptions, Credentials, Distribution, DistributionOptions};
 use slipway::stack::{NetworkSpec, PullPolicy, StackSpec};
@@ -90,6 +90,13 @@ async fn moving_tags_come_from_the_registry_with_dockers_credentials() {
     assert_eq!(running[0].image_id.as_deref(), Some(new_id.as_str()), "the new build runs");
     let log = helper.calls();
     assert!(log.lines().any(|l| l == format!("get {host}")), "the helper was asked: {log}");
+
+    // Redeploying asks the registry again: nothing moved, nothing to do. `--pull never` (the
+    // deploy option over every service) takes the engine's older staging-latest instead.
+    assert!(DockerHost::new(docker.clone()).plan(&stack, &opts).await.unwrap().steps.is_empty());
+    let never = DeployOptions::default().env("staging").pull(Some(PullPolicy::Never));
+    let steps = DockerHost::new(docker.clone()).plan(&stack, &never).await.unwrap().steps;
+    assert!(steps.iter().any(|s| matches!(s, Step::StartReplica { service, .. } if service == "app")), "{steps:?}");
 
     // The registry goes away: the default falls back to the engine's image and says so;
     // `always` refuses to deploy an image it could not refresh.

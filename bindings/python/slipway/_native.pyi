@@ -6,7 +6,7 @@ Organised by room: each room adds its classes and functions in its own section.
 import datetime
 import os
 from os import PathLike
-from typing import Any, Dict, List, Mapping, Optional, Sequence, TypedDict, Union, final
+from typing import Any, Dict, List, Literal, Mapping, Optional, Sequence, TypedDict, Union, final
 
 __version__: str
 
@@ -333,8 +333,11 @@ class Stack:
         lock_wait: Optional[float] = None,
         retain: int = 5,
         host: Optional[str] = None,
+        pull: Optional[Literal["always", "missing", "if_not_present", "never"]] = None,
     ) -> dict[str, Any]:
         """Deploy room: deploy; {"release": dict | None, "steps": [...], "events": [...]}.
+
+        `pull` overrides every service's compose `pull_policy` (how tags become digests).
 
         `events` are the progress events ({"room": "deploy", "event": {"type": "resolved" |
         "step_done" | "hook_done" | ...}}). Raises DeployError / PolicyViolation."""

@@ -96,6 +96,17 @@ def test_plan_deploy_history_status(project):
     assert [r["id"] for r in slipway.history(name)] == [1]
 
 
+def test_pull_override_is_checked_before_anything(project):
+    name, path = project
+    stack = slipway.Stack.load(str(path))
+    with pytest.raises(slipway.SlipwayError, match="pull"):
+        stack.deploy(pull="build")
+    assert slipway.history(name) == []
+    out = stack.deploy(pull="never")
+    pins = [e["event"] for e in out["events"] if e["event"]["type"] == "resolved"]
+    assert [p["from"] for p in pins] == ["engine"]
+
+
 def test_production_refuses_latest(project):
     name, path = project
     text = path.read_text().replace(BUSYBOX, "127.0.0.1:5999/app:latest")

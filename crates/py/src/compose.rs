@@ -90,8 +90,10 @@ impl PyStack {
     }
 
     /// Deploy room: deploy this stack (health-gated, undone on failure, recorded on the host).
-    /// Returns `{"release": dict | None, "steps": [...]}`; `release` is None when nothing changed.
-    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None))]
+    /// Returns `{"release": dict | None, "steps": [...], "events": [...]}`; `release` is None
+    /// when nothing changed. `pull` ("always", "missing", "never") overrides every service's
+    /// `pull_policy`.
+    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None))]
     #[allow(clippy::too_many_arguments)]
     fn deploy(
         &self,
@@ -102,8 +104,10 @@ impl PyStack {
         lock_wait: Option<f64>,
         retain: usize,
         host: Option<String>,
+        pull: Option<String>,
     ) -> PyResult<Py<PyAny>> {
-        crate::deploy::deploy(py, &self.spec, env, tag, dry_run, lock_wait, retain, host)
+        let args = crate::deploy::DeployArgs { env: env.to_string(), tag, dry_run, lock_wait, retain, host, pull };
+        crate::deploy::deploy(py, &self.spec, args)
     }
 
     fn __repr__(&self) -> String {

@@ -37,21 +37,37 @@ pub fn plan(
     to_py_object(py, &plan.steps)
 }
 
+/// The keyword arguments of `Stack.deploy`.
+pub struct DeployArgs {
+    /// Environment for the policy.
+    pub env: String,
+    /// Image tag (the release's version).
+    pub tag: Option<String>,
+    /// Plan only.
+    pub dry_run: bool,
+    /// Seconds to wait for another deploy's lock.
+    pub lock_wait: Option<f64>,
+    /// Releases kept.
+    pub retain: usize,
+    /// Docker engine.
+    pub host: Option<String>,
+    /// Pull policy over every service.
+    pub pull: Option<String>,
+}
+
 /// Deploy `stack`; returns `{"release": {...} | None, "steps": [...], "events": [...]}` (the
 /// progress events: pins and where they came from, steps, hook output).
-#[allow(clippy::too_many_arguments)]
-pub fn deploy(
-    py: Python<'_>,
-    stack: &slipway::stack::StackSpec,
-    env: &str,
-    tag: Option<String>,
-    dry_run: bool,
-    lock_wait: Option<f64>,
-    retain: usize,
-    host_addr: Option<String>,
-) -> PyResult<Py<PyAny>> {
+pub fn deploy(py: Python<'_>, stack: &slipway::stack::StackSpec, args: DeployArgs) -> PyResult<Py<PyAny>> {
     let stack = stack.clone();
-    let opts = options(env, tag, lock_wait, retain);
+    let pull = match args.pull.as_deref().map(slipway::stack::PullPolicy::parse).transpose() {
+        Ok(p) => p,
+        Err(reason) => {
+            let e = slipway::Error::from(slipway::deploy::DeployError::Invalid(format!("pull: {reason}")));
+            return Err(to_py(e));
+        }
+    };
+    let opts = options(&args.env, args.tag, args.lock_wait, args.retain).pull(pull);
+    let (dry_run, host_addr) = (args.dry_run, args.host);
     let out = block_on_interruptible(py, async move {
         let h = host(host_addr).await?;
         if dry_run {

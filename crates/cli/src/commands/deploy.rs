@@ -74,6 +74,10 @@ pub fn load_stack(files: &[PathBuf], project: Option<&str>, tag: Option<&str>) -
     Ok(loaded.stack)
 }
 
+fn parse_pull_policy(s: &str) -> Result<slipway::stack::PullPolicy, String> {
+    slipway::stack::PullPolicy::parse(s)
+}
+
 fn invalid(msg: String) -> slipway::Error {
     slipway::Error::from(slipway::deploy::DeployError::Invalid(msg))
 }
@@ -95,6 +99,10 @@ pub struct Args {
     /// Print the plan, change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// How tags become digests for every service, over the stack's `pull_policy`: always (the
+    /// registry), missing (the engine's image when present), never (only the engine's images).
+    #[arg(long, value_name = "POLICY", value_parser = parse_pull_policy)]
+    pull: Option<slipway::stack::PullPolicy>,
     /// JSON output.
     #[arg(long)]
     json: bool,
@@ -174,8 +182,9 @@ async fn deploy(args: &Args) -> Result<u8, slipway::Error> {
     let stack = load_stack(&args.target.files, args.target.project.as_deref(), args.tag.as_deref())?;
     let host = args.target.host().await?;
     let policies = slipway::policy::EnvironmentPolicies::builtin_with_file(args.policy_file.as_deref())?;
-    let mut opts =
-        options(&args.env, args.tag.as_deref(), args.lock_wait, args.retain).policy(Arc::new(policies.clone()));
+    let mut opts = options(&args.env, args.tag.as_deref(), args.lock_wait, args.retain)
+        .policy(Arc::new(policies.clone()))
+        .pull(args.pull);
     if let (false, false, Ok(policy)) = (args.no_backup, args.dry_run, policies.get(&args.env)) {
         let docker =
             slipway::engine::connect(args.target.host.as_deref()).await.map_err(slipway::deploy::DeployError::from)?;

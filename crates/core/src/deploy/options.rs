@@ -12,6 +12,7 @@ use super::plan::Plan;
 use super::release::{Release, ReleaseId};
 use super::resolve::{DigestResolver, ImagePolicy};
 use super::switch::{NoRouter, TrafficSwitch};
+use crate::stack::PullPolicy;
 
 /// How to deploy. Build with `DeployOptions::default()` and the setters.
 #[derive(Clone)]
@@ -33,8 +34,10 @@ pub struct DeployOptions {
     pub hooks: bool,
     /// The environment policy (default: the built-in `production` and `staging` policies).
     pub policy: Arc<dyn ImagePolicy>,
-    /// A registry resolver for tags (else the engine resolves).
+    /// A registry resolver for tags, asked before the image's own registry.
     pub resolver: Option<Arc<dyn DigestResolver>>,
+    /// A pull policy for every service, over the stack's own `pull_policy` (`--pull`).
+    pub pull: Option<PullPolicy>,
     /// The traffic switch (the route room's; default none).
     pub router: Arc<dyn TrafficSwitch>,
     /// Rust hooks run before anything changes (e.g. a database backup), in order.
@@ -53,6 +56,7 @@ impl Default for DeployOptions {
             hooks: true,
             policy: Arc::new(crate::policy::EnvironmentPolicies::builtin()),
             resolver: None,
+            pull: None,
             router: Arc::new(NoRouter),
             before_change: Vec::new(),
         }
@@ -110,6 +114,11 @@ impl DeployOptions {
     /// Set the environment policy.
     pub fn policy(mut self, p: Arc<dyn ImagePolicy>) -> Self {
         self.policy = p;
+        self
+    }
+    /// Apply `policy` to every service's image, whatever the stack says (`--pull`).
+    pub fn pull(mut self, policy: Option<PullPolicy>) -> Self {
+        self.pull = policy;
         self
     }
     /// Set a registry resolver.
