@@ -1,7 +1,9 @@
 //! Before anything changes: the environment policy for every image, then every image resolved to
 //! what the containers will run (a registry digest, or the local image id of an image that exists
-//! only in this engine). The foundation room's `policy::EnvironmentPolicy` plugs in through
-//! [`ImagePolicy`]; the registry room's `Registry` through [`DigestResolver`].
+//! only in this engine), per the service's `pull_policy` (see [`resolve_images`]). The foundation
+//! room's `policy::EnvironmentPolicy` plugs in through [`ImagePolicy`]; tags are asked of the
+//! image's registry with the registry room's `Distribution` client, after an optional
+//! [`DigestResolver`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
