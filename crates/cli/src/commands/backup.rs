@@ -96,8 +96,7 @@ pub fn project_of(flag: Option<String>, files: &[PathBuf]) -> Result<String, sli
     if let Some(p) = flag {
         return Ok(p);
     }
-    let here = std::env::current_dir().ok();
-    let compose_here = here.is_some_and(|d| slipway::compose::DEFAULT_FILES.iter().any(|f| d.join(f).is_file()));
+    let compose_here = std::env::current_dir().ok().and_then(|d| slipway::compose::default_file(&d)).is_some();
     if !files.is_empty() || compose_here {
         return Ok(crate::commands::deploy::load_stack(files, None, None)?.name);
     }

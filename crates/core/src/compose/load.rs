@@ -86,6 +86,11 @@ fn read(path: &Path) -> Result<String, ComposeError> {
     std::fs::read_to_string(path).map_err(|source| ComposeError::Read { file: path.to_path_buf(), source })
 }
 
+/// The compose file Compose picks in `dir` when none is named (the first of [`DEFAULT_FILES`]).
+pub fn default_file(dir: &Path) -> Option<PathBuf> {
+    DEFAULT_FILES.iter().map(|f| dir.join(f)).find(|p| p.is_file())
+}
+
 /// Load, interpolate, merge, check and resolve a compose project.
 pub fn load(opts: &LoadOptions) -> Result<LoadedStack, ComposeError> {
     let cwd = match &opts.working_dir {
@@ -93,8 +98,7 @@ pub fn load(opts: &LoadOptions) -> Result<LoadedStack, ComposeError> {
         None => std::env::current_dir().map_err(|source| ComposeError::Read { file: PathBuf::from("."), source })?,
     };
     let files: Vec<PathBuf> = if opts.files.is_empty() {
-        let found = DEFAULT_FILES.iter().map(|f| cwd.join(f)).find(|p| p.is_file());
-        vec![found.ok_or_else(|| ComposeError::NoComposeFile { dir: cwd.clone() })?]
+        vec![default_file(&cwd).ok_or_else(|| ComposeError::NoComposeFile { dir: cwd.clone() })?]
     } else {
         opts.files.iter().map(|f| if f.is_absolute() { f.clone() } else { cwd.join(f) }).collect()
     };

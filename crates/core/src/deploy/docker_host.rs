@@ -58,14 +58,16 @@ impl DockerHost {
         observer: &dyn Observer,
     ) -> Result<(DesiredRelease, ActualState), DeployError> {
         check_policy(stack, &opts.env, opts.policy.as_ref())?;
-        let pinned = match opts.pull {
-            None => resolve_images(&self.docker, stack, opts.resolver.as_deref(), observer).await?,
+        // `--pull` applies one policy to every service, over the stack's own.
+        let resolved_stack = match opts.pull {
+            None => std::borrow::Cow::Borrowed(stack),
             Some(policy) => {
                 let mut overridden = stack.clone();
                 overridden.services.values_mut().for_each(|s| s.pull_policy = Some(policy));
-                resolve_images(&self.docker, &overridden, opts.resolver.as_deref(), observer).await?
+                std::borrow::Cow::Owned(overridden)
             }
         };
+        let pinned = resolve_images(&self.docker, &resolved_stack, opts.resolver.as_deref(), observer).await?;
         let images: BTreeSet<String> = pinned.values().cloned().collect();
         let actual = engine::read_state(&self.docker, &stack.name, &images).await?;
         let mut desired = DesiredRelease::new(actual.next_release_id(), stack, &pinned);

@@ -2,6 +2,7 @@
 //! create/start/stop/remove containers, pull by digest, read a container's state and log tail.
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
 
 use bollard::auth::DockerCredentials;
 use bollard::models::{ContainerSummaryStateEnum, EndpointSettings, NetworkConnectRequest};
@@ -19,6 +20,7 @@ use super::record::VolumeRecords;
 use super::state::{ActualContainer, ActualState};
 use crate::registry::distribution::credentials::{config_key, from_docker_config};
 use crate::registry::distribution::Credentials;
+use crate::wait::{wait_until, WaitTimeout};
 
 /// Read slipway's containers, the networks, volumes, present images (of `images`) and the
 /// history of `project`.
@@ -150,6 +152,17 @@ pub async fn container_state(docker: &Docker, id: &str) -> Result<(bool, Option<
     let health = s.health.and_then(|h| h.status).map(|h| h.to_string());
     let running = s.running.unwrap_or(false) && !s.restarting.unwrap_or(false);
     Ok((running, health, s.exit_code))
+}
+
+/// Wait (bounded by `limit`) until a container has exited; its exit code.
+pub async fn wait_exit(docker: &Docker, id: &str, what: &str, limit: Duration) -> Result<i64, WaitTimeout> {
+    wait_until(what, limit, Duration::from_millis(200), || async {
+        match container_state(docker, id).await {
+            Ok((false, _, Some(code))) => Some(code),
+            _ => None,
+        }
+    })
+    .await
 }
 
 /// Pull an image by digest through the engine, with the credentials Docker itself would use for

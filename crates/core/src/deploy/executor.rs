@@ -206,18 +206,9 @@ impl<'a> Executor<'a> {
             .get("timeout")
             .and_then(|v| v.as_str().and_then(|s| humantime::parse_duration(s).ok()))
             .unwrap_or(Duration::from_secs(600));
-        let docker = self.docker;
-        let code = wait_until(&format!("one-off {service} to exit"), limit, Duration::from_millis(200), || {
-            let id = id.clone();
-            async move {
-                match engine::container_state(docker, &id).await {
-                    Ok((false, _, Some(code))) => Some(code),
-                    _ => None,
-                }
-            }
-        })
-        .await
-        .map_err(|e| StepError { reason: e.to_string(), container: Some(id.clone()) })?;
+        let code = engine::wait_exit(self.docker, &id, &format!("one-off {service} to exit"), limit)
+            .await
+            .map_err(|e| StepError { reason: e.to_string(), container: Some(id.clone()) })?;
         let logs = engine::log_tail(self.docker, &id, 20).await;
         self.emit(DeployEvent::OneOffDone { service: service.into(), exit_code: code, logs });
         if code != 0 {
@@ -308,30 +299,30 @@ async fn wait_healthy(docker: &Docker, id: &str, gate: &HealthGate) -> Result<()
 }
 
 /// Watch a container that passed its gate for `period`: it must keep running and must not turn
-/// unhealthy.
+/// unhealthy. (The wait runs out when nothing went wrong: that is the good outcome here.)
 async fn monitor(docker: &Docker, id: &str, period: Duration) -> Result<(), String> {
     let start = Instant::now();
-    while start.elapsed() < period {
+    let what = format!("container {id:.12} through its monitor period");
+    let went_wrong = wait_until(&what, period, Duration::from_millis(200), || async {
         match engine::container_state(docker, id).await {
-            Err(e) => return Err(e.to_string()),
-            Ok((false, _, code)) => {
-                return Err(format!(
+            Err(e) => Some(e.to_string()),
+            Ok((false, _, code)) => Some(format!(
                 "the container exited (code {}) {:.1}s after passing its health gate, within the {}s monitor period",
                 code.unwrap_or(-1),
                 start.elapsed().as_secs_f64(),
                 period.as_secs_f64()
-            ))
-            }
+            )),
             Ok((true, Some(h), _)) if h == "unhealthy" => {
-                return Err(format!(
-                    "the healthcheck turned unhealthy within the {}s monitor period",
-                    period.as_secs_f64()
-                ))
+                Some(format!("the healthcheck turned unhealthy within the {}s monitor period", period.as_secs_f64()))
             }
-            Ok(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            Ok(_) => None,
         }
+    })
+    .await;
+    match went_wrong {
+        Ok(reason) => Err(reason),
+        Err(_period_over) => Ok(()),
     }
-    Ok(())
 }
 
 /// The `x-slipway.probes` gate: the container keeps running and every probe answers healthy.

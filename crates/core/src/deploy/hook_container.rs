@@ -21,7 +21,6 @@ use super::engine;
 use super::hooks::{HookEnv, HookPoint, HookRun};
 use super::labels::{self, ContainerIdentity};
 use super::state::DesiredRelease;
-use crate::wait::wait_until;
 
 /// One container hook to run: which point, its place in the list, the service, the command.
 pub(crate) struct ContainerHook<'a> {
@@ -50,16 +49,7 @@ pub(crate) async fn run_container_hook(
     engine::remove(docker, &plan.name).await.map_err(|e| e.to_string())?;
     let id = engine::create(docker, &plan).await.map_err(|e| e.to_string())?;
     engine::start(docker, &id).await.map_err(|e| e.to_string())?;
-    let exited = wait_until(&format!("hook container {}", plan.name), timeout, Duration::from_millis(200), || {
-        let id = id.clone();
-        async move {
-            match engine::container_state(docker, &id).await {
-                Ok((false, _, Some(code))) => Some(code),
-                _ => None,
-            }
-        }
-    })
-    .await;
+    let exited = engine::wait_exit(docker, &id, &format!("hook container {}", plan.name), timeout).await;
     let output = engine::log_tail(docker, &id, 20).await;
     let (exit_code, failure) = match exited {
         Ok(0) => (0, None),
