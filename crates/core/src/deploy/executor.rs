@@ -69,6 +69,7 @@ pub(crate) struct Executor<'a> {
     started: BTreeMap<(String, u32), String>,
     journal: Vec<Inverse>,
     recorded: bool,
+    changed: bool,
     post_hook_error: Option<DeployError>,
 }
 
@@ -96,6 +97,7 @@ impl<'a> Executor<'a> {
             started: BTreeMap::new(),
             journal: Vec::new(),
             recorded: false,
+            changed: false,
             post_hook_error: None,
         }
     }
@@ -140,6 +142,7 @@ impl<'a> Executor<'a> {
             let description = step.describe();
             self.emit(DeployEvent::StepStarted { index: i + 1, total, description: description.clone() });
             let t0 = Instant::now();
+            self.changed |= plan.changes().any(|c| std::ptr::eq(c, step));
             let outcome = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => Err(Stop::Cancelled),
@@ -423,7 +426,10 @@ impl<'a> Executor<'a> {
             }
             Stop::Cancelled => ReleaseOutcome::Cancelled { step: description.clone() },
         };
-        if let Err(err) = self.engine.write_record(&self.record).await {
+        // A failure before the first change (a backup, a pre-deploy hook) leaves no record: nothing
+        // happened on the host. A cancellation is always recorded.
+        let record = self.changed || matches!(self.record.outcome, ReleaseOutcome::Cancelled { .. });
+        if let Err(err) = if record { self.engine.write_record(&self.record).await } else { Ok(()) } {
             self.emit(DeployEvent::Message { text: format!("could not record the release's outcome: {err}") });
         }
         let release = self.record.id.to_string();

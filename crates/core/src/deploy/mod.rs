@@ -45,6 +45,8 @@ pub use resolve::{check_policy, resolve_images, DefaultImagePolicy, DigestResolv
 pub use rollout::ReplicaState;
 pub use rules::{dependency_order, health_gate, is_oneoff, is_routed, update_order, HealthGate};
 pub use state::{ActualContainer, ActualState, DesiredRelease};
+/// The token that cancels a deploy ([`DeployOptions::cancel`]).
+pub use tokio_util::sync::CancellationToken;
 pub use undo::{UndoAction, UndoReport};
 
 use async_trait::async_trait;
