@@ -43,8 +43,8 @@ impl Target {
 }
 
 /// Load the stack through the compose loader (`--tag` sets `IMAGE_TAG` for interpolation). A
-/// `.json` file is taken as an already resolved `StackSpec` (what `deploy --dry-run --json` prints
-/// under `stack`).
+/// `.json` file is taken as an already resolved `StackSpec` (`deploy --dry-run --json` prints one
+/// under `stack`, with environment values left out).
 pub fn load_stack(files: &[PathBuf], project: Option<&str>, tag: Option<&str>) -> Result<StackSpec, slipway::Error> {
     if !files.is_empty() && files.iter().all(|f| f.extension().is_some_and(|e| e == "json")) {
         let mut stack: Option<StackSpec> = None;
@@ -196,6 +196,8 @@ async fn deploy(args: &Args) -> Result<u8, slipway::Error> {
     if args.dry_run {
         let plan = host.plan(&stack, &opts).await?;
         if args.json {
+            // No environment value in `--json` output: the stack shows the variables' names only.
+            let stack = slipway::deploy::without_env_values(&stack);
             output::json_line(&serde_json::json!({ "plan": plan, "stack": stack }));
         } else if plan.steps.is_empty() {
             println!("{}: nothing to do", stack.name);

@@ -103,6 +103,7 @@ impl DockerHost {
             version: desired.version.clone(),
             services: desired.services.clone(),
             stack: desired.stack.clone(),
+            env_sha256: None,
             who: who(),
             when: chrono::Utc::now(),
             outcome: ReleaseOutcome::Succeeded,
@@ -185,7 +186,8 @@ impl Deployer for DockerHost {
     ) -> crate::Result<DeployOutcome> {
         let out = self
             .locked(project, opts, observer, async {
-                let history = VolumeRecords::new(self.docker.clone()).list(project).await?;
+                let records = VolumeRecords::new(self.docker.clone());
+                let history = records.list(project).await?;
                 let no = |what: String| DeployError::NoRelease { project: project.to_string(), what };
                 let current = history.iter().rev().find(|r| r.outcome.is_success()).map(|r| r.id);
                 let target = match to {
@@ -198,7 +200,9 @@ impl Deployer for DockerHost {
                 };
                 let images: BTreeSet<String> = target.services.values().map(|s| s.pinned.clone()).collect();
                 let actual = engine::read_state(&self.docker, project, &images).await?;
-                let desired = DesiredRelease::from_record(actual.next_release_id(), target);
+                // The exact environment comes back from the record volume's root-only file.
+                let target = records.unseal(target).await?;
+                let desired = DesiredRelease::from_record(actual.next_release_id(), &target);
                 self.execute(desired, &actual, opts, observer).await
             })
             .await?;

@@ -124,6 +124,25 @@ pub enum DeployError {
         /// Why.
         reason: String,
     },
+    /// A release record could not be turned into JSON.
+    #[error("project {project}: release record: {source}")]
+    RecordJson {
+        /// Project.
+        project: String,
+        /// The serialiser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The caller cancelled the deploy (Ctrl-C, SIGTERM, KeyboardInterrupt, a cancelled token).
+    #[error("project {project}: cancelled {during}; {outcome}")]
+    Cancelled {
+        /// Project.
+        project: String,
+        /// What was going on (`while waiting for the deploy lock`, `at step 4/9 ...`).
+        during: String,
+        /// What the host was left with (`nothing was changed`, or the undo's report).
+        outcome: String,
+    },
     /// Docker's configuration gave no usable credentials for an image's registry.
     #[error("image {image}: cannot read registry credentials: {reason}")]
     Credentials {

@@ -29,6 +29,9 @@ pub const HOOK_PROJECT: &str = "dev.slipway.hook.project";
 pub const HOOK_RELEASE: &str = "dev.slipway.hook.release";
 /// Marks a release record volume (the value is the record's JSON).
 pub const RECORD: &str = "dev.slipway.record";
+/// Marks a never-started carrier container that reads or writes a record volume's files; the
+/// value is the volume.
+pub const CARRIER: &str = "dev.slipway.carrier";
 /// Marks the deploy-lock container of a project.
 pub const LOCK: &str = "dev.slipway.lock";
 /// Lock holder: `user@host pid=N`.

@@ -7,6 +7,7 @@
 mod container_spec;
 mod docker_host;
 mod engine;
+mod env_store;
 mod error;
 mod event;
 mod executor;
@@ -26,6 +27,7 @@ mod switch;
 
 pub use container_spec::{container_plan, ContainerPlan};
 pub use docker_host::DockerHost;
+pub use env_store::{without_env_values, EnvValues};
 pub use error::DeployError;
 pub use event::DeployEvent;
 pub use executor::Executor;
