@@ -90,6 +90,8 @@ impl DockerHost {
             return Ok(DeployOutcome { plan, release: None });
         }
         let parent = actual.current().map(|r| r.id);
+        // Policy in core: the environment's backup comes before anything that can change data.
+        super::requirements::backup_if_required(&self.docker, opts, &desired, observer).await?;
         if opts.hooks {
             check_hooks(&desired)?;
             run_hooks(&self.docker, &desired, HookPoint::PreDeploy, &opts.env, parent, observer).await?;
@@ -131,7 +133,15 @@ impl DockerHost {
         observer: &dyn Observer,
         body: impl std::future::Future<Output = Result<T, DeployError>>,
     ) -> Result<T, DeployError> {
-        let lock = DeployLock::acquire(&self.docker, project, opts.lock_wait, opts.stale_lock_after, observer).await?;
+        let lock = DeployLock::acquire_cancellable(
+            &self.docker,
+            project,
+            opts.lock_wait,
+            opts.lease,
+            opts.cancel_token(),
+            observer,
+        )
+        .await?;
         let result = body.await;
         let released = lock.release().await;
         let value = result?;
@@ -168,6 +178,7 @@ impl Deployer for DockerHost {
     ) -> crate::Result<DeployOutcome> {
         // Policy and digests first: a refusal changes nothing (not even the lock).
         check_policy(stack, &opts.env, opts.policy.as_ref())?;
+        super::requirements::backup_decision(opts)?;
         let out = self
             .locked(&stack.name, opts, observer, async {
                 let (desired, actual) = self.desired_and_state(stack, opts, observer).await?;
@@ -184,6 +195,8 @@ impl Deployer for DockerHost {
         opts: &DeployOptions,
         observer: &dyn Observer,
     ) -> crate::Result<DeployOutcome> {
+        // The same options as a deploy: the environment's requirements apply before the lock.
+        super::requirements::backup_decision(opts)?;
         let out = self
             .locked(project, opts, observer, async {
                 let records = VolumeRecords::new(self.docker.clone());
@@ -200,6 +213,8 @@ impl Deployer for DockerHost {
                 };
                 let images: BTreeSet<String> = target.services.values().map(|s| s.pinned.clone()).collect();
                 let actual = engine::read_state(&self.docker, project, &images).await?;
+                // The environment's pins judge the images as that release wrote them.
+                super::requirements::check_release_policy(target, opts)?;
                 // The exact environment comes back from the record volume's root-only file.
                 let target = records.unseal(target).await?;
                 let desired = DesiredRelease::from_record(actual.next_release_id(), &target);

@@ -124,6 +124,21 @@ pub enum DeployError {
         /// Why.
         reason: String,
     },
+    /// The pre-change backup the environment requires failed; nothing was changed.
+    #[error("project {project}: the backup before the deploy failed, nothing was changed: {source}")]
+    Backup {
+        /// Project.
+        project: String,
+        /// The backup room's error.
+        #[source]
+        source: crate::backup::BackupError,
+    },
+    /// The environment's policy requires a backup and forbids skipping it.
+    #[error("the {env} policy requires a database backup before every deploy and does not allow skipping it (drop --no-backup / backup=False)")]
+    BackupRequired {
+        /// Environment.
+        env: String,
+    },
     /// A release record could not be turned into JSON.
     #[error("project {project}: release record: {source}")]
     RecordJson {
@@ -177,7 +192,7 @@ impl DeployError {
             | DeployError::MissingImage { .. }
             | DeployError::NoRelease { .. }
             | DeployError::Invalid(_) => ErrorKind::InvalidInput,
-            DeployError::PolicyRefused { .. } => ErrorKind::PolicyRefused,
+            DeployError::PolicyRefused { .. } | DeployError::BackupRequired { .. } => ErrorKind::PolicyRefused,
             DeployError::Route(e) => e.kind(),
             _ => ErrorKind::Failed,
         }

@@ -20,6 +20,8 @@ mod plan;
 mod prune;
 mod record;
 mod release;
+mod request;
+mod requirements;
 mod resolve;
 mod rules;
 mod state;
@@ -32,17 +34,21 @@ pub use error::DeployError;
 pub use event::DeployEvent;
 pub use executor::Executor;
 pub use hooks::{check_hooks, hook_timeout, hooks_of, run_hooks, BeforeChange, Hook, HookPoint};
-pub use lock::DeployLock;
+pub use lock::{judge as judge_lease, DeployLock, Lease, CLOCK_SKEW_MARGIN};
 pub use options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 pub use plan::{plan, plan_with, Plan, PlanOptions, Step};
 pub use prune::{prune, PruneReport};
 pub use record::VolumeRecords;
 pub use release::{config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService};
-pub use resolve::{check_policy, resolve_images, DefaultImagePolicy, DigestResolver, ImagePolicy, MOVING_TAGS};
+pub use request::{load_for_deploy, with_image_tag, DeployRequest};
+pub use requirements::{backup_decision, takes_backup, BackupChoice, Requirements};
+pub use resolve::{check_policy, resolve_images, DigestResolver, ImagePolicy};
 pub use rules::{dependency_order, health_gate, is_oneoff, is_routed, update_order, HealthGate};
 pub use state::{ActualContainer, ActualState, DesiredRelease};
 
 pub use switch::{NoRouter, TrafficSwitch};
+/// The token that cancels a deploy ([`DeployOptions::cancel`]), re-exported for the faces.
+pub use tokio_util::sync::CancellationToken;
 
 use async_trait::async_trait;
 

@@ -14,42 +14,21 @@ use bollard::Docker;
 use super::engine;
 use super::error::DeployError;
 use super::event::DeployEvent;
+use super::requirements::Requirements;
 use crate::events::{Event, Observer};
 use crate::registry::distribution::RetryPolicy;
 use crate::registry::{Distribution, DistributionOptions, Registry, RegistryError};
 use crate::stack::{PullPolicy, StackSpec};
 use crate::ImageRef;
 
-/// Which image references an environment accepts.
+/// Which image references an environment accepts, and what it requires of every deploy.
 pub trait ImagePolicy: Send + Sync {
     /// `Err(reason)` when `env` must not run `image`.
     fn check(&self, env: &str, image: &str) -> Result<(), String>;
-}
-
-/// The default policy: `production` (or `prod`) accepts only images pinned by digest or by an
-/// immutable tag; `latest`, a missing tag and the usual moving tags are refused. Other
-/// environments accept everything.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DefaultImagePolicy;
-
-/// Tags that move by convention.
-pub const MOVING_TAGS: &[&str] =
-    &["latest", "main", "master", "edge", "stable", "dev", "develop", "nightly", "staging", "staging-latest"];
-
-impl ImagePolicy for DefaultImagePolicy {
-    fn check(&self, env: &str, image: &str) -> Result<(), String> {
-        if !matches!(env, "production" | "prod") {
-            return Ok(());
-        }
-        let r = ImageRef::parse(image).map_err(|e| e.to_string())?;
-        if r.digest().is_some() {
-            return Ok(());
-        }
-        match r.tag() {
-            None => Err("no tag (means `latest`); pin a version tag or a digest".into()),
-            Some(t) if MOVING_TAGS.contains(&t) => Err(format!("`{t}` is a moving tag; pin a version tag or a digest")),
-            Some(_) => Ok(()),
-        }
+    /// What `env` requires of every deploy and rollback (default: nothing).
+    fn requirements(&self, env: &str) -> Requirements {
+        let _ = env;
+        Requirements::default()
     }
 }
 
@@ -66,6 +45,10 @@ impl ImagePolicy for crate::policy::EnvironmentPolicies {
             crate::policy::Verdict::Refused(refusal) => Err(refusal.to_string()),
             _ => Ok(()),
         }
+    }
+
+    fn requirements(&self, env: &str) -> Requirements {
+        self.get(env).map(Requirements::of).unwrap_or_default()
     }
 }
 
@@ -234,23 +217,6 @@ async fn local_pin(docker: &Docker, image: &str) -> Option<String> {
         })
         .cloned()
         .or(inspect.id)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn production_refuses_moving_tags() {
-        let p = DefaultImagePolicy;
-        assert!(p.check("production", "registry.example/app:latest").is_err());
-        assert!(p.check("production", "registry.example/app").is_err());
-        assert!(p.check("prod", "app:main").is_err());
-        assert!(p.check("production", "app:v1.2.3").is_ok());
-        let pinned = format!("app@sha256:{}", "a".repeat(64));
-        assert!(p.check("production", &pinned).is_ok());
-        assert!(p.check("staging", "app:latest").is_ok());
-    }
 }
 
 #[cfg(test)]
