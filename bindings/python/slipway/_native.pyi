@@ -13,7 +13,17 @@ __version__: str
 # --- foundation: exceptions ----------------------------------------------------------------------
 
 class SlipwayError(Exception):
-    """Base class of every slipway error."""
+    """Base class of every slipway error.
+
+    Every instance carries ``service`` (the service the error is about, or None), ``step`` (the
+    plan step or hook point that failed, or None) and ``logs`` (the failing container's or hook's
+    last lines). The class follows the error's kind: refusals are PolicyViolation, bad input
+    InvalidInput (a deploy's too), failures the room's class.
+    """
+
+    service: Optional[str]
+    step: Optional[str]
+    logs: list[str]
 
 class InvalidInput(SlipwayError):
     """The input was wrong (exit code 2 on the CLI): bad reference, version, date, file, option."""

@@ -215,3 +215,27 @@ def test_keyboard_interrupt_while_waiting_for_the_lock(project):
     ).stdout.strip()
     assert holder == "ci@elsewhere pid=1"
     assert slipway.history(name) == []
+
+
+def test_exceptions_carry_service_step_logs_and_follow_the_kind(project):
+    name, path = project
+    stack = slipway.Stack.load(str(path))
+    stack.deploy()
+    text = json.loads(path.read_text())
+    text["services"]["idle"]["command"] = ["sh", "-c", "echo boom-from-idle; exit 3"]
+    path.write_text(json.dumps(text))
+    with pytest.raises(slipway.DeployError) as failed:
+        slipway.Stack.load(str(path)).deploy()
+    assert failed.value.service == "idle"
+    assert failed.value.step and "idle" in failed.value.step
+    assert any("boom-from-idle" in line for line in failed.value.logs), failed.value.logs
+    # Bad input to a deploy is InvalidInput (no earlier release to roll back to).
+    with pytest.raises(slipway.InvalidInput) as bad:
+        slipway.rollback(name)
+    assert bad.value.service is None and bad.value.logs == []
+    # A refusal is a PolicyViolation, naming the service.
+    text["services"]["idle"]["image"] = "127.0.0.1:5999/app:latest"
+    path.write_text(json.dumps(text))
+    with pytest.raises(slipway.PolicyViolation) as refused:
+        slipway.Stack.load(str(path)).deploy(env="production")
+    assert refused.value.service == "idle"

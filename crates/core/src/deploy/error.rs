@@ -198,6 +198,35 @@ impl DeployError {
         }
     }
 
+    /// The service the error is about, when it is about one.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            DeployError::MissingImage { service }
+            | DeployError::PolicyRefused { service, .. }
+            | DeployError::Resolve { service, .. }
+            | DeployError::StepFailed { service, .. } => Some(service).filter(|s| !s.is_empty()).map(String::as_str),
+            _ => None,
+        }
+    }
+
+    /// The step that failed (a plan step's description, or the hook point of a failed hook).
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            DeployError::StepFailed { step, .. } => Some(step),
+            DeployError::HookFailed { hook, .. } => Some(hook),
+            _ => None,
+        }
+    }
+
+    /// The failing container's (or hook's) last log lines.
+    pub fn logs(&self) -> &[String] {
+        match self {
+            DeployError::StepFailed { logs, .. } => logs,
+            DeployError::HookFailed { output, .. } => output,
+            _ => &[],
+        }
+    }
+
     pub(crate) fn engine(action: &'static str, target: impl Into<String>, source: bollard::errors::Error) -> Self {
         DeployError::Engine { action, target: target.into(), source }
     }
