@@ -36,6 +36,17 @@ pub enum DeployError {
         /// Service.
         service: String,
     },
+    /// A service's image is not a valid reference.
+    #[error("service {service}: image `{image}` is not a valid reference: {source}; nothing was changed")]
+    InvalidImage {
+        /// Service.
+        service: String,
+        /// The image as written.
+        image: String,
+        /// Why.
+        #[source]
+        source: crate::reference::ReferenceError,
+    },
     /// The environment policy refused an image.
     #[error("service {service}: image {image} refused by the {env} policy: {reason}; nothing was changed")]
     PolicyRefused {
@@ -190,6 +201,7 @@ impl DeployError {
             | DeployError::MissingExternal { .. }
             | DeployError::DependencyCycle { .. }
             | DeployError::MissingImage { .. }
+            | DeployError::InvalidImage { .. }
             | DeployError::NoRelease { .. }
             | DeployError::Invalid(_) => ErrorKind::InvalidInput,
             DeployError::PolicyRefused { .. } | DeployError::BackupRequired { .. } => ErrorKind::PolicyRefused,
@@ -202,6 +214,7 @@ impl DeployError {
     pub fn service(&self) -> Option<&str> {
         match self {
             DeployError::MissingImage { service }
+            | DeployError::InvalidImage { service, .. }
             | DeployError::PolicyRefused { service, .. }
             | DeployError::Resolve { service, .. }
             | DeployError::StepFailed { service, .. } => Some(service).filter(|s| !s.is_empty()).map(String::as_str),

@@ -74,7 +74,12 @@ pub fn backup_decision(opts: &DeployOptions) -> Result<bool, DeployError> {
 /// policy exactly as a deploy of them would be.
 pub fn check_release_policy(release: &Release, opts: &DeployOptions) -> Result<(), DeployError> {
     for (name, svc) in &release.services {
-        opts.policy.check(&opts.env, &svc.image).map_err(|reason| DeployError::PolicyRefused {
+        let image = crate::ImageRef::parse(&svc.image).map_err(|source| DeployError::InvalidImage {
+            service: name.clone(),
+            image: svc.image.clone(),
+            source,
+        })?;
+        opts.policy.check(&opts.env, &image).map_err(|reason| DeployError::PolicyRefused {
             service: name.clone(),
             image: svc.image.clone(),
             env: opts.env.clone(),

@@ -19,12 +19,12 @@ use crate::events::{Event, Observer};
 use crate::registry::distribution::RetryPolicy;
 use crate::registry::{Distribution, DistributionOptions, Registry, RegistryError};
 use crate::stack::{PullPolicy, StackSpec};
-use crate::ImageRef;
+use crate::{Digest, ImageRef};
 
 /// Which image references an environment accepts, and what it requires of every deploy.
 pub trait ImagePolicy: Send + Sync {
     /// `Err(reason)` when `env` must not run `image`.
-    fn check(&self, env: &str, image: &str) -> Result<(), String>;
+    fn check(&self, env: &str, image: &ImageRef) -> Result<(), String>;
     /// What `env` requires of every deploy and rollback (default: nothing).
     fn requirements(&self, env: &str) -> Requirements {
         let _ = env;
@@ -35,13 +35,12 @@ pub trait ImagePolicy: Send + Sync {
 /// The foundation room's environment policies (`production`, `staging`, and any from a policy
 /// file). The environment `default` (or empty) has no policy; an unknown name is refused.
 impl ImagePolicy for crate::policy::EnvironmentPolicies {
-    fn check(&self, env: &str, image: &str) -> Result<(), String> {
+    fn check(&self, env: &str, image: &ImageRef) -> Result<(), String> {
         if env.is_empty() || env == "default" {
             return Ok(());
         }
         let policy = self.get(env).map_err(|e| e.to_string())?;
-        let r = ImageRef::parse(image).map_err(|e| e.to_string())?;
-        match policy.evaluate(&r) {
+        match policy.evaluate(image) {
             crate::policy::Verdict::Refused(refusal) => Err(refusal.to_string()),
             _ => Ok(()),
         }
@@ -52,18 +51,23 @@ impl ImagePolicy for crate::policy::EnvironmentPolicies {
     }
 }
 
-/// Resolves a tag to a pinned reference through a registry (`Ok(None)` = not this resolver's).
+/// Resolves a tag to its current digest through a registry (`Ok(None)` = not this resolver's).
 #[async_trait]
 pub trait DigestResolver: Send + Sync {
-    /// `repo@sha256:...` for `image`, or `None` when this resolver does not serve its registry.
-    async fn resolve(&self, image: &str) -> Result<Option<String>, String>;
+    /// The digest `image`'s tag points at, or `None` when this resolver does not serve its registry.
+    async fn resolve(&self, image: &ImageRef) -> Result<Option<Digest>, RegistryError>;
 }
 
 /// Check the policy for every service's image. Refusal = `PolicyRefused`, before any change.
 pub fn check_policy(stack: &StackSpec, env: &str, policy: &dyn ImagePolicy) -> Result<(), DeployError> {
     for (name, svc) in &stack.services {
         let image = svc.image.as_deref().ok_or_else(|| DeployError::MissingImage { service: name.clone() })?;
-        policy.check(env, image).map_err(|reason| DeployError::PolicyRefused {
+        let parsed = ImageRef::parse(image).map_err(|source| DeployError::InvalidImage {
+            service: name.clone(),
+            image: image.to_string(),
+            source,
+        })?;
+        policy.check(env, &parsed).map_err(|reason| DeployError::PolicyRefused {
             service: name.clone(),
             image: image.to_string(),
             env: env.to_string(),
@@ -142,8 +146,9 @@ async fn resolve_one(
         }
     }
     if let Some(r) = resolver {
-        if let Some(p) = r.resolve(image).await? {
-            return Ok((p, "registry"));
+        let reference = ImageRef::parse(image).map_err(|e| e.to_string())?;
+        if let Some(digest) = r.resolve(&reference).await.map_err(|e| e.to_string())? {
+            return Ok((reference.pinned(digest).familiar(), "registry"));
         }
     }
     let registry_error = match registry_pin(image, unreachable).await {
@@ -226,9 +231,11 @@ mod builtin_tests {
     #[test]
     fn builtin_environment_policies_plug_in() {
         let p = crate::policy::EnvironmentPolicies::builtin();
-        assert!(p.check("production", "127.0.0.1:5000/app:latest").is_err());
-        assert!(p.check("default", "127.0.0.1:5000/app:latest").is_ok());
-        assert!(p.check("staging", "127.0.0.1:5000/app:latest").is_ok());
-        assert!(p.check("nosuchenv", "app:v1.0.0").is_err());
+        let r = |s: &str| ImageRef::parse(s).unwrap();
+        assert!(p.check("production", &r("127.0.0.1:5000/app:latest")).is_err());
+        assert!(p.check("production", &r("127.0.0.1:5000/app:v1.2.3")).is_ok());
+        assert!(p.check("default", &r("127.0.0.1:5000/app:latest")).is_ok());
+        assert!(p.check("staging", &r("127.0.0.1:5000/app:latest")).is_ok());
+        assert!(p.check("nosuchenv", &r("app:v1.0.0")).is_err());
     }
 }
