@@ -33,8 +33,9 @@ fn write_stack(dir: &Path, stack: &slipway::stack::StackSpec, name: &str) -> Pat
 
 /// Run `slipway deploy -f FILE`, SIGKILL it when a stderr line contains `needle`.
 async fn deploy_killed_at(bin: &Path, file: &Path, needle: &str) {
+    // A short lease, so the next deploy (waiting for the lock) takes the killed one's lock over soon.
     let mut child = tokio::process::Command::new(bin)
-        .args(["deploy", "-f"])
+        .args(["deploy", "--lease", "2s", "--lock-wait", "30s", "-f"])
         .arg(file)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -95,7 +96,7 @@ async fn killed_deploys_converge_and_concurrent_deploys_serialise() {
         deploy_killed_at(&bin, &file, needle).await;
     }
     let v5 = write_stack(dir.path(), &stacks::shop(&project, &demo, &busybox, "v5"), "v5");
-    let (code, err) = deploy_cli(&bin, &v5, &[]).await;
+    let (code, err) = deploy_cli(&bin, &v5, &["--lock-wait", "30s"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("stale deploy lock"), "the killed deploy's lock is reported: {err}");
     converged(&host, &project).await;

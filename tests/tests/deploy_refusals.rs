@@ -74,13 +74,13 @@ async fn held_lock_refuses_or_waits_and_stale_lock_is_taken_over() {
     releaser.await.unwrap();
 
     // A lease its holder stopped renewing (a dead holder) is reported and taken over once it
-    // expired (lease 1 s + the clock-skew margin).
+    // expired (lease 1 s + its clock-skew margin of 1 s).
     let old =
         DeployLock::acquire(&docker, &project, Duration::ZERO, Duration::from_secs(1), &NoopObserver).await.unwrap();
     drop(old); // stops the renewal and leaves the container, as a killed process would
     let events = slipway::RecordingObserver::new();
     let v2 = stacks::shop(&project, &demo, &busybox, "v2");
-    let wait = slipway::deploy::CLOCK_SKEW_MARGIN + Duration::from_secs(30);
+    let wait = Duration::from_secs(30);
     let out = host.apply(&v2, &opts().lock_wait(wait), &events).await.unwrap();
     assert!(out.release.is_some());
     let stale = events

@@ -353,6 +353,7 @@ class Stack:
         backup: Optional[bool] = None,
         backup_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
         policy_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+        lease: Optional[float] = None,
     ) -> dict[str, Any]:
         """Deploy room: deploy; {"release": dict | None, "steps": [...], "events": [...]}.
 
@@ -362,7 +363,8 @@ class Stack:
         (production takes one): `backup=False` skips it where the policy allows
         (`allow_no_backup`), `backup=True` forces one. Ctrl-C cancels: the deploy undoes itself
         and releases its lock (bounded wait), then KeyboardInterrupt is raised; a second Ctrl-C
-        stops waiting.
+        stops waiting. `lease` (seconds, default 60) is the deploy lock's lease, renewed while
+        the deploy runs.
 
         `pull` overrides every service's compose `pull_policy` (how tags become digests).
 
@@ -384,6 +386,7 @@ def rollback(
     backup: Optional[bool] = None,
     backup_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
     policy_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    lease: Optional[float] = None,
 ) -> dict[str, Any]:
     """Deploy a recorded release again (the previous successful one when `to` is None), with the
     exact environment it ran with and the same options as Stack.deploy (the environment's pins

@@ -101,6 +101,7 @@ impl PyStack {
             env: env.to_string(),
             tag,
             lock_wait: None,
+            lease: None,
             retain: 5,
             backup: None,
             backup_dir: None,
@@ -118,7 +119,7 @@ impl PyStack {
     /// one); `backup=False` skips it where the policy allows, `backup=True` forces one; `pull`
     /// ("always", "missing", "never") overrides every service's `pull_policy`. Ctrl-C undoes the
     /// deploy and releases its lock, then raises `KeyboardInterrupt`.
-    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, backup=None, backup_dir=None, policy_file=None))]
+    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, backup=None, backup_dir=None, policy_file=None, lease=None))]
     #[allow(clippy::too_many_arguments)]
     fn deploy(
         &self,
@@ -133,12 +134,14 @@ impl PyStack {
         backup: Option<bool>,
         backup_dir: Option<PathBuf>,
         policy_file: Option<PathBuf>,
+        lease: Option<f64>,
     ) -> PyResult<Py<PyAny>> {
         let stack = self.tagged(py, tag.as_deref())?;
         let args = crate::deploy::RequestArgs {
             env: env.to_string(),
             tag,
             lock_wait,
+            lease,
             retain,
             backup,
             backup_dir,

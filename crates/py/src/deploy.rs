@@ -30,6 +30,8 @@ pub struct RequestArgs {
     pub tag: Option<String>,
     /// Seconds to wait for another deploy's lock.
     pub lock_wait: Option<f64>,
+    /// Seconds of the deploy lock's lease (default 60).
+    pub lease: Option<f64>,
     /// Releases kept.
     pub retain: usize,
     /// `None`: as the policy says; `False`: skip; `True`: always.
@@ -51,6 +53,10 @@ impl RequestArgs {
         let wait = self.lock_wait.unwrap_or(0.0);
         req.lock_wait =
             Duration::try_from_secs_f64(wait.max(0.0)).map_err(|e| invalid(format!("lock_wait={wait}: {e}")))?;
+        if let Some(lease) = self.lease {
+            req.lease =
+                Duration::try_from_secs_f64(lease.max(1.0)).map_err(|e| invalid(format!("lease={lease}: {e}")))?;
+        }
         req.retain = self.retain;
         req.backup = match self.backup {
             None => BackupChoice::AsPolicy,
@@ -129,7 +135,7 @@ fn status(py: Python<'_>, project: String, host: Option<String>) -> PyResult<Py<
 /// Deploy a recorded release again (`to=None`: the successful release before the current one),
 /// with the same options as `Stack.deploy`: the environment's policy (pins, backup) applies.
 #[pyfunction]
-#[pyo3(signature = (project, to=None, host=None, lock_wait=None, env="default", retain=5, backup=None, backup_dir=None, policy_file=None))]
+#[pyo3(signature = (project, to=None, host=None, lock_wait=None, env="default", retain=5, backup=None, backup_dir=None, policy_file=None, lease=None))]
 #[allow(clippy::too_many_arguments)]
 fn rollback(
     py: Python<'_>,
@@ -142,9 +148,19 @@ fn rollback(
     backup: Option<bool>,
     backup_dir: Option<PathBuf>,
     policy_file: Option<PathBuf>,
+    lease: Option<f64>,
 ) -> PyResult<Py<PyAny>> {
-    let args =
-        RequestArgs { env: env.to_string(), tag: None, lock_wait, retain, backup, backup_dir, policy_file, pull: None };
+    let args = RequestArgs {
+        env: env.to_string(),
+        tag: None,
+        lock_wait,
+        lease,
+        retain,
+        backup,
+        backup_dir,
+        policy_file,
+        pull: None,
+    };
     let token = CancellationToken::new();
     let opts = args.request()?.options().map_err(to_py)?.cancel(token.clone());
     let events = slipway::RecordingObserver::new();

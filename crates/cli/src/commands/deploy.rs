@@ -88,6 +88,10 @@ pub struct RequestArgs {
     /// Wait this long for another deploy's lock (e.g. 30s); default: refuse at once.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub lock_wait: Option<Duration>,
+    /// The deploy lock's lease (renewed while this deploy runs; if it is killed, another deploy
+    /// takes the lock over one lease plus a quarter of it later).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    pub lease: Duration,
     /// Releases whose containers and images are kept.
     #[arg(long, default_value_t = 5)]
     pub retain: usize,
@@ -113,6 +117,7 @@ impl RequestArgs {
         req.env = self.env.clone();
         req.tag = tag.map(str::to_string);
         req.lock_wait = self.lock_wait.unwrap_or_default();
+        req.lease = self.lease;
         req.retain = self.retain;
         req.policy_file = self.policy_file.clone();
         req.backup_dir = self.backup_dir.clone();

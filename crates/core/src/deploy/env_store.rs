@@ -100,8 +100,16 @@ fn record_error(project: &str, reason: String) -> DeployError {
 
 /// Write `values` as the root-only file of record volume `volume` (which exists).
 pub async fn write(docker: &Docker, project: &str, volume: &str, values: &EnvValues) -> Result<(), DeployError> {
-    let json = serde_json::to_vec(values).map_err(|e| record_error(project, format!("environment values: {e}")))?;
-    let archive = tar_of(&json).map_err(|e| record_error(project, format!("environment archive: {e}")))?;
+    let json = serde_json::to_vec(values).map_err(|source| DeployError::RecordJson {
+        project: project.to_string(),
+        what: format!("the environment file of {volume}"),
+        source,
+    })?;
+    let archive = tar_of(&json).map_err(|source| DeployError::RecordArchive {
+        project: project.to_string(),
+        what: format!("the environment file of {volume}"),
+        source,
+    })?;
     let carrier = Carrier::create(docker, volume).await?;
     let opts = UploadToContainerOptions { path: MOUNT.to_string(), ..Default::default() };
     let result = docker

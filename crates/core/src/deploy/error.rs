@@ -150,14 +150,27 @@ pub enum DeployError {
         /// Environment.
         env: String,
     },
-    /// A release record could not be turned into JSON.
-    #[error("project {project}: release record: {source}")]
+    /// A release record (or its environment file) could not be turned into or read from JSON.
+    #[error("project {project}: release record: {what}: {source}")]
     RecordJson {
         /// Project.
         project: String,
+        /// What was being written or read.
+        what: String,
         /// The serialiser's error.
         #[source]
         source: serde_json::Error,
+    },
+    /// A release record's environment file could not be packed or unpacked.
+    #[error("project {project}: release record: {what}: {source}")]
+    RecordArchive {
+        /// Project.
+        project: String,
+        /// What was being packed or unpacked.
+        what: String,
+        /// The archive error.
+        #[source]
+        source: std::io::Error,
     },
     /// The caller cancelled the deploy (Ctrl-C, SIGTERM, KeyboardInterrupt, a cancelled token).
     #[error("project {project}: cancelled {during}; {outcome}")]

@@ -5,7 +5,7 @@
 //! renews the lease every quarter of its length by writing `/slipway-lease.json` (the new
 //! expiry) into the container through the engine's archive endpoint (labels cannot change).
 //! Any machine that reaches the engine judges the lease from those two alone ([`judge`]): it
-//! has expired when the newest expiry plus a margin for clock skew has passed. No `/proc`, no
+//! has expired when the newest expiry plus a margin for clock skew ([`margin_for`]) has passed. No `/proc`, no
 //! fixed age: a deploy longer than any bound keeps its lock, a dead holder's lock is taken over
 //! one lease later.
 
@@ -27,7 +27,8 @@ use super::labels;
 use super::release::{host_name, who};
 use crate::events::{Event, Observer};
 
-/// Time added to an expiry before another machine may take the lock over (clocks differ).
+/// The most time added to an expiry before another machine may take the lock over (clocks
+/// differ); a short lease gets a quarter of its length, at least a second (see [`margin_for`]).
 pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(15);
 /// Locks written before leases (no expiry label) are judged stale after this age.
 const LEGACY_STALE_AFTER: Duration = Duration::from_secs(3600);
@@ -44,6 +45,14 @@ pub struct Lease {
     pub since: Option<DateTime<Utc>>,
     /// The newest expiry: the label's, or a renewal's when later.
     pub expires: Option<DateTime<Utc>>,
+    /// The lease's length, as its holder set it.
+    pub length: Option<Duration>,
+}
+
+/// The margin for clock skew added to a lease of `length` before it counts as expired: a quarter
+/// of the lease, between one second and [`CLOCK_SKEW_MARGIN`] (15 s for the default 60 s lease).
+pub fn margin_for(length: Option<Duration>) -> Duration {
+    length.map_or(CLOCK_SKEW_MARGIN, |l| (l / 4).clamp(Duration::from_secs(1), CLOCK_SKEW_MARGIN))
 }
 
 impl Lease {
@@ -53,6 +62,7 @@ impl Lease {
             holder: l.get(labels::LOCK_HOLDER).cloned().unwrap_or_else(|| "unknown".into()),
             since: time(labels::LOCK_SINCE),
             expires: time(labels::LOCK_EXPIRES),
+            length: l.get(labels::LOCK_LEASE).and_then(|s| s.parse().ok()).map(Duration::from_secs),
         }
     }
 
@@ -115,7 +125,7 @@ impl DeployLock {
     ) -> Result<Self, DeployError> {
         let name = labels::lock_name(project);
         let deadline = tokio::time::Instant::now() + wait;
-        let lease = lease.max(Duration::from_secs(1));
+        let lease = Duration::from_secs(lease.as_secs().max(1));
         let mut announced = false;
         let mut vanished = 0;
         loop {
@@ -152,7 +162,7 @@ impl DeployLock {
                 Err(e) => return Err(DeployError::engine("create deploy lock", &name, e)),
             }
             let Some(held) = read_lease(docker, &name).await else { continue };
-            if let Some(reason) = judge(&held, Utc::now(), CLOCK_SKEW_MARGIN) {
+            if let Some(reason) = judge(&held, Utc::now(), margin_for(held.length)) {
                 observer.event(&Event::Deploy(DeployEvent::StaleLock { holder: held.holder.clone(), reason }));
                 engine::remove(docker, &name).await?;
                 continue;
@@ -280,7 +290,7 @@ mod tests {
     }
 
     fn lease(since: Option<&str>, expires: Option<&str>) -> Lease {
-        Lease { holder: "ci@elsewhere pid=7".into(), since: since.map(at), expires: expires.map(at) }
+        Lease { holder: "ci@elsewhere pid=7".into(), since: since.map(at), expires: expires.map(at), length: None }
     }
 
     #[test]
@@ -313,13 +323,23 @@ mod tests {
     }
 
     #[test]
+    fn the_margin_is_a_quarter_of_the_lease_within_bounds() {
+        assert_eq!(margin_for(Some(Duration::from_secs(60))), Duration::from_secs(15));
+        assert_eq!(margin_for(Some(Duration::from_secs(600))), CLOCK_SKEW_MARGIN);
+        assert_eq!(margin_for(Some(Duration::from_secs(2))), Duration::from_secs(1));
+        assert_eq!(margin_for(None), CLOCK_SKEW_MARGIN);
+    }
+
+    #[test]
     fn labels_and_renewal_files_parse() {
         let l = HashMap::from([
             (labels::LOCK_HOLDER.to_string(), "a@b pid=1".to_string()),
             (labels::LOCK_EXPIRES.to_string(), "2026-01-01T10:01:00+00:00".to_string()),
+            (labels::LOCK_LEASE.to_string(), "60".to_string()),
         ]);
         let lease = Lease::from_labels(&l);
         assert_eq!((lease.holder.as_str(), lease.expires), ("a@b pid=1", Some(at("2026-01-01T10:01:00Z"))));
+        assert_eq!(lease.length, Some(Duration::from_secs(60)));
         let mut b = tar::Builder::new(Vec::new());
         let json = br#"{"expires":"2026-01-01T11:00:00+00:00"}"#;
         let mut h = tar::Header::new_gnu();

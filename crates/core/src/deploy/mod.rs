@@ -34,7 +34,7 @@ pub use error::DeployError;
 pub use event::DeployEvent;
 pub use executor::Executor;
 pub use hooks::{check_hooks, hook_timeout, hooks_of, run_hooks, BeforeChange, Hook, HookPoint};
-pub use lock::{judge as judge_lease, DeployLock, Lease, CLOCK_SKEW_MARGIN};
+pub use lock::{judge as judge_lease, margin_for, DeployLock, Lease, CLOCK_SKEW_MARGIN};
 pub use options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 pub use plan::{plan, plan_with, Plan, PlanOptions, Step};
 pub use prune::{prune, PruneReport};

@@ -68,8 +68,11 @@ impl VolumeRecords {
             });
         }
         let (_, values) = super::env_store::seal(&release.stack);
-        let json = serde_json::to_string(release)
-            .map_err(|source| DeployError::RecordJson { project: release.project.clone(), source })?;
+        let json = serde_json::to_string(release).map_err(|source| DeployError::RecordJson {
+            project: release.project.clone(),
+            what: format!("release {}", release.id),
+            source,
+        })?;
         // Labels are immutable: drop an older version of this record first (it is never mounted).
         if self.docker.inspect_volume(&name).await.is_ok() {
             self.docker

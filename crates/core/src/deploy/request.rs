@@ -1,6 +1,6 @@
 //! `DeployRequest`: the one request every face fills (CLI flags, Python keyword arguments, Rust
 //! callers), so that a name means the same thing everywhere: `env`, `tag` (`IMAGE_TAG` for
-//! interpolation *and* the release's version), `lock_wait`, `retain`, `backup`, `backup_dir`,
+//! interpolation *and* the release's version), `lock_wait`, `lease`, `retain`, `backup`, `backup_dir`,
 //! `policy_file`, `pull`. Deploys and rollbacks take the same request.
 
 use std::path::PathBuf;
@@ -21,6 +21,9 @@ pub struct DeployRequest {
     pub tag: Option<String>,
     /// How long to wait for another deploy's lock.
     pub lock_wait: Duration,
+    /// The deploy lock's lease (renewed while the deploy runs; a killed deploy's lock is taken
+    /// over one lease plus a margin later).
+    pub lease: Duration,
     /// Releases whose containers and images are kept.
     pub retain: usize,
     /// The pre-change backup: as the policy says, skipped or forced.
@@ -39,6 +42,7 @@ impl Default for DeployRequest {
             env: "default".into(),
             tag: None,
             lock_wait: Duration::ZERO,
+            lease: Duration::from_secs(60),
             retain: 5,
             backup: BackupChoice::AsPolicy,
             backup_dir: None,
@@ -56,6 +60,7 @@ impl DeployRequest {
             .env(self.env.clone())
             .tag(self.tag.clone())
             .lock_wait(self.lock_wait)
+            .lease(self.lease)
             .retain(self.retain)
             .backup(self.backup)
             .backup_dir(self.backup_dir.clone())
