@@ -49,6 +49,7 @@ fn outcome(o: &ReleaseOutcome) -> String {
     match o {
         ReleaseOutcome::Succeeded => "succeeded".into(),
         ReleaseOutcome::Failed { service, step, .. } => format!("failed ({service}: {step})"),
+        ReleaseOutcome::Cancelled { service, step } => format!("cancelled ({service}: {step})"),
         _ => "unknown".into(),
     }
 }

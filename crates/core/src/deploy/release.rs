@@ -46,6 +46,14 @@ pub enum ReleaseOutcome {
         /// Why.
         reason: String,
     },
+    /// The caller cancelled it (Ctrl-C, SIGTERM, KeyboardInterrupt, a cancelled token); what was
+    /// done was undone as for a failure.
+    Cancelled {
+        /// The service whose step was running (empty when none was).
+        service: String,
+        /// The step that was running.
+        step: String,
+    },
 }
 
 impl ReleaseOutcome {
