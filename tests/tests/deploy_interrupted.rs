@@ -8,22 +8,9 @@ use std::time::Duration;
 
 use slipway::deploy::{DeployOptions, Deployer, DockerHost};
 use slipway::NoopObserver;
+use slipway_e2e::cli::slipway_bin;
 use slipway_e2e::{docker, images, names, project::ProjectGuard, stacks};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// Build the CLI (cargo skips it when fresh) and return its path.
-fn slipway_bin() -> PathBuf {
-    let root = images::workspace_root();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "-q", "-p", "slipway-cli", "--bin", "slipway"])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    target.join("debug").join("slipway")
-}
 
 fn write_stack(dir: &Path, stack: &slipway::stack::StackSpec, name: &str) -> PathBuf {
     let path = dir.join(format!("{name}.json"));

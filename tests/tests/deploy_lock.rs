@@ -4,7 +4,6 @@
 //! gives up at once when cancelled — through the API's token and through SIGINT to the CLI.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bollard::models::ContainerCreateBody;
@@ -12,6 +11,7 @@ use bollard::query_parameters::CreateContainerOptions;
 use chrono::Utc;
 use slipway::deploy::{labels, CancellationToken, DeployError, DeployLock, DeployOptions, Deployer, DockerHost};
 use slipway::NoopObserver;
+use slipway_e2e::cli::slipway_bin;
 use slipway_e2e::{docker, images, names, project::ProjectGuard, stacks};
 
 fn opts() -> DeployOptions {
@@ -108,20 +108,6 @@ async fn expired_leases_are_taken_over_live_ones_are_not_and_held_ones_are_renew
     assert!(is_locked(&err), "{err}");
     lock.release().await.unwrap();
     assert!(DeployLock::lease_of(&docker, &project).await.is_none());
-}
-
-/// Build the CLI (cargo skips it when fresh) and return its path.
-fn slipway_bin() -> PathBuf {
-    let root = images::workspace_root();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "-q", "-p", "slipway-cli", "--bin", "slipway"])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    target.join("debug").join("slipway")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,25 +7,12 @@
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bollard::query_parameters::{ListContainersOptions, ListVolumesOptions};
 use slipway::deploy::{Deployer, DockerHost};
+use slipway_e2e::cli::slipway_bin;
 use slipway_e2e::{docker, images, names, project::ProjectGuard};
-
-/// Build the CLI (cargo skips it when fresh) and return its path.
-fn slipway_bin() -> PathBuf {
-    let root = images::workspace_root();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "-q", "-p", "slipway-cli", "--bin", "slipway"])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    target.join("debug").join("slipway")
-}
 
 fn compose(project: &str, demo: &str) -> String {
     format!(

@@ -42,6 +42,18 @@ where
     Ok(py.detach(|| rt.block_on(fut)))
 }
 
+/// Drive `fut` until it completes (`Ok`) or a Python signal handler raises (`Err`, `fut` left
+/// where it was), letting Python run its handlers every [`SIGNAL_CHECK_INTERVAL`].
+async fn until_signal<F: Future>(fut: &mut std::pin::Pin<&mut F>) -> Result<F::Output, PyErr> {
+    let mut tick = tokio::time::interval(SIGNAL_CHECK_INTERVAL);
+    loop {
+        tokio::select! {
+            out = fut.as_mut() => return Ok(out),
+            _ = tick.tick() => Python::attach(|py| py.check_signals())?,
+        }
+    }
+}
+
 /// Like [`block_on`], but every 100 ms lets Python run its signal handlers; if one raises
 /// (Ctrl-C raises `KeyboardInterrupt`), `fut` is dropped — cancelled at its current await point —
 /// and that exception is returned.
@@ -54,13 +66,7 @@ where
     py.detach(|| {
         rt.block_on(async {
             let mut fut = std::pin::pin!(fut);
-            let mut tick = tokio::time::interval(SIGNAL_CHECK_INTERVAL);
-            loop {
-                tokio::select! {
-                    out = &mut fut => return Ok(out),
-                    _ = tick.tick() => Python::attach(|py| py.check_signals())?,
-                }
-            }
+            until_signal(&mut fut).await
         })
     })
 }
@@ -83,31 +89,13 @@ where
     py.detach(|| {
         rt.block_on(async {
             let mut fut = std::pin::pin!(fut);
-            let mut tick = tokio::time::interval(SIGNAL_CHECK_INTERVAL);
-            let interrupt = loop {
-                tokio::select! {
-                    out = &mut fut => return Ok(out),
-                    _ = tick.tick() => {
-                        if let Err(e) = Python::attach(|py| py.check_signals()) {
-                            break e;
-                        }
-                    }
-                }
+            let interrupt = match until_signal(&mut fut).await {
+                Ok(out) => return Ok(out),
+                Err(e) => e,
             };
             token.cancel();
-            let undo = async {
-                loop {
-                    tokio::select! {
-                        _ = &mut fut => return,
-                        _ = tick.tick() => {
-                            if Python::attach(|py| py.check_signals()).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            };
-            let _ = tokio::time::timeout(UNDO_BOUND, undo).await;
+            // The undo runs to its end, unless it outlasts the bound or a second signal comes.
+            let _ = tokio::time::timeout(UNDO_BOUND, until_signal(&mut fut)).await;
             Err(interrupt)
         })
     })
