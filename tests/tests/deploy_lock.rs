@@ -1,7 +1,9 @@
 //! The deploy lock as a lease (issue 12, point 6), on the real engine: a lease its holder stopped
 //! renewing is taken over, a live one from another machine is not (whatever its pid says on
 //! this host), a held lease is renewed past its first expiry, and a deploy waiting for the lock
-//! gives up at once when cancelled — through the API's token and through SIGINT to the CLI.
+//! gives up at once when cancelled — through the API's token and through SIGINT to the CLI; a
+//! SIGINT during a pre-deploy hook stops before the first change, releases the lock and leaves
+//! the old release serving. (Cancelling inside the executor's steps is the executor's part.)
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -166,4 +168,55 @@ async fn sigint_to_a_cli_deploy_waiting_for_the_lock_cancels_it() {
     assert!(held.holder.contains(&format!("pid={}", std::process::id())), "{held:?}");
     assert!(host.status(&project).await.unwrap().containers.is_empty());
     lock.release().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_before_the_first_change_stops_releases_the_lock_and_keeps_the_old_release() {
+    let demo = images::demo_image().await.unwrap();
+    let busybox = images::busybox_base().await.unwrap();
+    let project = names::unique("sigint");
+    let _guard = ProjectGuard::new(&project);
+    let docker = docker::connect().await.unwrap();
+    let host = DockerHost::new(docker.clone());
+    host.apply(&stacks::shop(&project, &demo, &busybox, "v1"), &opts(), &NoopObserver).await.unwrap();
+
+    // v2 with a pre-deploy hook that says it runs, then takes a while: SIGINT arrives meanwhile.
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("hook-running");
+    let mut v2 = stacks::shop(&project, &demo, &busybox, "v2");
+    let hook = format!("touch {} && sleep 3", marker.display());
+    v2.slipway = serde_json::json!({ "hooks": { "pre-deploy": [hook] } });
+    let file = dir.path().join("v2.json");
+    std::fs::write(&file, serde_json::to_string(&v2).unwrap()).unwrap();
+    let child = tokio::process::Command::new(slipway_bin())
+        .args(["deploy", "-f"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let started =
+        slipway::wait::wait_until("the pre-deploy hook", Duration::from_secs(60), Duration::from_millis(50), || {
+            let found = marker.exists();
+            async move { found.then_some(()) }
+        })
+        .await;
+    assert!(started.is_ok(), "the hook never ran");
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.unwrap().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cancelled before the first change"), "{stderr}");
+    assert!(stderr.contains("no service was changed"), "{stderr}");
+
+    // The lock is released; release 1 still serves, nothing else was recorded.
+    assert!(DeployLock::lease_of(&docker, &project).await.is_none(), "lock released");
+    let history = host.history(&project).await.unwrap();
+    assert_eq!(history.iter().map(|r| r.id.0).collect::<Vec<_>>(), vec![1]);
+    let status = host.status(&project).await.unwrap();
+    let app: Vec<_> = status.containers.iter().filter(|c| c.service == "app" && c.running).collect();
+    assert_eq!(app.len(), 1);
+    assert_eq!(app[0].release.map(|r| r.0), Some(1));
 }

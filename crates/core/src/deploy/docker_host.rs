@@ -99,6 +99,9 @@ impl DockerHost {
         for hook in &opts.before_change {
             hook.before_change(&desired, &plan).await?;
         }
+        // No service has changed yet: a cancelled deploy stops here (the executor honours it after).
+        let outcome = "no service was changed (the backup and pre-deploy hooks had run)";
+        super::requirements::check_cancelled(opts, desired.project(), "before the first change", outcome)?;
         let record = Release {
             id: desired.id,
             project: desired.project().to_string(),
@@ -182,6 +185,12 @@ impl Deployer for DockerHost {
         let out = self
             .locked(&stack.name, opts, observer, async {
                 let (desired, actual) = self.desired_and_state(stack, opts, observer).await?;
+                super::requirements::check_cancelled(
+                    opts,
+                    &stack.name,
+                    "while resolving images",
+                    "nothing was changed",
+                )?;
                 self.execute(desired, &actual, opts, observer).await
             })
             .await?;

@@ -89,6 +89,19 @@ pub fn check_release_policy(release: &Release, opts: &DeployOptions) -> Result<(
     Ok(())
 }
 
+/// `DeployError::Cancelled` when `opts`' token was cancelled: for the points before the
+/// executor's first step, where stopping needs no undo; `outcome` says what the host has.
+pub fn check_cancelled(opts: &DeployOptions, project: &str, during: &str, outcome: &str) -> Result<(), DeployError> {
+    if !opts.cancel_token().is_cancelled() {
+        return Ok(());
+    }
+    Err(DeployError::Cancelled {
+        project: project.to_string(),
+        during: during.to_string(),
+        outcome: outcome.to_string(),
+    })
+}
+
 /// Where this deploy's backups go.
 pub fn backup_dir(opts: &DeployOptions) -> PathBuf {
     opts.backup_dir.clone().unwrap_or_else(default_backup_dir)
