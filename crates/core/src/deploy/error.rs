@@ -60,14 +60,15 @@ pub enum DeployError {
         reason: String,
     },
     /// An image could not be resolved to a digest.
-    #[error("service {service}: cannot resolve image {image} to a digest: {reason}; nothing was changed")]
+    #[error("service {service}: cannot resolve image {image} to a digest: {source}; nothing was changed")]
     Resolve {
         /// Service.
         service: String,
         /// Image.
         image: String,
-        /// Why.
-        reason: String,
+        /// Why (boxed: a registry error is large).
+        #[source]
+        source: Box<ResolveFailure>,
     },
     /// An engine call failed.
     #[error("docker engine: {action} {target}: {source}")]
@@ -196,6 +197,33 @@ pub enum DeployError {
     /// The traffic switch (route room) failed; it restored the previous route first.
     #[error(transparent)]
     Route(#[from] crate::route::RouteError),
+}
+
+/// Why an image could not be pinned (see `resolve.rs`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveFailure {
+    /// `pull_policy: never` and the engine has no such image.
+    #[error("not in the engine, and its pull_policy is `never`")]
+    NotInEngine,
+    /// The image is not a valid reference.
+    #[error(transparent)]
+    Reference(#[from] crate::reference::ReferenceError),
+    /// The caller's `DigestResolver` failed.
+    #[error("resolver: {0}")]
+    Resolver(#[source] crate::registry::RegistryError),
+    /// Neither the registry nor an engine pull gave the image.
+    #[error("registry: {registry}; engine pull: {pull}")]
+    Unavailable {
+        /// Why the registry did not answer (shared by the images of one registry).
+        registry: String,
+        /// The engine pull's error.
+        #[source]
+        pull: Box<DeployError>,
+    },
+    /// The engine pulled the image but does not list it.
+    #[error("pulled, but the engine does not show it")]
+    PulledNotShown,
 }
 
 fn tail(lines: &[String]) -> String {

@@ -30,7 +30,7 @@ mod switch;
 pub use container_spec::{container_plan, ContainerPlan};
 pub use docker_host::DockerHost;
 pub use env_store::{without_env_values, EnvValues};
-pub use error::DeployError;
+pub use error::{DeployError, ResolveFailure};
 pub use event::DeployEvent;
 pub use executor::Executor;
 pub use hooks::{check_hooks, hook_timeout, hooks_of, run_hooks, BeforeChange, Hook, HookPoint};

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use bollard::Docker;
 
 use super::engine;
-use super::error::DeployError;
+use super::error::{DeployError, ResolveFailure};
 use super::event::DeployEvent;
 use super::requirements::Requirements;
 use crate::events::{Event, Observer};
@@ -103,10 +103,13 @@ pub async fn resolve_images(
         let (pinned, from) = match cache.get(&key) {
             Some(found) => found.clone(),
             None => {
-                let found =
-                    resolve_one(docker, image, svc.pull_policy, resolver, observer, &mut unreachable).await.map_err(
-                        |reason| DeployError::Resolve { service: name.clone(), image: image.to_string(), reason },
-                    )?;
+                let found = resolve_one(docker, image, svc.pull_policy, resolver, observer, &mut unreachable)
+                    .await
+                    .map_err(|source| DeployError::Resolve {
+                        service: name.clone(),
+                        image: image.to_string(),
+                        source: Box::new(source),
+                    })?;
                 cache.insert(key, found.clone());
                 found
             }
@@ -130,15 +133,12 @@ async fn resolve_one(
     resolver: Option<&dyn DigestResolver>,
     observer: &dyn Observer,
     unreachable: &mut Unreachable,
-) -> Result<(String, &'static str), String> {
+) -> Result<(String, &'static str), ResolveFailure> {
     if image.contains('@') {
         return Ok((image.to_string(), "written"));
     }
     if policy == Some(PullPolicy::Never) {
-        return local_pin(docker, image)
-            .await
-            .map(|p| (p, "engine"))
-            .ok_or_else(|| "not in the engine, and its pull_policy is `never`".to_string());
+        return local_pin(docker, image).await.map(|p| (p, "engine")).ok_or(ResolveFailure::NotInEngine);
     }
     if policy == Some(PullPolicy::Missing) {
         if let Some(p) = local_pin(docker, image).await {
@@ -146,8 +146,8 @@ async fn resolve_one(
         }
     }
     if let Some(r) = resolver {
-        let reference = ImageRef::parse(image).map_err(|e| e.to_string())?;
-        if let Some(digest) = r.resolve(&reference).await.map_err(|e| e.to_string())? {
+        let reference = ImageRef::parse(image)?;
+        if let Some(digest) = r.resolve(&reference).await.map_err(ResolveFailure::Resolver)? {
             return Ok((reference.pinned(digest).familiar(), "registry"));
         }
     }
@@ -164,11 +164,8 @@ async fn resolve_one(
     }
     // The engine may reach registries slipway cannot (its own mirrors, insecure-registries).
     match engine::pull(docker, image).await {
-        Ok(()) => local_pin(docker, image)
-            .await
-            .map(|p| (p, "pull"))
-            .ok_or_else(|| "pulled, but the engine does not show it".to_string()),
-        Err(pull_error) => Err(format!("registry: {registry_error}; engine pull: {pull_error}")),
+        Ok(()) => local_pin(docker, image).await.map(|p| (p, "pull")).ok_or(ResolveFailure::PulledNotShown),
+        Err(pull) => Err(ResolveFailure::Unavailable { registry: registry_error, pull: Box::new(pull) }),
     }
 }
 
