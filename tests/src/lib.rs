@@ -11,6 +11,7 @@
 //! - [`services`]: real PostgreSQL and Redis servers (also held in their "still starting" states).
 
 pub mod cleanup;
+pub mod cli;
 pub mod containers;
 pub mod docker;
 mod fixture_lock;

@@ -8,22 +8,9 @@ use std::time::Duration;
 
 use slipway::deploy::{DeployOptions, Deployer, DockerHost};
 use slipway::NoopObserver;
+use slipway_e2e::cli::slipway_bin;
 use slipway_e2e::{docker, images, names, project::ProjectGuard, stacks};
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// Build the CLI (cargo skips it when fresh) and return its path.
-fn slipway_bin() -> PathBuf {
-    let root = images::workspace_root();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = std::process::Command::new(cargo)
-        .current_dir(&root)
-        .args(["build", "-q", "-p", "slipway-cli", "--bin", "slipway"])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    target.join("debug").join("slipway")
-}
 
 fn write_stack(dir: &Path, stack: &slipway::stack::StackSpec, name: &str) -> PathBuf {
     let path = dir.join(format!("{name}.json"));
@@ -33,8 +20,9 @@ fn write_stack(dir: &Path, stack: &slipway::stack::StackSpec, name: &str) -> Pat
 
 /// Run `slipway deploy -f FILE`, SIGKILL it when a stderr line contains `needle`.
 async fn deploy_killed_at(bin: &Path, file: &Path, needle: &str) {
+    // A short lease, so the next deploy (waiting for the lock) takes the killed one's lock over soon.
     let mut child = tokio::process::Command::new(bin)
-        .args(["deploy", "-f"])
+        .args(["deploy", "--lease", "2s", "--lock-wait", "30s", "-f"])
         .arg(file)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -95,7 +83,7 @@ async fn killed_deploys_converge_and_concurrent_deploys_serialise() {
         deploy_killed_at(&bin, &file, needle).await;
     }
     let v5 = write_stack(dir.path(), &stacks::shop(&project, &demo, &busybox, "v5"), "v5");
-    let (code, err) = deploy_cli(&bin, &v5, &[]).await;
+    let (code, err) = deploy_cli(&bin, &v5, &["--lock-wait", "30s"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("stale deploy lock"), "the killed deploy's lock is reported: {err}");
     converged(&host, &project).await;

@@ -160,6 +160,7 @@ impl slipway::deploy::BeforeChange for FailingBackup {
         &self,
         _desired: &slipway::deploy::DesiredRelease,
         _plan: &slipway::deploy::Plan,
+        _observer: &dyn slipway::events::Observer,
     ) -> Result<(), slipway::deploy::DeployError> {
         Err(slipway::deploy::DeployError::Invalid("backup refused".into()))
     }

@@ -1,5 +1,5 @@
 //! Deploys refused before any change: production with `latest`, a missing external network, and
-//! a held deploy lock (refused at once, or waited for); a stale lock is taken over.
+//! a held deploy lock (refused at once, or waited for); an expired lease is taken over.
 
 use std::time::Duration;
 
@@ -59,7 +59,7 @@ async fn held_lock_refuses_or_waits_and_stale_lock_is_taken_over() {
 
     // Held by a live holder (this process): refused at once, nothing changed.
     let lock =
-        DeployLock::acquire(&docker, &project, Duration::ZERO, Duration::from_secs(3600), &NoopObserver).await.unwrap();
+        DeployLock::acquire(&docker, &project, Duration::ZERO, Duration::from_secs(60), &NoopObserver).await.unwrap();
     let err = host.apply(&stack, &opts(), &NoopObserver).await.unwrap_err();
     assert!(matches!(&err, slipway::Error::Deploy(e) if matches!(**e, DeployError::Locked { .. })), "{err}");
     assert!(host.status(&project).await.unwrap().containers.is_empty());
@@ -73,13 +73,15 @@ async fn held_lock_refuses_or_waits_and_stale_lock_is_taken_over() {
     assert!(out.release.is_some());
     releaser.await.unwrap();
 
-    // A lock left by a holder older than the stale age is reported and taken over.
-    let _old =
-        DeployLock::acquire(&docker, &project, Duration::ZERO, Duration::from_secs(3600), &NoopObserver).await.unwrap();
+    // A lease its holder stopped renewing (a dead holder) is reported and taken over once it
+    // expired (lease 1 s + its clock-skew margin of 1 s).
+    let old =
+        DeployLock::acquire(&docker, &project, Duration::ZERO, Duration::from_secs(1), &NoopObserver).await.unwrap();
+    drop(old); // stops the renewal and leaves the container, as a killed process would
     let events = slipway::RecordingObserver::new();
     let v2 = stacks::shop(&project, &demo, &busybox, "v2");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    let out = host.apply(&v2, &opts().stale_lock_after(Duration::from_secs(1)), &events).await.unwrap();
+    let wait = Duration::from_secs(30);
+    let out = host.apply(&v2, &opts().lock_wait(wait), &events).await.unwrap();
     assert!(out.release.is_some());
     let stale = events
         .events()

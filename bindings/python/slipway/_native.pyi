@@ -13,7 +13,17 @@ __version__: str
 # --- foundation: exceptions ----------------------------------------------------------------------
 
 class SlipwayError(Exception):
-    """Base class of every slipway error."""
+    """Base class of every slipway error.
+
+    Every instance carries ``service`` (the service the error is about, or None), ``step`` (the
+    plan step or hook point that failed, or None) and ``logs`` (the failing container's or hook's
+    last lines). The class follows the error's kind: refusals are PolicyViolation, bad input
+    InvalidInput (a deploy's too), failures the room's class.
+    """
+
+    service: Optional[str]
+    step: Optional[str]
+    logs: list[str]
 
 class InvalidInput(SlipwayError):
     """The input was wrong (exit code 2 on the CLI): bad reference, version, date, file, option."""
@@ -323,8 +333,14 @@ class Stack:
         """The stack as JSON text (``slipway config --format json``)."""
     def to_yaml(self) -> str:
         """The stack as YAML text (``slipway config``)."""
-    def plan(self, env: str = "default", host: Optional[str] = None) -> list[dict[str, Any]]:
-        """Deploy room: the steps a deploy would run (changes nothing)."""
+    def plan(
+        self,
+        env: str = "default",
+        host: Optional[str] = None,
+        tag: Optional[str] = None,
+        policy_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    ) -> list[dict[str, Any]]:
+        """Deploy room: the steps a deploy would run (changes nothing); `tag` as in `deploy`."""
     def deploy(
         self,
         env: str = "default",
@@ -334,8 +350,21 @@ class Stack:
         retain: int = 5,
         host: Optional[str] = None,
         pull: Optional[Literal["always", "missing", "if_not_present", "never"]] = None,
+        backup: Optional[bool] = None,
+        backup_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+        policy_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+        lease: Optional[float] = None,
     ) -> dict[str, Any]:
         """Deploy room: deploy; {"release": dict | None, "steps": [...], "events": [...]}.
+
+        The arguments mean what the CLI's flags mean (one request type in the core): `tag` sets
+        IMAGE_TAG for interpolation (the stack is loaded again with it) and the release's
+        version; the environment's policy decides the database backup before any change
+        (production takes one): `backup=False` skips it where the policy allows
+        (`allow_no_backup`), `backup=True` forces one. Ctrl-C cancels: the deploy undoes itself
+        and releases its lock (bounded wait), then KeyboardInterrupt is raised; a second Ctrl-C
+        stops waiting. `lease` (seconds, default 60) is the deploy lock's lease, renewed while
+        the deploy runs.
 
         `pull` overrides every service's compose `pull_policy` (how tags become digests).
 
@@ -348,10 +377,20 @@ def history(project: str, host: Optional[str] = None) -> list[dict[str, Any]]:
 def status(project: str, host: Optional[str] = None) -> dict[str, Any]:
     """What runs for a project: current release and containers with roles and health."""
 def rollback(
-    project: str, to: Optional[int] = None, host: Optional[str] = None, lock_wait: Optional[float] = None
+    project: str,
+    to: Optional[int] = None,
+    host: Optional[str] = None,
+    lock_wait: Optional[float] = None,
+    env: str = "default",
+    retain: int = 5,
+    backup: Optional[bool] = None,
+    backup_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+    policy_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+    lease: Optional[float] = None,
 ) -> dict[str, Any]:
-    """Deploy a recorded release again (the previous successful one when `to` is None);
-    {"release", "steps", "events"} as Stack.deploy."""
+    """Deploy a recorded release again (the previous successful one when `to` is None), with the
+    exact environment it ran with and the same options as Stack.deploy (the environment's pins
+    and backup apply); {"release", "steps", "events"} as Stack.deploy."""
 
 # --- route ---------------------------------------------------------------------------------------
 

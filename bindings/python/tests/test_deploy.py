@@ -115,3 +115,127 @@ def test_production_refuses_latest(project):
     with pytest.raises(slipway.PolicyViolation):
         stack.deploy(env="production")
     assert slipway.history(name) == []
+
+
+def _inspect_env(name):
+    ids = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label=dev.slipway.project={name}"], capture_output=True, text=True
+    ).stdout.split()
+    assert len(ids) == 1, ids
+    out = subprocess.run(["docker", "inspect", "--format", "{{json .Config.Env}}", ids[0]], capture_output=True, text=True)
+    return dict(e.split("=", 1) for e in json.loads(out.stdout))
+
+
+def test_tag_means_image_tag_and_the_version(project):
+    """`tag=` means what the CLI's `--tag` means: IMAGE_TAG for interpolation and the version."""
+    name, path = project
+    path.write_text(path.read_text().replace("${GREETING:-hello}", "${IMAGE_TAG:-untagged}"))
+    stack = slipway.Stack.load(str(path))
+    out = stack.deploy(tag="v7")
+    assert out["release"]["version"] == "v7"
+    assert _inspect_env(name)["GREETING"] == "v7"
+    assert [s["step"] for s in stack.plan(tag="v7")] == []
+
+
+def _prod_policy(tmp_path, allow_no_backup=True):
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        "[environments.production]\n"
+        "backup = true\n"
+        f"allow_no_backup = {'true' if allow_no_backup else 'false'}\n"
+        'otherwise = "accept"\n'
+    )
+    return str(policy)
+
+
+def test_production_via_python_takes_the_backup(project, tmp_path):
+    """The production backup is decided by the core, so Python's deploy and rollback take it. The
+    database is a busybox stand-in marked `x-slipway.backup: postgres`: the dump fails, which shows
+    the backup ran first and stopped the deploy with nothing changed. (The policy file keeps
+    production's backup and accepts the fixture's tag.)"""
+    name, path = project
+    text = json.loads(path.read_text())
+    text["services"]["idle"]["x-slipway"]["backup"] = "postgres"
+    path.write_text(json.dumps(text))
+    slipway.Stack.load(str(path)).deploy()
+    path.write_text(path.read_text().replace("${GREETING:-hello}", "second"))
+    stack = slipway.Stack.load(str(path))
+    policy, backups = _prod_policy(tmp_path), str(tmp_path / "backups")
+
+    with pytest.raises(slipway.DeployError, match="backup"):
+        stack.deploy(env="production", policy_file=policy, backup_dir=backups)
+    assert [r["id"] for r in slipway.history(name)] == [1]
+    assert _inspect_env(name)["GREETING"] == "hello"
+
+    # An explicit opt-out, which this policy allows.
+    out = stack.deploy(env="production", policy_file=policy, backup=False)
+    assert out["release"]["id"] == 2 and _inspect_env(name)["GREETING"] == "second"
+
+    # Rollback takes the same options: production's backup runs (and fails) first.
+    with pytest.raises(slipway.DeployError, match="backup"):
+        slipway.rollback(name, env="production", policy_file=policy, backup_dir=backups)
+    assert [r["id"] for r in slipway.history(name)] == [1, 2]
+
+    # A policy that forbids skipping it refuses the opt-out (exit code 3 on the CLI).
+    strict = _prod_policy(tmp_path, allow_no_backup=False)
+    with pytest.raises(slipway.PolicyViolation, match="backup"):
+        slipway.rollback(name, env="production", policy_file=strict, backup=False)
+    back = slipway.rollback(name, backup=False)
+    assert back["release"]["rollback_of"] == 1 and _inspect_env(name)["GREETING"] == "hello"
+
+
+def test_keyboard_interrupt_while_waiting_for_the_lock(project):
+    """Ctrl-C during Stack.deploy cancels the core's token: the deploy gives up waiting for the
+    lock (nothing changed, the holder's lock untouched) and KeyboardInterrupt is raised."""
+    import datetime
+    import os
+    import signal
+    import threading
+
+    name, path = project
+    expires = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=10)).isoformat()
+    lock = f"{name}-slipway-deploy-lock"
+    subprocess.run(
+        ["docker", "create", "--name", lock, "--label", f"dev.slipway.lock={name}",
+         "--label", "dev.slipway.lock.holder=ci@elsewhere pid=1",
+         "--label", f"dev.slipway.lock.expires={expires}", BUSYBOX, "never-started"],
+        check=True, capture_output=True,
+    )
+    stack = slipway.Stack.load(str(path))
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            stack.deploy(lock_wait=120)
+    finally:
+        timer.cancel()
+    holder = subprocess.run(
+        ["docker", "inspect", "--format", '{{index .Config.Labels "dev.slipway.lock.holder"}}', lock],
+        capture_output=True, text=True,
+    ).stdout.strip()
+    assert holder == "ci@elsewhere pid=1"
+    assert slipway.history(name) == []
+
+
+def test_exceptions_carry_service_step_logs_and_follow_the_kind(project):
+    name, path = project
+    stack = slipway.Stack.load(str(path))
+    stack.deploy()
+    text = json.loads(path.read_text())
+    text["services"]["idle"]["command"] = ["sh", "-c", "echo boom-from-idle; exit 3"]
+    path.write_text(json.dumps(text))
+    with pytest.raises(slipway.DeployError) as failed:
+        slipway.Stack.load(str(path)).deploy()
+    assert failed.value.service == "idle"
+    assert failed.value.step and "idle" in failed.value.step
+    assert any("boom-from-idle" in line for line in failed.value.logs), failed.value.logs
+    # Bad input to a deploy is InvalidInput (no earlier release to roll back to).
+    with pytest.raises(slipway.InvalidInput) as bad:
+        slipway.rollback(name)
+    assert bad.value.service is None and bad.value.logs == []
+    # A refusal is a PolicyViolation, naming the service.
+    text["services"]["idle"]["image"] = "127.0.0.1:5999/app:latest"
+    path.write_text(json.dumps(text))
+    with pytest.raises(slipway.PolicyViolation) as refused:
+        slipway.Stack.load(str(path)).deploy(env="production")
+    assert refused.value.service == "idle"

@@ -3,6 +3,7 @@
 
 mod commands;
 mod output;
+mod signals;
 
 use std::process::ExitCode;
 

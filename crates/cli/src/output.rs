@@ -1,9 +1,19 @@
 //! Rendering shared by all subcommands: errors to stderr with exit codes, JSON lines, tracing.
 
+/// Libraries whose debug logs carry request bodies (the engine client logs every container
+/// create with its environment): capped at warnings whatever `SLIPWAY_LOG` says, so no secret
+/// reaches a log.
+const BODY_LOGGERS: &[&str] = &["bollard=warn", "hyper=warn", "hyper_util=warn", "reqwest=warn", "h2=warn"];
+
 /// Route `tracing` logs to stderr, filtered by `SLIPWAY_LOG` (default: warnings).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("SLIPWAY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    for directive in BODY_LOGGERS {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }

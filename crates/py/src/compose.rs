@@ -17,6 +17,8 @@ pub struct PyStack {
     pub spec: slipway::stack::StackSpec,
     /// Warnings found while loading, as text.
     pub warnings: Vec<String>,
+    /// How it was loaded: a deploy with `tag=` loads it again with that `IMAGE_TAG`.
+    pub load: slipway::compose::LoadOptions,
 }
 
 #[pymethods]
@@ -46,7 +48,7 @@ impl PyStack {
             opts = opts.project(p);
         }
         let loaded = py.detach(|| slipway::compose::load(&opts)).map_err(|e| to_py(e.into()))?;
-        Ok(Self { spec: loaded.stack, warnings: loaded.warnings.iter().map(|w| w.to_string()).collect() })
+        Ok(Self { spec: loaded.stack, warnings: loaded.warnings.iter().map(|w| w.to_string()).collect(), load: opts })
     }
 
     /// The project name.
@@ -84,16 +86,40 @@ impl PyStack {
     }
 
     /// Deploy room: what a deploy would change, as a list of step dicts (changes nothing).
-    #[pyo3(signature = (env="default", host=None))]
-    fn plan(&self, py: Python<'_>, env: &str, host: Option<String>) -> PyResult<Py<PyAny>> {
-        crate::deploy::plan(py, &self.spec, env, host)
+    /// `tag` sets `IMAGE_TAG` (the stack is loaded again with it) and the release's version.
+    #[pyo3(signature = (env="default", host=None, tag=None, policy_file=None))]
+    fn plan(
+        &self,
+        py: Python<'_>,
+        env: &str,
+        host: Option<String>,
+        tag: Option<String>,
+        policy_file: Option<PathBuf>,
+    ) -> PyResult<Py<PyAny>> {
+        let stack = self.tagged(py, tag.as_deref())?;
+        let args = crate::deploy::RequestArgs {
+            env: env.to_string(),
+            tag,
+            lock_wait: None,
+            lease: None,
+            retain: 5,
+            backup: None,
+            backup_dir: None,
+            policy_file,
+            pull: None,
+        };
+        crate::deploy::plan(py, stack, args, host)
     }
 
     /// Deploy room: deploy this stack (health-gated, undone on failure, recorded on the host).
     /// Returns `{"release": dict | None, "steps": [...], "events": [...]}`; `release` is None
-    /// when nothing changed. `pull` ("always", "missing", "never") overrides every service's
-    /// `pull_policy`.
-    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None))]
+    /// when nothing changed. The keyword arguments mean what the CLI's flags mean: `tag` sets
+    /// `IMAGE_TAG` for interpolation (the stack is loaded again with it) and the release's
+    /// version; the environment's policy decides the backup before any change (production takes
+    /// one); `backup=False` skips it where the policy allows, `backup=True` forces one; `pull`
+    /// ("always", "missing", "never") overrides every service's `pull_policy`. Ctrl-C undoes the
+    /// deploy and releases its lock, then raises `KeyboardInterrupt`.
+    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, backup=None, backup_dir=None, policy_file=None, lease=None))]
     #[allow(clippy::too_many_arguments)]
     fn deploy(
         &self,
@@ -105,13 +131,43 @@ impl PyStack {
         retain: usize,
         host: Option<String>,
         pull: Option<String>,
+        backup: Option<bool>,
+        backup_dir: Option<PathBuf>,
+        policy_file: Option<PathBuf>,
+        lease: Option<f64>,
     ) -> PyResult<Py<PyAny>> {
-        let args = crate::deploy::DeployArgs { env: env.to_string(), tag, dry_run, lock_wait, retain, host, pull };
-        crate::deploy::deploy(py, &self.spec, args)
+        let stack = self.tagged(py, tag.as_deref())?;
+        let args = crate::deploy::RequestArgs {
+            env: env.to_string(),
+            tag,
+            lock_wait,
+            lease,
+            retain,
+            backup,
+            backup_dir,
+            policy_file,
+            pull,
+        };
+        crate::deploy::deploy(py, stack, args, dry_run, host)
     }
 
     fn __repr__(&self) -> String {
         format!("Stack(name='{}', services={:?})", self.spec.name, self.spec.services.keys().collect::<Vec<_>>())
+    }
+}
+
+impl PyStack {
+    /// The stack for a deploy tagged `tag`: loaded again with `IMAGE_TAG=tag` (as the CLI's
+    /// `--tag` does), else as loaded.
+    fn tagged(&self, py: Python<'_>, tag: Option<&str>) -> PyResult<slipway::stack::StackSpec> {
+        match tag {
+            None => Ok(self.spec.clone()),
+            Some(t) => {
+                let load = self.load.clone();
+                let loaded = py.detach(|| slipway::deploy::load_for_deploy(&load, Some(t))).map_err(to_py)?;
+                Ok(loaded.stack)
+            }
+        }
     }
 }
 

@@ -1,87 +1,117 @@
 //! Deploy room in Python: `Stack.plan()`, `Stack.deploy(...)` (methods of the compose room's
-//! `Stack`, delegating here), `slipway.history(project)`, `slipway.rollback(project, to=None)`,
-//! `slipway.status(project)`. Results are plain dicts and lists (the core's JSON shapes).
+//! `Stack`, delegating here), `slipway.history(project)`, `slipway.rollback(project, to=None,
+//! ...)`, `slipway.status(project)`. Keyword arguments fill the core's `DeployRequest`, the same
+//! request the CLI's flags fill, so `tag=`, `env=`, `backup=` mean what `--tag`, `--env`,
+//! `--no-backup`/`--backup` mean. Results are plain dicts and lists (the core's JSON shapes).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use slipway::deploy::{DeployOptions, Deployer, DockerHost, ReleaseId};
+use slipway::deploy::{BackupChoice, CancellationToken, DeployRequest, Deployer, DockerHost, ReleaseId};
 
 use crate::convert::to_py_object;
 use crate::errors::to_py;
-use crate::runtime::block_on_interruptible;
+use crate::runtime::{block_on_cancellable, block_on_interruptible};
 
 async fn host(h: Option<String>) -> Result<DockerHost, slipway::Error> {
     Ok(DockerHost::connect(h.as_deref()).await?)
 }
 
-fn options(env: &str, tag: Option<String>, lock_wait: Option<f64>, retain: usize) -> DeployOptions {
-    DeployOptions::default()
-        .env(env)
-        .version(tag)
-        .lock_wait(Duration::from_secs_f64(lock_wait.unwrap_or(0.0).max(0.0)))
-        .retain(retain)
+fn invalid(msg: String) -> PyErr {
+    to_py(slipway::Error::from(slipway::deploy::DeployError::Invalid(msg)))
+}
+
+/// The request keyword arguments shared by `Stack.deploy`, `Stack.plan` and `slipway.rollback`.
+pub struct RequestArgs {
+    /// Environment for the policy (pins, backup).
+    pub env: String,
+    /// Image tag: `IMAGE_TAG` for interpolation and the release's version.
+    pub tag: Option<String>,
+    /// Seconds to wait for another deploy's lock.
+    pub lock_wait: Option<f64>,
+    /// Seconds of the deploy lock's lease (default 60).
+    pub lease: Option<f64>,
+    /// Releases kept.
+    pub retain: usize,
+    /// `None`: as the policy says; `False`: skip; `True`: always.
+    pub backup: Option<bool>,
+    /// Where pre-deploy backups go.
+    pub backup_dir: Option<PathBuf>,
+    /// Extra environment policies.
+    pub policy_file: Option<PathBuf>,
+    /// Pull policy over every service.
+    pub pull: Option<String>,
+}
+
+impl RequestArgs {
+    /// The core's request.
+    pub fn request(&self) -> PyResult<DeployRequest> {
+        let mut req = DeployRequest::default();
+        req.env = self.env.clone();
+        req.tag = self.tag.clone();
+        let wait = self.lock_wait.unwrap_or(0.0);
+        req.lock_wait =
+            Duration::try_from_secs_f64(wait.max(0.0)).map_err(|e| invalid(format!("lock_wait={wait}: {e}")))?;
+        if let Some(lease) = self.lease {
+            req.lease =
+                Duration::try_from_secs_f64(lease.max(1.0)).map_err(|e| invalid(format!("lease={lease}: {e}")))?;
+        }
+        req.retain = self.retain;
+        req.backup = match self.backup {
+            None => BackupChoice::AsPolicy,
+            Some(false) => BackupChoice::Skip,
+            Some(true) => BackupChoice::Always,
+        };
+        req.backup_dir = self.backup_dir.clone();
+        req.policy_file = self.policy_file.clone();
+        req.pull = match self.pull.as_deref().map(slipway::stack::PullPolicy::parse).transpose() {
+            Ok(p) => p,
+            Err(reason) => return Err(invalid(format!("pull: {reason}"))),
+        };
+        Ok(req)
+    }
 }
 
 /// The plan of `stack` against the host, as a list of step dicts.
 pub fn plan(
     py: Python<'_>,
-    stack: &slipway::stack::StackSpec,
-    env: &str,
+    stack: slipway::stack::StackSpec,
+    args: RequestArgs,
     host_addr: Option<String>,
 ) -> PyResult<Py<PyAny>> {
-    let stack = stack.clone();
-    let opts = options(env, None, None, 5);
+    let opts = args.request()?.options().map_err(to_py)?;
     let plan =
         block_on_interruptible(py, async move { host(host_addr).await?.plan(&stack, &opts).await })?.map_err(to_py)?;
     to_py_object(py, &plan.steps)
 }
 
-/// The keyword arguments of `Stack.deploy`.
-pub struct DeployArgs {
-    /// Environment for the policy.
-    pub env: String,
-    /// Image tag (the release's version).
-    pub tag: Option<String>,
-    /// Plan only.
-    pub dry_run: bool,
-    /// Seconds to wait for another deploy's lock.
-    pub lock_wait: Option<f64>,
-    /// Releases kept.
-    pub retain: usize,
-    /// Docker engine.
-    pub host: Option<String>,
-    /// Pull policy over every service.
-    pub pull: Option<String>,
-}
-
-/// Deploy `stack`; returns `{"release": {...} | None, "steps": [...], "events": [...]}` (the
-/// progress events: pins and where they came from, steps, hook output).
-pub fn deploy(py: Python<'_>, stack: &slipway::stack::StackSpec, args: DeployArgs) -> PyResult<Py<PyAny>> {
-    let stack = stack.clone();
-    let pull = match args.pull.as_deref().map(slipway::stack::PullPolicy::parse).transpose() {
-        Ok(p) => p,
-        Err(reason) => {
-            let e = slipway::Error::from(slipway::deploy::DeployError::Invalid(format!("pull: {reason}")));
-            return Err(to_py(e));
-        }
-    };
-    let opts = options(&args.env, args.tag, args.lock_wait, args.retain).pull(pull);
-    let (dry_run, host_addr) = (args.dry_run, args.host);
-    let out = block_on_interruptible(py, async move {
+/// Deploy `stack` (already loaded with the request's tag as `IMAGE_TAG`); returns
+/// `{"release": {...} | None, "steps": [...], "events": [...]}`. Ctrl-C cancels the deploy: it
+/// undoes itself and releases its lock, then `KeyboardInterrupt` is raised.
+pub fn deploy(
+    py: Python<'_>,
+    stack: slipway::stack::StackSpec,
+    args: RequestArgs,
+    dry_run: bool,
+    host_addr: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let token = CancellationToken::new();
+    let opts = args.request()?.options().map_err(to_py)?.cancel(token.clone());
+    if dry_run {
+        let plan = block_on_interruptible(py, async move { host(host_addr).await?.plan(&stack, &opts).await })?
+            .map_err(to_py)?;
+        return to_py_object(py, &serde_json::json!({ "release": null, "steps": plan.steps, "events": [] }));
+    }
+    let events = slipway::RecordingObserver::new();
+    let recorder = events.clone();
+    let out = block_on_cancellable(py, token, async move {
         let h = host(host_addr).await?;
-        if dry_run {
-            let plan = h.plan(&stack, &opts).await?;
-            return Ok(serde_json::json!({ "release": null, "steps": plan.steps, "events": [] }));
-        }
-        let events = slipway::RecordingObserver::new();
-        let out = h.apply(&stack, &opts, &events).await?;
-        Ok::<_, slipway::Error>(
-            serde_json::json!({ "release": out.release, "steps": out.plan.steps, "events": events.events() }),
-        )
+        h.apply(&stack, &opts, &recorder).await
     })?
     .map_err(to_py)?;
-    to_py_object(py, &out)
+    let result = serde_json::json!({ "release": out.release, "steps": out.plan.steps, "events": events.events() });
+    to_py_object(py, &result)
 }
 
 /// Release records of `project`, oldest first.
@@ -102,20 +132,40 @@ fn status(py: Python<'_>, project: String, host: Option<String>) -> PyResult<Py<
     to_py_object(py, &st)
 }
 
-/// Deploy a recorded release again (`to=None`: the successful release before the current one).
+/// Deploy a recorded release again (`to=None`: the successful release before the current one),
+/// with the same options as `Stack.deploy`: the environment's policy (pins, backup) applies.
 #[pyfunction]
-#[pyo3(signature = (project, to=None, host=None, lock_wait=None))]
+#[pyo3(signature = (project, to=None, host=None, lock_wait=None, env="default", retain=5, backup=None, backup_dir=None, policy_file=None, lease=None))]
+#[allow(clippy::too_many_arguments)]
 fn rollback(
     py: Python<'_>,
     project: String,
     to: Option<u64>,
     host: Option<String>,
     lock_wait: Option<f64>,
+    env: &str,
+    retain: usize,
+    backup: Option<bool>,
+    backup_dir: Option<PathBuf>,
+    policy_file: Option<PathBuf>,
+    lease: Option<f64>,
 ) -> PyResult<Py<PyAny>> {
-    let opts = options("default", None, lock_wait, 5);
+    let args = RequestArgs {
+        env: env.to_string(),
+        tag: None,
+        lock_wait,
+        lease,
+        retain,
+        backup,
+        backup_dir,
+        policy_file,
+        pull: None,
+    };
+    let token = CancellationToken::new();
+    let opts = args.request()?.options().map_err(to_py)?.cancel(token.clone());
     let events = slipway::RecordingObserver::new();
     let recorder = events.clone();
-    let out = block_on_interruptible(py, async move {
+    let out = block_on_cancellable(py, token, async move {
         self::host(host).await?.rollback(&project, to.map(ReleaseId), &opts, &recorder).await
     })?
     .map_err(to_py)?;

@@ -16,9 +16,29 @@ create_exception!(_native, DeployError, SlipwayError, "A deploy, rollback or sta
 create_exception!(_native, RouteError, SlipwayError, "A traffic switch failed.");
 create_exception!(_native, BackupError, SlipwayError, "A backup or restore failed.");
 
-/// Convert a core error into the matching Python exception. A policy refusal carries
-/// `reasons` (one string per refused reference).
+/// Convert a core error into the matching Python exception. Every exception carries `.service`,
+/// `.step` (str or None) and `.logs` (list of str) from the core's error; a policy refusal also
+/// carries `reasons` (one string per refused reference). The class follows the error's kind:
+/// policy refusals are `PolicyViolation`, bad input to a deploy is `InvalidInput`, failures are
+/// the room's class.
 pub fn to_py(e: slipway::Error) -> PyErr {
+    let (service, step, logs) = match &e {
+        slipway::Error::Deploy(d) => (d.service().map(str::to_string), d.step().map(str::to_string), d.logs().to_vec()),
+        _ => (None, None, Vec::new()),
+    };
+    let err = classify(e);
+    Python::attach(|py| {
+        // Setting attributes on a fresh exception instance cannot fail in practice; if it does,
+        // the message still says all of it.
+        let value = err.value(py);
+        let _ = value.setattr("service", service);
+        let _ = value.setattr("step", step);
+        let _ = value.setattr("logs", logs);
+    });
+    err
+}
+
+fn classify(e: slipway::Error) -> PyErr {
     use slipway::{Error, ErrorKind};
     let msg = e.to_string();
     if e.kind() == ErrorKind::PolicyRefused {
@@ -43,6 +63,7 @@ pub fn to_py(e: slipway::Error) -> PyErr {
         Error::Health(_) if e.kind() == ErrorKind::InvalidInput => InvalidInput::new_err(msg),
         Error::Health(_) => HealthError::new_err(msg),
         Error::Compose(_) => ComposeError::new_err(msg),
+        Error::Deploy(_) | Error::Route(_) if e.kind() == ErrorKind::InvalidInput => InvalidInput::new_err(msg),
         Error::Deploy(_) => DeployError::new_err(msg),
         Error::Route(_) => RouteError::new_err(msg),
         Error::Backup(_) => BackupError::new_err(msg),

@@ -16,7 +16,7 @@ use crate::errors::SlipwayError;
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
 /// How often `block_on_interruptible` lets Python handle pending signals.
-const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The shared multi-thread runtime, created on first use.
 pub fn runtime() -> PyResult<&'static Runtime> {
@@ -42,7 +42,19 @@ where
     Ok(py.detach(|| rt.block_on(fut)))
 }
 
-/// Like [`block_on`], but every 50 ms lets Python run its signal handlers; if one raises
+/// Drive `fut` until it completes (`Ok`) or a Python signal handler raises (`Err`, `fut` left
+/// where it was), letting Python run its handlers every [`SIGNAL_CHECK_INTERVAL`].
+async fn until_signal<F: Future>(fut: &mut std::pin::Pin<&mut F>) -> Result<F::Output, PyErr> {
+    let mut tick = tokio::time::interval(SIGNAL_CHECK_INTERVAL);
+    loop {
+        tokio::select! {
+            out = fut.as_mut() => return Ok(out),
+            _ = tick.tick() => Python::attach(|py| py.check_signals())?,
+        }
+    }
+}
+
+/// Like [`block_on`], but every 100 ms lets Python run its signal handlers; if one raises
 /// (Ctrl-C raises `KeyboardInterrupt`), `fut` is dropped — cancelled at its current await point —
 /// and that exception is returned.
 pub fn block_on_interruptible<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
@@ -54,13 +66,37 @@ where
     py.detach(|| {
         rt.block_on(async {
             let mut fut = std::pin::pin!(fut);
-            let mut tick = tokio::time::interval(SIGNAL_CHECK_INTERVAL);
-            loop {
-                tokio::select! {
-                    out = &mut fut => return Ok(out),
-                    _ = tick.tick() => Python::attach(|py| py.check_signals())?,
-                }
-            }
+            until_signal(&mut fut).await
+        })
+    })
+}
+
+/// How long a cancelled deploy may take to undo itself after a KeyboardInterrupt before the
+/// call gives up waiting (the deploy's own waits are bounded too; this bounds the sum).
+const UNDO_BOUND: Duration = Duration::from_secs(300);
+
+/// Like [`block_on_interruptible`], for operations that undo themselves when `token` is
+/// cancelled (deploy, rollback): a KeyboardInterrupt (or another signal handler's exception)
+/// cancels `token` and keeps waiting, bounded by [`UNDO_BOUND`], for `fut` to undo and release
+/// its lock; then the exception is raised. A second KeyboardInterrupt stops waiting at once
+/// (`fut` is dropped: what it had not undone is left, and its lock's lease expires by itself).
+pub fn block_on_cancellable<F>(py: Python<'_>, token: slipway::deploy::CancellationToken, fut: F) -> PyResult<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let rt = runtime()?;
+    py.detach(|| {
+        rt.block_on(async {
+            let mut fut = std::pin::pin!(fut);
+            let interrupt = match until_signal(&mut fut).await {
+                Ok(out) => return Ok(out),
+                Err(e) => e,
+            };
+            token.cancel();
+            // The undo runs to its end, unless it outlasts the bound or a second signal comes.
+            let _ = tokio::time::timeout(UNDO_BOUND, until_signal(&mut fut)).await;
+            Err(interrupt)
         })
     })
 }

@@ -2,16 +2,15 @@
 //! target arguments shared with `status`, `history`, `rollback` and `prune`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use slipway::backup::{BackupBeforeDeploy, BackupStore};
-use slipway::compose::{load, LoadOptions};
-use slipway::deploy::{DeployEvent, DeployOptions, Deployer, DockerHost};
+use slipway::compose::LoadOptions;
+use slipway::deploy::{BackupChoice, DeployEvent, DeployOptions, DeployRequest, Deployer, DockerHost};
 use slipway::stack::StackSpec;
 use slipway::{Event, Observer};
 
 use crate::output;
+use crate::signals::{cancel_on_signals, Trail};
 
 /// Where and what: compose files, project, engine.
 #[derive(clap::Args, Clone, Debug)]
@@ -43,8 +42,8 @@ impl Target {
 }
 
 /// Load the stack through the compose loader (`--tag` sets `IMAGE_TAG` for interpolation). A
-/// `.json` file is taken as an already resolved `StackSpec` (what `deploy --dry-run --json` prints
-/// under `stack`).
+/// `.json` file is taken as an already resolved `StackSpec` (`deploy --dry-run --json` prints one
+/// under `stack`, with environment values left out).
 pub fn load_stack(files: &[PathBuf], project: Option<&str>, tag: Option<&str>) -> Result<StackSpec, slipway::Error> {
     if !files.is_empty() && files.iter().all(|f| f.extension().is_some_and(|e| e == "json")) {
         let mut stack: Option<StackSpec> = None;
@@ -59,15 +58,11 @@ pub fn load_stack(files: &[PathBuf], project: Option<&str>, tag: Option<&str>) -
         }
         return Ok(stack);
     }
-    let mut env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    if let Some(t) = tag {
-        env.insert("IMAGE_TAG".into(), t.to_string());
-    }
-    let mut opts = LoadOptions::new(files.to_vec()).environment(env);
+    let mut opts = LoadOptions::new(files.to_vec());
     if let Some(p) = project {
         opts = opts.project(p);
     }
-    let loaded = load(&opts)?;
+    let loaded = slipway::deploy::load_for_deploy(&opts, tag)?;
     for w in &loaded.warnings {
         eprintln!("slipway: warning: {w}");
     }
@@ -82,17 +77,69 @@ fn invalid(msg: String) -> slipway::Error {
     slipway::Error::from(slipway::deploy::DeployError::Invalid(msg))
 }
 
+/// The request flags deploy and rollback share: the same names as `DeployRequest` and Python's
+/// keyword arguments, with the same meaning.
+#[derive(clap::Args, Clone, Debug)]
+pub struct RequestArgs {
+    /// Environment whose policy applies: pins (production refuses `latest` and moving tags) and
+    /// the backup before any change (production takes one).
+    #[arg(long, default_value = "default")]
+    pub env: String,
+    /// Wait this long for another deploy's lock (e.g. 30s); default: refuse at once.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub lock_wait: Option<Duration>,
+    /// The deploy lock's lease (renewed while this deploy runs; if it is killed, another deploy
+    /// takes the lock over one lease plus a quarter of it later).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    pub lease: Duration,
+    /// Releases whose containers and images are kept.
+    #[arg(long, default_value_t = 5)]
+    pub retain: usize,
+    /// Extra environment policies (TOML or JSON) merged over the built-in ones.
+    #[arg(long, value_name = "FILE", env = "SLIPWAY_POLICY_FILE")]
+    pub policy_file: Option<PathBuf>,
+    /// Skip the database backup the environment's policy asks for (refused, exit 3, by a policy
+    /// with `allow_no_backup = false`).
+    #[arg(long, conflicts_with = "backup")]
+    pub no_backup: bool,
+    /// Take a database backup before any change even when the policy does not ask for one.
+    #[arg(long)]
+    pub backup: bool,
+    /// Where pre-deploy backups go (default: $SLIPWAY_BACKUP_DIR, /var/lib/slipway/backups as root, else ~/.local/share/slipway/backups).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+}
+
+impl RequestArgs {
+    /// The core's request for these flags (and `tag`).
+    pub fn request(&self, tag: Option<&str>) -> DeployRequest {
+        let mut req = DeployRequest::default();
+        req.env = self.env.clone();
+        req.tag = tag.map(str::to_string);
+        req.lock_wait = self.lock_wait.unwrap_or_default();
+        req.lease = self.lease;
+        req.retain = self.retain;
+        req.policy_file = self.policy_file.clone();
+        req.backup_dir = self.backup_dir.clone();
+        req.backup = match (self.no_backup, self.backup) {
+            (true, _) => BackupChoice::Skip,
+            (_, true) => BackupChoice::Always,
+            _ => BackupChoice::AsPolicy,
+        };
+        req
+    }
+}
+
 /// Arguments of `slipway deploy`.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  slipway deploy -f compose.yaml --env production --tag v1.4.2\n  slipway deploy --dry-run --json"
+    after_help = "Examples:\n  slipway deploy -f compose.yaml --env production --tag v1.4.2\n  slipway deploy --dry-run --json\n\nCtrl-C or SIGTERM stops the current step, undoes the deploy and releases the lock (exit 1); a second one aborts the undo."
 )]
 pub struct Args {
     #[command(flatten)]
     target: Target,
-    /// Environment for the policy (production refuses `latest` and moving tags).
-    #[arg(long, default_value = "default")]
-    env: String,
+    #[command(flatten)]
+    request: RequestArgs,
     /// Image tag: sets IMAGE_TAG for interpolation and the release's version.
     #[arg(long)]
     tag: Option<String>,
@@ -106,25 +153,14 @@ pub struct Args {
     /// JSON output.
     #[arg(long)]
     json: bool,
-    /// Wait this long for another deploy's lock (e.g. 30s); default: refuse at once.
-    #[arg(long, value_parser = humantime::parse_duration)]
-    lock_wait: Option<Duration>,
-    /// Releases whose containers and images are kept.
-    #[arg(long, default_value_t = 5)]
-    retain: usize,
-    /// Extra environment policies (TOML or JSON) merged over the built-in ones.
-    #[arg(long, value_name = "FILE", env = "SLIPWAY_POLICY_FILE")]
-    policy_file: Option<PathBuf>,
-    /// Skip the database backup the environment's policy asks for (production does).
-    #[arg(long)]
-    no_backup: bool,
-    /// Where pre-deploy backups go (default: $SLIPWAY_BACKUP_DIR, /var/lib/slipway/backups as root, else ~/.local/share/slipway/backups).
-    #[arg(long, value_name = "DIR")]
-    backup_dir: Option<PathBuf>,
 }
 
-/// Prints deploy progress on stderr (one line per step).
-pub struct Progress;
+/// Prints deploy progress on stderr (one line per step) and keeps the trail of finished steps
+/// for the second-signal warning.
+#[derive(Clone, Default)]
+pub struct Progress {
+    trail: Trail,
+}
 
 impl Observer for Progress {
     fn event(&self, event: &Event) {
@@ -132,10 +168,14 @@ impl Observer for Progress {
         match e {
             DeployEvent::StepStarted { index, total, description } => eprintln!("[{index}/{total}] {description} ..."),
             DeployEvent::StepDone { index, description, millis, .. } => {
+                self.trail.done(description);
                 eprintln!("[{index}] {description}: done in {millis} ms")
             }
             DeployEvent::StepFailed { description, reason } => eprintln!("FAILED {description}: {reason}"),
-            DeployEvent::Undo { description } => eprintln!("undo: {description}"),
+            DeployEvent::Undo { description } => {
+                self.trail.undone();
+                eprintln!("undo: {description}")
+            }
             DeployEvent::UndoFailed { description, reason, finish } => {
                 eprintln!("UNDO FAILED {description}: {reason}; finish with: {finish}")
             }
@@ -168,13 +208,15 @@ impl Observer for Progress {
     }
 }
 
-/// The options from flags.
-pub fn options(env: &str, tag: Option<&str>, lock_wait: Option<Duration>, retain: usize) -> DeployOptions {
-    DeployOptions::default()
-        .env(env)
-        .version(tag.map(str::to_string))
-        .lock_wait(lock_wait.unwrap_or_default())
-        .retain(retain)
+/// The options for a request, cancelled by the first SIGINT/SIGTERM (see `signals.rs`).
+pub fn cancellable_options(
+    req: &DeployRequest,
+    project: &str,
+    progress: &Progress,
+) -> Result<DeployOptions, slipway::Error> {
+    let token = slipway::deploy::CancellationToken::new();
+    cancel_on_signals(token.clone(), project.to_string(), progress.trail.clone());
+    Ok(req.options()?.cancel(token))
 }
 
 /// Run `slipway deploy`.
@@ -186,24 +228,17 @@ pub async fn run(args: Args) -> u8 {
 }
 
 async fn deploy(args: &Args) -> Result<u8, slipway::Error> {
-    let stack = load_stack(&args.target.files, args.target.project.as_deref(), args.tag.as_deref())?;
+    let mut req = args.request.request(args.tag.as_deref());
+    req.pull = args.pull;
+    let stack = load_stack(&args.target.files, args.target.project.as_deref(), req.tag.as_deref())?;
     let host = args.target.host().await?;
-    let policies = slipway::policy::EnvironmentPolicies::builtin_with_file(args.policy_file.as_deref())?;
-    let mut opts = options(&args.env, args.tag.as_deref(), args.lock_wait, args.retain)
-        .policy(Arc::new(policies.clone()))
-        .pull(args.pull);
-    // The backup is a step of the plan, so `--dry-run` shows it too (it runs only in `apply`).
-    if let (false, Ok(policy)) = (args.no_backup, policies.get(&args.env)) {
-        let docker =
-            slipway::engine::connect(args.target.host.as_deref()).await.map_err(slipway::deploy::DeployError::from)?;
-        let store = BackupStore::new(args.backup_dir.clone().unwrap_or_else(slipway::backup::default_backup_dir));
-        if let Some(hook) = BackupBeforeDeploy::for_policy(policy, docker, store, Arc::new(Progress)) {
-            opts = opts.before_change(hook);
-        }
-    }
+    let progress = Progress::default();
+    let opts = cancellable_options(&req, &stack.name, &progress)?;
     if args.dry_run {
         let plan = host.plan(&stack, &opts).await?;
         if args.json {
+            // No environment value in `--json` output: the stack shows the variables' names only.
+            let stack = slipway::deploy::without_env_values(&stack);
             output::json_line(&serde_json::json!({ "plan": plan, "stack": stack }));
         } else if plan.steps.is_empty() {
             println!("{}: nothing to do", stack.name);
@@ -214,7 +249,7 @@ async fn deploy(args: &Args) -> Result<u8, slipway::Error> {
         }
         return Ok(0);
     }
-    let out = host.apply(&stack, &opts, &Progress).await?;
+    let out = host.apply(&stack, &opts, &progress).await?;
     if args.json {
         output::json_line(&serde_json::json!({
             "project": stack.name,

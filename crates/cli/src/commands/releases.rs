@@ -1,11 +1,9 @@
 //! `slipway status`, `slipway history`, `slipway rollback [--to ID]`, `slipway prune`: what runs
 //! and what ran, read from the host's own records.
 
-use std::time::Duration;
-
 use slipway::deploy::{Deployer, ReleaseId, ReleaseOutcome};
 
-use super::deploy::{options, Progress, Target};
+use super::deploy::{cancellable_options, Progress, RequestArgs, Target};
 use crate::output;
 
 /// Arguments of `slipway status`.
@@ -30,25 +28,28 @@ pub struct HistoryArgs {
 
 /// Arguments of `slipway rollback`.
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  slipway rollback -p shop\n  slipway rollback -p shop --to 3")]
+#[command(
+    after_help = "Examples:\n  slipway rollback -p shop\n  slipway rollback -p shop --to 3 --env production --lock-wait 30s"
+)]
 pub struct RollbackArgs {
     #[command(flatten)]
     target: Target,
+    /// The same request flags as `deploy`: environment, lock wait, retention, backup.
+    #[command(flatten)]
+    request: RequestArgs,
     /// The release to deploy again (default: the successful release before the current one).
     #[arg(long)]
     to: Option<String>,
     /// JSON output.
     #[arg(long)]
     json: bool,
-    /// Wait this long for another deploy's lock.
-    #[arg(long, value_parser = humantime::parse_duration)]
-    lock_wait: Option<Duration>,
 }
 
 fn outcome(o: &ReleaseOutcome) -> String {
     match o {
         ReleaseOutcome::Succeeded => "succeeded".into(),
         ReleaseOutcome::Failed { service, step, .. } => format!("failed ({service}: {step})"),
+        ReleaseOutcome::Cancelled { service, step } => format!("cancelled ({service}: {step})"),
         _ => "unknown".into(),
     }
 }
@@ -120,8 +121,9 @@ pub async fn rollback(args: RollbackArgs) -> u8 {
             })?),
             None => None,
         };
-        let opts = options("default", None, args.lock_wait, 5);
-        let out = args.target.host().await?.rollback(&project, to, &opts, &Progress).await?;
+        let progress = Progress::default();
+        let opts = cancellable_options(&args.request.request(None), &project, &progress)?;
+        let out = args.target.host().await?.rollback(&project, to, &opts, &progress).await?;
         if args.json {
             output::json_line(&serde_json::json!({ "project": project, "release": out.release }));
         } else if let Some(r) = &out.release {

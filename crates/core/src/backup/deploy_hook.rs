@@ -14,36 +14,35 @@ use crate::deploy::{BeforeChange, DeployError, DesiredRelease, Plan};
 use crate::events::Observer;
 use crate::policy::EnvironmentPolicy;
 
-/// A [`BeforeChange`] hook that backs up the stack's databases into a store.
+/// A [`BeforeChange`] hook that backs up the stack's databases into a store. The deployer adds it
+/// itself when the environment's policy asks for a backup (`deploy::requirements`), so every face
+/// gets it; Rust callers may also add one by hand.
 pub struct BackupBeforeDeploy {
     docker: Docker,
     store: BackupStore,
     retention: RetentionPolicy,
-    observer: Arc<dyn Observer>,
 }
 
 impl BackupBeforeDeploy {
     /// A hook writing into `store` through `docker`, applying `retention` afterwards.
-    pub fn new(docker: Docker, store: BackupStore, retention: RetentionPolicy, observer: Arc<dyn Observer>) -> Self {
-        Self { docker, store, retention, observer }
+    pub fn new(docker: Docker, store: BackupStore, retention: RetentionPolicy) -> Self {
+        Self { docker, store, retention }
     }
 
     /// The hook when `policy` asks for backups before deploys, else `None`.
-    pub fn for_policy(
-        policy: &EnvironmentPolicy,
-        docker: Docker,
-        store: BackupStore,
-        observer: Arc<dyn Observer>,
-    ) -> Option<Arc<dyn BeforeChange>> {
-        policy
-            .backup
-            .then(|| Arc::new(Self::new(docker, store, RetentionPolicy::default(), observer)) as Arc<dyn BeforeChange>)
+    pub fn for_policy(policy: &EnvironmentPolicy, docker: Docker, store: BackupStore) -> Option<Arc<dyn BeforeChange>> {
+        policy.backup.then(|| Arc::new(Self::new(docker, store, RetentionPolicy::default())) as Arc<dyn BeforeChange>)
     }
 }
 
 #[async_trait]
 impl BeforeChange for BackupBeforeDeploy {
-    async fn before_change(&self, desired: &DesiredRelease, _plan: &Plan) -> Result<(), DeployError> {
+    async fn before_change(
+        &self,
+        desired: &DesiredRelease,
+        _plan: &Plan,
+        observer: &dyn Observer,
+    ) -> Result<(), DeployError> {
         let release = desired.id.to_string();
         // Databases are recognised by the image as written (`postgres:16`), not by its pin,
         // which for an image known only to this engine is a bare image id.
@@ -53,15 +52,10 @@ impl BeforeChange for BackupBeforeDeploy {
                 s.image = Some(service.image.clone());
             }
         }
-        backup_before_deploy(&self.docker, &self.store, &stack, Some(&release), self.retention, self.observer.as_ref())
+        backup_before_deploy(&self.docker, &self.store, &stack, Some(&release), self.retention, observer)
             .await
             .map(|_| ())
-            .map_err(|e| DeployError::HookFailed {
-                hook: "pre-deploy backup".into(),
-                command: format!("backup of {} into {}", desired.stack.name, self.store.dir().display()),
-                reason: e.to_string(),
-                output: Vec::new(),
-            })
+            .map_err(|source| DeployError::Backup { project: desired.project().to_string(), source })
     }
 
     fn describe(&self) -> String {

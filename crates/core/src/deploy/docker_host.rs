@@ -13,6 +13,7 @@ use super::engine;
 use super::error::DeployError;
 use super::event::DeployEvent;
 use super::executor::Executor;
+use super::hooks::BeforeChange;
 use super::lock::DeployLock;
 use super::options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 use super::plan::{plan_with, Plan, PlanOptions};
@@ -88,7 +89,9 @@ impl DockerHost {
         opts: &DeployOptions,
         observer: &dyn Observer,
     ) -> Result<DeployOutcome, DeployError> {
-        let plan = plan_with(&desired, actual, plan_options(opts))?;
+        // Policy in core: the environment's backup is a step of the plan, before any change.
+        let before_change = super::requirements::before_change_hooks(&self.docker, opts)?;
+        let plan = plan_with(&desired, actual, plan_options(opts, &before_change))?;
         observer
             .event(&Event::Deploy(DeployEvent::Planned { release: desired.id.to_string(), steps: plan.steps.len() }));
         if plan.is_empty() {
@@ -101,6 +104,7 @@ impl DockerHost {
             version: desired.version.clone(),
             services: desired.services.clone(),
             stack: desired.stack.clone(),
+            env_sha256: None,
             who: who(),
             when: chrono::Utc::now(),
             outcome: ReleaseOutcome::Succeeded,
@@ -118,7 +122,7 @@ impl DockerHost {
             .router(router.as_deref())
             .previous(actual.current().map(|r| &r.stack))
             .cancel(opts.cancel.clone())
-            .before_change(&opts.before_change)
+            .before_change(&before_change)
             .run(&plan)
             .await?;
         Ok(DeployOutcome { plan, release: Some(release) })
@@ -131,7 +135,15 @@ impl DockerHost {
         observer: &dyn Observer,
         body: impl std::future::Future<Output = Result<T, DeployError>>,
     ) -> Result<T, DeployError> {
-        let lock = DeployLock::acquire(&self.docker, project, opts.lock_wait, opts.stale_lock_after, observer).await?;
+        let lock = DeployLock::acquire_cancellable(
+            &self.docker,
+            project,
+            opts.lock_wait,
+            opts.lease,
+            opts.cancel_token(),
+            observer,
+        )
+        .await?;
         let result = body.await;
         let released = lock.release().await;
         let value = result?;
@@ -140,13 +152,13 @@ impl DockerHost {
     }
 }
 
-fn plan_options(opts: &DeployOptions) -> PlanOptions {
+fn plan_options(opts: &DeployOptions, before_change: &[Arc<dyn BeforeChange>]) -> PlanOptions {
     PlanOptions::default()
         .retain(opts.retain)
         .min_running(opts.min_running)
         .env(opts.env.clone())
         .hooks(opts.hooks)
-        .backups(opts.before_change.iter().map(|h| h.describe()).collect())
+        .backups(before_change.iter().map(|h| h.describe()).collect())
 }
 
 /// The first service image's tag (by service name), for people.
@@ -162,7 +174,8 @@ fn version_of(stack: &StackSpec) -> Option<String> {
 impl Deployer for DockerHost {
     async fn plan(&self, stack: &StackSpec, opts: &DeployOptions) -> crate::Result<Plan> {
         let (desired, actual) = self.desired_and_state(stack, opts, &crate::NoopObserver).await?;
-        Ok(plan_with(&desired, &actual, plan_options(opts))?)
+        let before_change = super::requirements::before_change_hooks(&self.docker, opts)?;
+        Ok(plan_with(&desired, &actual, plan_options(opts, &before_change))?)
     }
 
     async fn apply(
@@ -173,9 +186,16 @@ impl Deployer for DockerHost {
     ) -> crate::Result<DeployOutcome> {
         // Policy and digests first: a refusal changes nothing (not even the lock).
         check_policy(stack, &opts.env, opts.policy.as_ref())?;
+        super::requirements::backup_decision(opts)?;
         let out = self
             .locked(&stack.name, opts, observer, async {
                 let (desired, actual) = self.desired_and_state(stack, opts, observer).await?;
+                super::requirements::check_cancelled(
+                    opts,
+                    &stack.name,
+                    "while resolving images",
+                    "nothing was changed",
+                )?;
                 self.execute(desired, &actual, opts, observer).await
             })
             .await?;
@@ -189,9 +209,12 @@ impl Deployer for DockerHost {
         opts: &DeployOptions,
         observer: &dyn Observer,
     ) -> crate::Result<DeployOutcome> {
+        // The same options as a deploy: the environment's requirements apply before the lock.
+        super::requirements::backup_decision(opts)?;
         let out = self
             .locked(project, opts, observer, async {
-                let history = VolumeRecords::new(self.docker.clone()).list(project).await?;
+                let records = VolumeRecords::new(self.docker.clone());
+                let history = records.list(project).await?;
                 let no = |what: String| DeployError::NoRelease { project: project.to_string(), what };
                 let current = history.iter().rev().find(|r| r.outcome.is_success()).map(|r| r.id);
                 let target = match to {
@@ -204,7 +227,11 @@ impl Deployer for DockerHost {
                 };
                 let images: BTreeSet<String> = target.services.values().map(|s| s.pinned.clone()).collect();
                 let actual = engine::read_state(&self.docker, project, &images).await?;
-                let desired = DesiredRelease::from_record(actual.next_release_id(), target);
+                // The environment's pins judge the images as that release wrote them.
+                super::requirements::check_release_policy(target, opts)?;
+                // The exact environment comes back from the record volume's root-only file.
+                let target = records.unseal(target).await?;
+                let desired = DesiredRelease::from_record(actual.next_release_id(), &target);
                 self.execute(desired, &actual, opts, observer).await
             })
             .await?;

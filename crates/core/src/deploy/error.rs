@@ -36,6 +36,17 @@ pub enum DeployError {
         /// Service.
         service: String,
     },
+    /// A service's image is not a valid reference.
+    #[error("service {service}: image `{image}` is not a valid reference: {source}; nothing was changed")]
+    InvalidImage {
+        /// Service.
+        service: String,
+        /// The image as written.
+        image: String,
+        /// Why.
+        #[source]
+        source: crate::reference::ReferenceError,
+    },
     /// The environment policy refused an image.
     #[error("service {service}: image {image} refused by the {env} policy: {reason}; nothing was changed")]
     PolicyRefused {
@@ -49,14 +60,15 @@ pub enum DeployError {
         reason: String,
     },
     /// An image could not be resolved to a digest.
-    #[error("service {service}: cannot resolve image {image} to a digest: {reason}; nothing was changed")]
+    #[error("service {service}: cannot resolve image {image} to a digest: {source}; nothing was changed")]
     Resolve {
         /// Service.
         service: String,
         /// Image.
         image: String,
-        /// Why.
-        reason: String,
+        /// Why (boxed: a registry error is large).
+        #[source]
+        source: Box<ResolveFailure>,
     },
     /// An engine call failed.
     #[error("docker engine: {action} {target}: {source}")]
@@ -152,6 +164,54 @@ pub enum DeployError {
         /// Why.
         reason: String,
     },
+    /// The pre-change backup the environment requires failed; nothing was changed.
+    #[error("project {project}: the backup before the deploy failed, nothing was changed: {source}")]
+    Backup {
+        /// Project.
+        project: String,
+        /// The backup room's error.
+        #[source]
+        source: crate::backup::BackupError,
+    },
+    /// The environment's policy requires a backup and forbids skipping it.
+    #[error("the {env} policy requires a database backup before every deploy and does not allow skipping it (drop --no-backup / backup=False)")]
+    BackupRequired {
+        /// Environment.
+        env: String,
+    },
+    /// A release record (or its environment file) could not be turned into or read from JSON.
+    #[error("project {project}: release record: {what}: {source}")]
+    RecordJson {
+        /// Project.
+        project: String,
+        /// What was being written or read.
+        what: String,
+        /// The serialiser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A release record's environment file could not be packed or unpacked.
+    #[error("project {project}: release record: {what}: {source}")]
+    RecordArchive {
+        /// Project.
+        project: String,
+        /// What was being packed or unpacked.
+        what: String,
+        /// The archive error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The caller cancelled the deploy (Ctrl-C, SIGTERM, KeyboardInterrupt, a cancelled token)
+    /// before its first change (waiting for the lock, resolving images): nothing to undo.
+    #[error("project {project}: cancelled {during}; {outcome}")]
+    CancelledBeforeChange {
+        /// Project.
+        project: String,
+        /// What was going on (`while waiting for the deploy lock`, `at step 4/9 ...`).
+        during: String,
+        /// What the host was left with (`nothing was changed`, or the undo's report).
+        outcome: String,
+    },
     /// Docker's configuration gave no usable credentials for an image's registry.
     #[error("image {image}: cannot read registry credentials: {reason}")]
     Credentials {
@@ -166,6 +226,33 @@ pub enum DeployError {
     /// The traffic switch (route room) failed; it restored the previous route first.
     #[error(transparent)]
     Route(#[from] crate::route::RouteError),
+}
+
+/// Why an image could not be pinned (see `resolve.rs`).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveFailure {
+    /// `pull_policy: never` and the engine has no such image.
+    #[error("not in the engine, and its pull_policy is `never`")]
+    NotInEngine,
+    /// The image is not a valid reference.
+    #[error(transparent)]
+    Reference(#[from] crate::reference::ReferenceError),
+    /// The caller's `DigestResolver` failed.
+    #[error("resolver: {0}")]
+    Resolver(#[source] crate::registry::RegistryError),
+    /// Neither the registry nor an engine pull gave the image.
+    #[error("registry: {registry}; engine pull: {pull}")]
+    Unavailable {
+        /// Why the registry did not answer (shared by the images of one registry).
+        registry: String,
+        /// The engine pull's error.
+        #[source]
+        pull: Box<DeployError>,
+    },
+    /// The engine pulled the image but does not list it.
+    #[error("pulled, but the engine does not show it")]
+    PulledNotShown,
 }
 
 fn tail(lines: &[String]) -> String {
@@ -184,11 +271,42 @@ impl DeployError {
             | DeployError::MissingExternal { .. }
             | DeployError::DependencyCycle { .. }
             | DeployError::MissingImage { .. }
+            | DeployError::InvalidImage { .. }
             | DeployError::NoRelease { .. }
             | DeployError::Invalid(_) => ErrorKind::InvalidInput,
-            DeployError::PolicyRefused { .. } => ErrorKind::PolicyRefused,
+            DeployError::PolicyRefused { .. } | DeployError::BackupRequired { .. } => ErrorKind::PolicyRefused,
             DeployError::Route(e) => e.kind(),
             _ => ErrorKind::Failed,
+        }
+    }
+
+    /// The service the error is about, when it is about one.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            DeployError::MissingImage { service }
+            | DeployError::InvalidImage { service, .. }
+            | DeployError::PolicyRefused { service, .. }
+            | DeployError::Resolve { service, .. }
+            | DeployError::StepFailed { service, .. } => Some(service).filter(|s| !s.is_empty()).map(String::as_str),
+            _ => None,
+        }
+    }
+
+    /// The step that failed (a plan step's description, or the hook point of a failed hook).
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            DeployError::StepFailed { step, .. } => Some(step),
+            DeployError::HookFailed { hook, .. } => Some(hook),
+            _ => None,
+        }
+    }
+
+    /// The failing container's (or hook's) last log lines.
+    pub fn logs(&self) -> &[String] {
+        match self {
+            DeployError::StepFailed { logs, .. } => logs,
+            DeployError::HookFailed { output, .. } => output,
+            _ => &[],
         }
     }
 

@@ -184,7 +184,7 @@ impl<'a> Executor<'a> {
             Step::Lock { .. } | Step::Policy { .. } => {}
             Step::Backup { index, .. } => {
                 if let Some(hook) = self.before_change.get(*index) {
-                    hook.before_change(self.desired, plan).await?;
+                    hook.before_change(self.desired, plan, self.observer).await?;
                 }
             }
             Step::PreDeployHook { index, .. } => self.hook(HookPoint::PreDeploy, *index).await?,
@@ -283,7 +283,7 @@ impl<'a> Executor<'a> {
             Stop::Failed(_) => {
                 ReleaseOutcome::Failed { service: service.clone(), step: description.clone(), reason: reason.clone() }
             }
-            Stop::Cancelled => ReleaseOutcome::Cancelled { step: description.clone() },
+            Stop::Cancelled => ReleaseOutcome::Cancelled { service: service.clone(), step: description.clone() },
         };
         // A failure before the first change (a backup, a pre-deploy hook) leaves no record: nothing
         // happened on the host. A cancellation is always recorded.

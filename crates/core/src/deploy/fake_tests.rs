@@ -117,7 +117,12 @@ struct FakeBackup(Arc<World>);
 
 #[async_trait]
 impl BeforeChange for FakeBackup {
-    async fn before_change(&self, _: &DesiredRelease, _: &Plan) -> Result<(), DeployError> {
+    async fn before_change(
+        &self,
+        _: &DesiredRelease,
+        _: &Plan,
+        _: &dyn crate::events::Observer,
+    ) -> Result<(), DeployError> {
         self.0.check("backup".into()).map_err(|reason| DeployError::Record { project: "shop".into(), reason })
     }
     fn describe(&self) -> String {
@@ -165,6 +170,7 @@ async fn execute(
         version: None,
         services: d.desired.services.clone(),
         stack: d.desired.stack.clone(),
+        env_sha256: None,
         who: "t@h".into(),
         when: chrono::Utc::now(),
         outcome: ReleaseOutcome::Succeeded,

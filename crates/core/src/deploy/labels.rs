@@ -29,16 +29,23 @@ pub const HOOK_PROJECT: &str = "dev.slipway.hook.project";
 pub const HOOK_RELEASE: &str = "dev.slipway.hook.release";
 /// Marks a release record volume (the value is the record's JSON).
 pub const RECORD: &str = "dev.slipway.record";
+/// Marks a never-started carrier container that reads or writes a record volume's files; the
+/// value is the volume.
+pub const CARRIER: &str = "dev.slipway.carrier";
 /// Marks the deploy-lock container of a project.
 pub const LOCK: &str = "dev.slipway.lock";
 /// Lock holder: `user@host pid=N`.
 pub const LOCK_HOLDER: &str = "dev.slipway.lock.holder";
 /// Lock holder's host name.
 pub const LOCK_HOST: &str = "dev.slipway.lock.host";
-/// Lock holder's process id.
+/// Lock holder's process id (for people; staleness is judged by the lease alone).
 pub const LOCK_PID: &str = "dev.slipway.lock.pid";
 /// When the lock was taken (RFC 3339).
 pub const LOCK_SINCE: &str = "dev.slipway.lock.since";
+/// When the lock's first lease expires (RFC 3339); renewals extend it (see `lock.rs`).
+pub const LOCK_EXPIRES: &str = "dev.slipway.lock.expires";
+/// The lease's length in seconds.
+pub const LOCK_LEASE: &str = "dev.slipway.lock.lease";
 
 /// Compose's project label.
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";

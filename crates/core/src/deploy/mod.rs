@@ -7,6 +7,7 @@
 mod container_spec;
 mod docker_host;
 mod engine;
+mod env_store;
 mod error;
 mod event;
 mod executor;
@@ -25,6 +26,8 @@ mod prune;
 mod record;
 mod release;
 mod replica;
+mod request;
+mod requirements;
 mod resolve;
 mod rollout;
 mod rules;
@@ -35,20 +38,23 @@ mod undo;
 
 pub use container_spec::{container_plan, ContainerPlan};
 pub use docker_host::DockerHost;
-pub use error::DeployError;
+pub use env_store::{without_env_values, EnvValues};
+pub use error::{DeployError, ResolveFailure};
 pub use event::DeployEvent;
 pub use hooks::{check_hooks, hook_specs, hook_timeout, hooks_of, BeforeChange, Hook, HookPoint, HookSpec, OnFailure};
-pub use lock::DeployLock;
+pub use lock::{judge as judge_lease, margin_for, DeployLock, Lease, CLOCK_SKEW_MARGIN};
 pub use options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 pub use plan::{plan, plan_with, Plan, PlanOptions, Step};
 pub use prune::{prune, PruneReport};
 pub use record::VolumeRecords;
 pub use release::{config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService};
-pub use resolve::{check_policy, resolve_images, DefaultImagePolicy, DigestResolver, ImagePolicy, MOVING_TAGS};
+pub use request::{load_for_deploy, with_image_tag, DeployRequest};
+pub use requirements::{backup_decision, takes_backup, BackupChoice, Requirements};
+pub use resolve::{check_policy, resolve_images, DigestResolver, ImagePolicy};
 pub use rollout::ReplicaState;
 pub use rules::{dependency_order, health_gate, is_oneoff, is_routed, update_order, HealthGate};
 pub use state::{ActualContainer, ActualState, DesiredRelease};
-/// The token that cancels a deploy ([`DeployOptions::cancel`]).
+/// The token that cancels a deploy ([`DeployOptions::cancel`]), re-exported for the faces.
 pub use tokio_util::sync::CancellationToken;
 pub use undo::{UndoAction, UndoReport};
 

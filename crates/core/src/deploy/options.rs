@@ -1,19 +1,21 @@
 //! Options of a deploy (`DeployOptions`, a builder) and what a deploy returns (`DeployOutcome`,
 //! `Status`).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use super::hooks::BeforeChange;
 use super::labels::Role;
 use super::plan::Plan;
 use super::release::{Release, ReleaseId};
+use super::requirements::BackupChoice;
 use super::resolve::{DigestResolver, ImagePolicy};
 use crate::route::TrafficRouter;
 use crate::stack::PullPolicy;
-use tokio_util::sync::CancellationToken;
 
 /// How to deploy. Build with `DeployOptions::default()` and the setters.
 #[derive(Clone)]
@@ -21,12 +23,14 @@ use tokio_util::sync::CancellationToken;
 pub struct DeployOptions {
     /// Environment name for the policy (`production` refuses moving tags); default `default`.
     pub env: String,
-    /// A version for people (`--tag`).
+    /// A version for people (`--tag`, `tag=`; see [`DeployOptions::tag`]).
     pub version: Option<String>,
     /// How long to wait for another deploy's lock (default 0: refuse at once).
     pub lock_wait: Duration,
-    /// A lock older than this is stale (default 1 hour).
-    pub stale_lock_after: Duration,
+    /// How long the deploy lock's lease lasts without a renewal (default 60 s). The running
+    /// deploy renews it every quarter of this; any machine judges it expired after this plus a
+    /// margin for clock skew (see `lock.rs`).
+    pub lease: Duration,
     /// Releases whose containers and images are kept (default 5).
     pub retain: usize,
     /// "Still running after" for services without a healthcheck (default 5 s).
@@ -44,8 +48,12 @@ pub struct DeployOptions {
     pub router: Option<Arc<dyn TrafficRouter>>,
     /// Rust hooks run before anything changes (e.g. a database backup), in order.
     pub before_change: Vec<Arc<dyn BeforeChange>>,
-    /// Cancels the deploy: the executor stops the current step within its bound, undoes what
-    /// was done, records the release as cancelled and releases the lock (default: never).
+    /// The caller's choice about the pre-change backup the environment's policy asks for.
+    pub backup: BackupChoice,
+    /// Where pre-change backups go (default: `backup::default_backup_dir()`).
+    pub backup_dir: Option<PathBuf>,
+    /// Cancels the deploy (Ctrl-C, SIGTERM, KeyboardInterrupt): the current step stops within its
+    /// bound, the undo runs, the release is recorded as cancelled and the lock is released.
     pub cancel: CancellationToken,
 }
 
@@ -55,7 +63,7 @@ impl Default for DeployOptions {
             env: "default".into(),
             version: None,
             lock_wait: Duration::ZERO,
-            stale_lock_after: Duration::from_secs(3600),
+            lease: Duration::from_secs(60),
             retain: 5,
             min_running: Duration::from_secs(5),
             hooks: true,
@@ -64,6 +72,8 @@ impl Default for DeployOptions {
             pull: None,
             router: None,
             before_change: Vec::new(),
+            backup: BackupChoice::AsPolicy,
+            backup_dir: None,
             cancel: CancellationToken::new(),
         }
     }
@@ -77,6 +87,9 @@ impl std::fmt::Debug for DeployOptions {
             .field("lock_wait", &self.lock_wait)
             .field("retain", &self.retain)
             .field("min_running", &self.min_running)
+            .field("lease", &self.lease)
+            .field("backup", &self.backup)
+            .field("cancelled", &self.cancel.is_cancelled())
             .finish_non_exhaustive()
     }
 }
@@ -97,10 +110,35 @@ impl DeployOptions {
         self.lock_wait = d;
         self
     }
-    /// Set the stale-lock age.
-    pub fn stale_lock_after(mut self, d: Duration) -> Self {
-        self.stale_lock_after = d;
+    /// The image tag of this deploy (`--tag`, `tag=`): the release's version. The same tag sets
+    /// `IMAGE_TAG` for interpolation when the stack is loaded with [`super::load_for_deploy`].
+    pub fn tag(mut self, tag: Option<String>) -> Self {
+        self.version = tag;
         self
+    }
+    /// Set the deploy lock's lease (renewed every quarter of it while the deploy runs).
+    pub fn lease(mut self, d: Duration) -> Self {
+        self.lease = d;
+        self
+    }
+    /// Skip, force or leave to the policy the pre-change backup.
+    pub fn backup(mut self, choice: BackupChoice) -> Self {
+        self.backup = choice;
+        self
+    }
+    /// Set where pre-change backups go.
+    pub fn backup_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.backup_dir = dir;
+        self
+    }
+    /// Cancel this deploy when `token` is cancelled.
+    pub fn cancel(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+    /// The token that cancels this deploy.
+    pub fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
     }
     /// Set the retention.
     pub fn retain(mut self, n: usize) -> Self {
@@ -141,15 +179,6 @@ impl DeployOptions {
     pub fn router(mut self, r: Arc<dyn TrafficRouter>) -> Self {
         self.router = Some(r);
         self
-    }
-    /// Cancel the deploy through `token` (e.g. on SIGINT / KeyboardInterrupt).
-    pub fn cancel(mut self, token: CancellationToken) -> Self {
-        self.cancel = token;
-        self
-    }
-    /// The deploy's cancellation token.
-    pub fn cancel_token(&self) -> &CancellationToken {
-        &self.cancel
     }
 }
 

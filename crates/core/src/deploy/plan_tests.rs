@@ -96,6 +96,7 @@ fn record(d: &DesiredRelease, outcome: ReleaseOutcome) -> Release {
         version: None,
         services: d.services.clone(),
         stack: d.stack.clone(),
+        env_sha256: None,
         who: "t@h".into(),
         when: chrono::Utc::now(),
         outcome,

@@ -46,9 +46,11 @@ pub enum ReleaseOutcome {
         /// Why.
         reason: String,
     },
-    /// The caller cancelled the deploy (Ctrl-C, SIGTERM, KeyboardInterrupt); what was done was
-    /// undone (see the deploy's `UndoReport`).
+    /// The caller cancelled it (Ctrl-C, SIGTERM, KeyboardInterrupt, a cancelled token); what was
+    /// done was undone as for a failure.
     Cancelled {
+        /// The service whose step was running (empty when none was).
+        service: String,
         /// The step that was running.
         step: String,
     },
@@ -74,8 +76,10 @@ pub struct ReleasedService {
     pub config_hash: String,
 }
 
-/// A release record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A release record. Its JSON (the record label, `status --json`, Python dicts) and its `Debug`
+/// never hold environment values: the stack is shown with the variables' names only and
+/// `env_sha256`; the values live in a root-only file of the record volume (see `env_store`).
+#[derive(Clone, PartialEq, Deserialize)]
 #[non_exhaustive]
 pub struct Release {
     /// The id.
@@ -86,8 +90,14 @@ pub struct Release {
     pub version: Option<String>,
     /// Services by name.
     pub services: BTreeMap<String, ReleasedService>,
-    /// The resolved stack with every image pinned: what a rollback deploys again.
+    /// The resolved stack with every image pinned: what a rollback deploys again. In memory
+    /// after a deploy it holds the environment values; read back from the host it holds the
+    /// names only (values `None`) until `VolumeRecords::unseal` restores them.
     pub stack: StackSpec,
+    /// `Some(sha256 of the environment values)` when the values are not in `stack` (a record read
+    /// from the host); `None` when `stack` holds them (or an older record kept them inline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_sha256: Option<String>,
     /// `user@host`.
     pub who: String,
     /// When it was deployed.
@@ -102,6 +112,72 @@ pub struct Release {
     /// `post-deploy hook 2 (notify): exited with 1`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hook_failures: Vec<String>,
+}
+
+/// What a `Release` serialises as: the stack sealed (no environment values) plus their hash.
+#[derive(Serialize)]
+struct ReleaseView<'a> {
+    id: ReleaseId,
+    project: &'a str,
+    version: &'a Option<String>,
+    services: &'a BTreeMap<String, ReleasedService>,
+    stack: StackSpec,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    env_sha256: Option<String>,
+    who: &'a str,
+    when: DateTime<Utc>,
+    outcome: &'a ReleaseOutcome,
+    parent: Option<ReleaseId>,
+    rollback_of: Option<ReleaseId>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    hook_failures: &'a [String],
+}
+
+impl Release {
+    fn view(&self) -> ReleaseView<'_> {
+        let (stack, values) = super::env_store::seal(&self.stack);
+        let env_sha256 = self.env_sha256.clone().or_else(|| (!values.is_empty()).then(|| values.sha256()));
+        ReleaseView {
+            id: self.id,
+            project: &self.project,
+            version: &self.version,
+            services: &self.services,
+            stack,
+            env_sha256,
+            who: &self.who,
+            when: self.when,
+            outcome: &self.outcome,
+            parent: self.parent,
+            rollback_of: self.rollback_of,
+            hook_failures: &self.hook_failures,
+        }
+    }
+}
+
+impl Serialize for Release {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.view().serialize(s)
+    }
+}
+
+impl fmt::Debug for Release {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.view();
+        f.debug_struct("Release")
+            .field("id", &v.id)
+            .field("project", &v.project)
+            .field("version", v.version)
+            .field("services", v.services)
+            .field("stack", &v.stack)
+            .field("env_sha256", &v.env_sha256)
+            .field("who", &v.who)
+            .field("when", &v.when)
+            .field("outcome", v.outcome)
+            .field("parent", &v.parent)
+            .field("rollback_of", &v.rollback_of)
+            .field("hook_failures", &v.hook_failures)
+            .finish()
+    }
 }
 
 /// `user@host` of this process.

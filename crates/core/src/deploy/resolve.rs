@@ -12,75 +12,62 @@ use async_trait::async_trait;
 use bollard::Docker;
 
 use super::engine;
-use super::error::DeployError;
+use super::error::{DeployError, ResolveFailure};
 use super::event::DeployEvent;
+use super::requirements::Requirements;
 use crate::events::{Event, Observer};
 use crate::registry::distribution::RetryPolicy;
 use crate::registry::{Distribution, DistributionOptions, Registry, RegistryError};
 use crate::stack::{PullPolicy, StackSpec};
-use crate::ImageRef;
+use crate::{Digest, ImageRef};
 
-/// Which image references an environment accepts.
+/// Which image references an environment accepts, and what it requires of every deploy.
 pub trait ImagePolicy: Send + Sync {
     /// `Err(reason)` when `env` must not run `image`.
-    fn check(&self, env: &str, image: &str) -> Result<(), String>;
-}
-
-/// The default policy: `production` (or `prod`) accepts only images pinned by digest or by an
-/// immutable tag; `latest`, a missing tag and the usual moving tags are refused. Other
-/// environments accept everything.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DefaultImagePolicy;
-
-/// Tags that move by convention.
-pub const MOVING_TAGS: &[&str] =
-    &["latest", "main", "master", "edge", "stable", "dev", "develop", "nightly", "staging", "staging-latest"];
-
-impl ImagePolicy for DefaultImagePolicy {
-    fn check(&self, env: &str, image: &str) -> Result<(), String> {
-        if !matches!(env, "production" | "prod") {
-            return Ok(());
-        }
-        let r = ImageRef::parse(image).map_err(|e| e.to_string())?;
-        if r.digest().is_some() {
-            return Ok(());
-        }
-        match r.tag() {
-            None => Err("no tag (means `latest`); pin a version tag or a digest".into()),
-            Some(t) if MOVING_TAGS.contains(&t) => Err(format!("`{t}` is a moving tag; pin a version tag or a digest")),
-            Some(_) => Ok(()),
-        }
+    fn check(&self, env: &str, image: &ImageRef) -> Result<(), String>;
+    /// What `env` requires of every deploy and rollback (default: nothing).
+    fn requirements(&self, env: &str) -> Requirements {
+        let _ = env;
+        Requirements::default()
     }
 }
 
 /// The foundation room's environment policies (`production`, `staging`, and any from a policy
 /// file). The environment `default` (or empty) has no policy; an unknown name is refused.
 impl ImagePolicy for crate::policy::EnvironmentPolicies {
-    fn check(&self, env: &str, image: &str) -> Result<(), String> {
+    fn check(&self, env: &str, image: &ImageRef) -> Result<(), String> {
         if env.is_empty() || env == "default" {
             return Ok(());
         }
         let policy = self.get(env).map_err(|e| e.to_string())?;
-        let r = ImageRef::parse(image).map_err(|e| e.to_string())?;
-        match policy.evaluate(&r) {
+        match policy.evaluate(image) {
             crate::policy::Verdict::Refused(refusal) => Err(refusal.to_string()),
             _ => Ok(()),
         }
     }
+
+    fn requirements(&self, env: &str) -> Requirements {
+        self.get(env).map(Requirements::of).unwrap_or_default()
+    }
 }
 
-/// Resolves a tag to a pinned reference through a registry (`Ok(None)` = not this resolver's).
+/// Resolves a tag to its current digest through a registry (`Ok(None)` = not this resolver's).
 #[async_trait]
 pub trait DigestResolver: Send + Sync {
-    /// `repo@sha256:...` for `image`, or `None` when this resolver does not serve its registry.
-    async fn resolve(&self, image: &str) -> Result<Option<String>, String>;
+    /// The digest `image`'s tag points at, or `None` when this resolver does not serve its registry.
+    async fn resolve(&self, image: &ImageRef) -> Result<Option<Digest>, RegistryError>;
 }
 
 /// Check the policy for every service's image. Refusal = `PolicyRefused`, before any change.
 pub fn check_policy(stack: &StackSpec, env: &str, policy: &dyn ImagePolicy) -> Result<(), DeployError> {
     for (name, svc) in &stack.services {
         let image = svc.image.as_deref().ok_or_else(|| DeployError::MissingImage { service: name.clone() })?;
-        policy.check(env, image).map_err(|reason| DeployError::PolicyRefused {
+        let parsed = ImageRef::parse(image).map_err(|source| DeployError::InvalidImage {
+            service: name.clone(),
+            image: image.to_string(),
+            source,
+        })?;
+        policy.check(env, &parsed).map_err(|reason| DeployError::PolicyRefused {
             service: name.clone(),
             image: image.to_string(),
             env: env.to_string(),
@@ -116,10 +103,13 @@ pub async fn resolve_images(
         let (pinned, from) = match cache.get(&key) {
             Some(found) => found.clone(),
             None => {
-                let found =
-                    resolve_one(docker, image, svc.pull_policy, resolver, observer, &mut unreachable).await.map_err(
-                        |reason| DeployError::Resolve { service: name.clone(), image: image.to_string(), reason },
-                    )?;
+                let found = resolve_one(docker, image, svc.pull_policy, resolver, observer, &mut unreachable)
+                    .await
+                    .map_err(|source| DeployError::Resolve {
+                        service: name.clone(),
+                        image: image.to_string(),
+                        source: Box::new(source),
+                    })?;
                 cache.insert(key, found.clone());
                 found
             }
@@ -143,15 +133,12 @@ async fn resolve_one(
     resolver: Option<&dyn DigestResolver>,
     observer: &dyn Observer,
     unreachable: &mut Unreachable,
-) -> Result<(String, &'static str), String> {
+) -> Result<(String, &'static str), ResolveFailure> {
     if image.contains('@') {
         return Ok((image.to_string(), "written"));
     }
     if policy == Some(PullPolicy::Never) {
-        return local_pin(docker, image)
-            .await
-            .map(|p| (p, "engine"))
-            .ok_or_else(|| "not in the engine, and its pull_policy is `never`".to_string());
+        return local_pin(docker, image).await.map(|p| (p, "engine")).ok_or(ResolveFailure::NotInEngine);
     }
     if policy == Some(PullPolicy::Missing) {
         if let Some(p) = local_pin(docker, image).await {
@@ -159,8 +146,9 @@ async fn resolve_one(
         }
     }
     if let Some(r) = resolver {
-        if let Some(p) = r.resolve(image).await? {
-            return Ok((p, "registry"));
+        let reference = ImageRef::parse(image)?;
+        if let Some(digest) = r.resolve(&reference).await.map_err(ResolveFailure::Resolver)? {
+            return Ok((reference.pinned(digest).familiar(), "registry"));
         }
     }
     let registry_error = match registry_pin(image, unreachable).await {
@@ -176,11 +164,8 @@ async fn resolve_one(
     }
     // The engine may reach registries slipway cannot (its own mirrors, insecure-registries).
     match engine::pull(docker, image).await {
-        Ok(()) => local_pin(docker, image)
-            .await
-            .map(|p| (p, "pull"))
-            .ok_or_else(|| "pulled, but the engine does not show it".to_string()),
-        Err(pull_error) => Err(format!("registry: {registry_error}; engine pull: {pull_error}")),
+        Ok(()) => local_pin(docker, image).await.map(|p| (p, "pull")).ok_or(ResolveFailure::PulledNotShown),
+        Err(pull) => Err(ResolveFailure::Unavailable { registry: registry_error, pull: Box::new(pull) }),
     }
 }
 
@@ -237,32 +222,17 @@ async fn local_pin(docker: &Docker, image: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn production_refuses_moving_tags() {
-        let p = DefaultImagePolicy;
-        assert!(p.check("production", "registry.example/app:latest").is_err());
-        assert!(p.check("production", "registry.example/app").is_err());
-        assert!(p.check("prod", "app:main").is_err());
-        assert!(p.check("production", "app:v1.2.3").is_ok());
-        let pinned = format!("app@sha256:{}", "a".repeat(64));
-        assert!(p.check("production", &pinned).is_ok());
-        assert!(p.check("staging", "app:latest").is_ok());
-    }
-}
-
-#[cfg(test)]
 mod builtin_tests {
     use super::*;
 
     #[test]
     fn builtin_environment_policies_plug_in() {
         let p = crate::policy::EnvironmentPolicies::builtin();
-        assert!(p.check("production", "127.0.0.1:5000/app:latest").is_err());
-        assert!(p.check("default", "127.0.0.1:5000/app:latest").is_ok());
-        assert!(p.check("staging", "127.0.0.1:5000/app:latest").is_ok());
-        assert!(p.check("nosuchenv", "app:v1.0.0").is_err());
+        let r = |s: &str| ImageRef::parse(s).unwrap();
+        assert!(p.check("production", &r("127.0.0.1:5000/app:latest")).is_err());
+        assert!(p.check("production", &r("127.0.0.1:5000/app:v1.2.3")).is_ok());
+        assert!(p.check("default", &r("127.0.0.1:5000/app:latest")).is_ok());
+        assert!(p.check("staging", &r("127.0.0.1:5000/app:latest")).is_ok());
+        assert!(p.check("nosuchenv", &r("app:v1.0.0")).is_err());
     }
 }

@@ -197,6 +197,18 @@ pub struct EnvironmentPolicy {
     /// in a policy file; on for the built-in `production`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub backup: bool,
+    /// Whether a caller may skip that backup (`--no-backup`, `backup=False`); default true.
+    /// `allow_no_backup = false` in a policy file refuses such a deploy (exit code 3).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub allow_no_backup: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn refuse() -> Action {
@@ -219,7 +231,14 @@ pub enum Verdict {
 impl EnvironmentPolicy {
     /// An empty policy named `name` (refuses everything until rules are added).
     pub fn new(name: &str) -> Self {
-        Self { name: name.to_string(), rules: Vec::new(), otherwise: Action::Refuse, fix: None, backup: false }
+        Self {
+            name: name.to_string(),
+            rules: Vec::new(),
+            otherwise: Action::Refuse,
+            fix: None,
+            backup: false,
+            allow_no_backup: true,
+        }
     }
     /// Append a rule.
     pub fn rule(mut self, rule: Rule) -> Self {
@@ -240,6 +259,12 @@ impl EnvironmentPolicy {
     /// Ask for (or stop asking for) a database backup before every deploy.
     pub fn backup_before_deploy(mut self, on: bool) -> Self {
         self.backup = on;
+        self
+    }
+
+    /// Allow (or refuse) deploys that skip the backup this policy asks for.
+    pub fn allow_no_backup(mut self, allow: bool) -> Self {
+        self.allow_no_backup = allow;
         self
     }
 

@@ -29,7 +29,12 @@ pub(crate) mod container;
 #[async_trait]
 pub trait BeforeChange: Send + Sync {
     /// Called once per deploy or rollback that has steps to run, with the release and its plan.
-    async fn before_change(&self, desired: &DesiredRelease, plan: &Plan) -> Result<(), DeployError>;
+    async fn before_change(
+        &self,
+        desired: &DesiredRelease,
+        plan: &Plan,
+        observer: &dyn crate::events::Observer,
+    ) -> Result<(), DeployError>;
     /// How the hook is shown as a plan step (`--dry-run`), e.g. "back up databases of shop".
     fn describe(&self) -> String {
         "before-change hook".into()
