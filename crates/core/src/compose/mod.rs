@@ -8,10 +8,13 @@
 
 mod error;
 mod event;
+mod host;
 pub mod interpolate;
+mod keys;
 mod load;
 mod merge;
 mod model;
+mod objects;
 mod render;
 mod resolve;
 mod schema;

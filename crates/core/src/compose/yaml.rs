@@ -67,7 +67,7 @@ pub struct YamlFile {
     pub path: PathBuf,
     /// Its content with anchors resolved and merge keys applied.
     pub value: Value,
-    lines: HashMap<KeyPath, usize>,
+    lines: HashMap<KeyPath, (usize, usize)>,
 }
 
 impl YamlFile {
@@ -95,6 +95,11 @@ impl YamlFile {
 
     /// The line of `path` itself, if the file writes it.
     pub fn line_exact(&self, path: &KeyPath) -> Option<usize> {
+        self.lines.get(path).map(|(l, _)| *l)
+    }
+
+    /// The (line, 1-based column) of `path` itself, if the file writes it.
+    pub fn position(&self, path: &KeyPath) -> Option<(usize, usize)> {
         self.lines.get(path).copied()
     }
 
@@ -103,7 +108,7 @@ impl YamlFile {
     pub fn line_of(&self, path: &KeyPath) -> Option<usize> {
         let mut p = path.0.clone();
         loop {
-            if let Some(l) = self.lines.get(&KeyPath(p.clone())) {
+            if let Some((l, _)) = self.lines.get(&KeyPath(p.clone())) {
                 return Some(*l);
             }
             p.pop()?;
@@ -124,7 +129,8 @@ impl Sources {
     pub fn locate(&self, path: &KeyPath) -> Location {
         let key = path.to_string();
         if let Some(f) = self.files.iter().rev().find(|f| f.line_exact(path).is_some()) {
-            return Location::new(&f.path, f.line_exact(path).unwrap_or(0), key);
+            let (line, col) = f.position(path).unwrap_or((0, 0));
+            return Location::new(&f.path, line, key).column(col);
         }
         let mut p = path.0.clone();
         while p.pop().is_some() {
@@ -154,7 +160,8 @@ enum Frame {
 #[derive(Default)]
 struct LineIndexBuilder {
     stack: Vec<Frame>,
-    lines: HashMap<KeyPath, usize>,
+    lines: HashMap<KeyPath, (usize, usize)>,
+    col: usize,
     /// The first key written twice in one mapping (line, key).
     duplicate: Option<(usize, String)>,
 }
@@ -173,7 +180,7 @@ impl LineIndexBuilder {
                         if self.lines.contains_key(&p) && s != "<<" {
                             self.duplicate.get_or_insert((line, s.clone()));
                         }
-                        self.lines.entry(p).or_insert(line);
+                        self.lines.entry(p).or_insert((line, self.col));
                         *key = Some(s.clone());
                     } else {
                         *key = Some(String::new());
@@ -184,7 +191,7 @@ impl LineIndexBuilder {
             Some(Frame::Seq { path, next }) => {
                 let p = path.index(*next);
                 *next += 1;
-                self.lines.entry(p.clone()).or_insert(line);
+                self.lines.entry(p.clone()).or_insert((line, self.col));
                 Some(p)
             }
         }
@@ -194,6 +201,7 @@ impl LineIndexBuilder {
 impl MarkedEventReceiver for LineIndexBuilder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let line = mark.line();
+        self.col = mark.col() + 1;
         match &ev {
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 let in_skip = matches!(self.stack.last(), Some(Frame::Skip));
