@@ -35,6 +35,9 @@ pub struct StackSpec {
     /// Top-level configs by key.
     #[serde(default)]
     pub configs: BTreeMap<String, FileObjectSpec>,
+    /// Every top-level `x-*` key (`x-slipway` among them), as `docker compose config` keeps them.
+    #[serde(default)]
+    pub extensions: BTreeMap<String, serde_json::Value>,
 }
 
 /// One service.
@@ -275,6 +278,16 @@ pub struct DeploySpec {
     /// `resources.reservations.memory` in bytes (the container's memory reservation).
     #[serde(default)]
     pub reservation_memory: Option<u64>,
+    /// `resources.reservations.cpus` (read; a Docker host reserves no CPUs).
+    #[serde(default)]
+    pub reservation_cpus: Option<f64>,
+    /// Swarm-only keys as written (`placement`, `restart_policy`, `mode`, `endpoint_mode`):
+    /// read, not applied on a Docker host (a `NotApplicable` warning says why).
+    #[serde(default)]
+    pub swarm: BTreeMap<String, serde_json::Value>,
+    /// The service has a `deploy:` section at all.
+    #[serde(default)]
+    pub present: bool,
 }
 
 /// A top-level network.

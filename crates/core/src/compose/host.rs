@@ -252,13 +252,19 @@ pub fn read(
     check("annotations", str_map(g("annotations"), '=').map(|v| h.annotations = v));
     check("secrets", file_mounts(g("secrets"), true).map(|v| spec.secrets = v));
     check("configs", file_mounts(g("configs"), false).map(|v| spec.configs = v));
-    // deploy.resources as Compose maps them: limits onto the same engine settings.
+    // Compose refuses a key and its `deploy.resources` twin with distinct values.
     if let Some(l) = &spec.deploy.limits {
-        h.cpus = h.cpus.or(l.cpus);
-        h.mem_limit = h.mem_limit.or(l.memory.map(|m| m as i64));
-        h.pids_limit = h.pids_limit.or(l.pids);
+        let twins = [
+            ("cpus", h.cpus.zip(l.cpus).is_some_and(|(a, b)| a != b)),
+            ("mem_limit", h.mem_limit.zip(l.memory).is_some_and(|(a, b)| a != b as i64)),
+            ("pids_limit", h.pids_limit.zip(l.pids).is_some_and(|(a, b)| a != b)),
+        ];
+        for (key, distinct) in twins {
+            if distinct {
+                check(key, Err(format!("`{key}` and `deploy.resources.limits` set distinct values")));
+            }
+        }
     }
-    h.mem_reservation = h.mem_reservation.or(spec.deploy.reservation_memory.map(|m| m as i64));
     spec.host = h;
     if let Some(e) = ComposeError::from_list(errors) {
         return Err(e);
@@ -270,7 +276,7 @@ pub fn read(
 /// true, as Compose fills it in).
 pub fn mount_options(rest: &BTreeMap<String, Value>) -> Res<(MountOptions, bool)> {
     let mut o = MountOptions::default();
-    let mut create = true;
+    let mut create = rest.get("bind").is_some_and(|b| !b.is_null());
     if let Some(b) = rest.get("bind") {
         o.propagation = opt_str(b.get("propagation"))?;
         o.selinux = opt_str(b.get("selinux"))?;

@@ -16,6 +16,7 @@ mod merge;
 mod model;
 mod objects;
 mod render;
+mod render_host;
 mod resolve;
 mod schema;
 mod service;

@@ -284,6 +284,7 @@ pub struct Resources {
 /// `deploy.resources.reservations`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Reservations {
+    pub cpus: Option<Str>,
     pub memory: Option<Str>,
 }
 

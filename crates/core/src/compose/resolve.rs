@@ -178,6 +178,9 @@ pub fn resolve(
     let (used_secrets, used_configs) = (used(true), used(false));
     stack.secrets = super::objects::resolve(&name, "secrets", model.secrets, &used_secrets, input)?;
     stack.configs = super::objects::resolve(&name, "configs", model.configs, &used_configs, input)?;
+    for (k, v) in &ext.top {
+        stack.extensions.insert(k.clone(), to_json(v, input.sources, k)?);
+    }
     if let Some(x) = ext.top.remove("x-slipway") {
         stack.slipway = to_json(&x, input.sources, "x-slipway")?;
     }

@@ -114,6 +114,7 @@ pub fn resolve(
         }
         spec.volumes.push(m);
     }
+    let networks_given = svc.networks.is_some();
     spec.networks = match svc.networks {
         None => [("default".to_string(), ServiceNetwork::default())].into(),
         Some(model::ServiceNetworks::List(l)) => l.into_iter().map(|n| (n.0, ServiceNetwork::default())).collect(),
@@ -204,6 +205,20 @@ pub fn resolve(
         spec.deploy = deploy(ctx, name, d)?;
     }
     super::host::read(ctx, name, &svc.rest, &mut spec)?;
+    // As Compose: `network_mode` replaces the default network; `links` and `network_mode:
+    // service:X` make dependencies that restart with their target.
+    if spec.host.network_mode.is_some() && !networks_given {
+        spec.networks.clear();
+    }
+    let implied = spec.host.links.iter().map(|l| l.split(':').next().unwrap_or(l).to_string());
+    let via_mode = spec.host.network_mode.as_deref().and_then(|m| m.strip_prefix("service:")).map(str::to_string);
+    for dep in implied.chain(via_mode).collect::<Vec<_>>() {
+        spec.depends_on.entry(dep).or_insert(Dependency {
+            condition: DependencyCondition::ServiceStarted,
+            required: true,
+            restart: true,
+        });
+    }
     for (k, v) in ext {
         let json = serde_json::to_value(&v).map_err(|e| ctx.invalid(name, &k, e.to_string()))?;
         spec.extensions.insert(k, json);
@@ -397,7 +412,7 @@ fn update(ctx: &Ctx, name: &str, key: &str, u: model::UpdateConfig) -> Result<Up
 }
 
 fn deploy(ctx: &mut Ctx, name: &str, d: model::Deploy) -> Result<DeploySpec, ComposeError> {
-    let mut spec = DeploySpec { replicas: d.replicas, ..Default::default() };
+    let mut spec = DeploySpec { replicas: d.replicas, present: true, ..Default::default() };
     if let Some(u) = d.update_config {
         spec.update_config = Some(update(ctx, name, "deploy.update_config", u)?);
     }
@@ -420,6 +435,15 @@ fn deploy(ctx: &mut Ctx, name: &str, d: model::Deploy) -> Result<DeploySpec, Com
         spec.limits = Some(ResourceLimits { cpus, memory, pids: l.pids });
     }
     if let Some(r) = d.resources.as_ref().and_then(|r| r.reservations.as_ref()) {
+        spec.reservation_cpus = r
+            .cpus
+            .as_ref()
+            .map(|c| {
+                c.0.trim().parse::<f64>().map_err(|_| {
+                    ctx.invalid(name, "deploy.resources.reservations.cpus", format!("`{}` is not a number", c.0))
+                })
+            })
+            .transpose()?;
         spec.reservation_memory = r
             .memory
             .as_ref()
@@ -428,7 +452,10 @@ fn deploy(ctx: &mut Ctx, name: &str, d: model::Deploy) -> Result<DeploySpec, Com
             })
             .transpose()?;
     }
-    for key in d.rest.keys() {
+    for (key, v) in &d.rest {
+        if let Ok(json) = serde_json::to_value(v) {
+            spec.swarm.insert(key.clone(), json);
+        }
         let reason = match key.as_str() {
             "placement" => "placement applies to Swarm nodes; a Docker host runs every container itself",
             "restart_policy" => "restart_policy is a Swarm setting; on a Docker host use `restart:`",

@@ -68,14 +68,16 @@ pub fn apply(stack: &StackSpec, svc: &ServiceSpec, release: &str, hc: &mut HostC
         typ: l.driver.clone(),
         config: (!l.options.is_empty()).then(|| l.options.clone().into_iter().collect()),
     });
-    hc.pids_limit = h.pids_limit;
+    // deploy.resources as Compose maps them: limits and reservations onto the same settings.
+    let limits = svc.deploy.limits.clone().unwrap_or_default();
+    hc.pids_limit = h.pids_limit.or(limits.pids);
     hc.runtime = h.runtime.clone();
     hc.privileged = h.privileged.then_some(true);
-    hc.memory = h.mem_limit;
+    hc.memory = h.mem_limit.or(limits.memory.map(|m| m as i64));
     hc.memory_swap = h.memswap_limit;
-    hc.memory_reservation = h.mem_reservation;
+    hc.memory_reservation = h.mem_reservation.or(svc.deploy.reservation_memory.map(|m| m as i64));
     hc.memory_swappiness = h.mem_swappiness;
-    hc.nano_cpus = h.cpus.map(|c| (c * 1e9).round() as i64);
+    hc.nano_cpus = h.cpus.or(limits.cpus).map(|c| (c * 1e9).round() as i64);
     hc.cpu_shares = h.cpu_shares;
     hc.cpu_period = h.cpu_period;
     hc.cpu_quota = h.cpu_quota;
