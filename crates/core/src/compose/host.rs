@@ -101,9 +101,12 @@ pub fn bytes(v: Option<&Value>) -> Res<Option<i64>> {
     }
 }
 
-fn ulimits(v: Option<&Value>) -> Res<BTreeMap<String, (i64, i64)>> {
-    let Some(Value::Mapping(m)) = v else { return Ok(BTreeMap::new()) };
+type Ulimits = (BTreeMap<String, (i64, i64)>, Vec<String>);
+
+fn ulimits(v: Option<&Value>) -> Res<Ulimits> {
+    let Some(Value::Mapping(m)) = v else { return Ok(Default::default()) };
     let mut out = BTreeMap::new();
+    let mut single = Vec::new();
     for (k, v) in m {
         let name = scalar(k)?;
         let pair = match v {
@@ -114,12 +117,13 @@ fn ulimits(v: Option<&Value>) -> Res<BTreeMap<String, (i64, i64)>> {
             }
             other => {
                 let n = int(Some(other))?.unwrap_or_default();
+                single.push(name.clone());
                 (n, n)
             }
         };
         out.insert(name, pair);
     }
-    Ok(out)
+    Ok((out, single))
 }
 
 fn device(v: &Value) -> Res<DeviceSpec> {
@@ -158,6 +162,7 @@ fn file_mounts(v: Option<&Value>, secrets: bool) -> Res<Vec<FileMountSpec>> {
             }
             other => (scalar(other)?, None, None),
         };
+        let written_target = target.clone();
         let target = match target {
             Some(t) if t.starts_with('/') => t,
             Some(t) if secrets => format!("/run/secrets/{t}"),
@@ -165,9 +170,74 @@ fn file_mounts(v: Option<&Value>, secrets: bool) -> Res<Vec<FileMountSpec>> {
             None if secrets => format!("/run/secrets/{source}"),
             None => format!("/{source}"),
         };
-        out.push(FileMountSpec { source, target, mode });
+        out.push(FileMountSpec { source, target, mode, written_target });
     }
     Ok(out)
+}
+
+/// The service keys `read` handles; any other key of the specification is refused by name.
+const READ: &[&str] = &[
+    "container_name",
+    "hostname",
+    "domainname",
+    "expose",
+    "cap_add",
+    "cap_drop",
+    "read_only",
+    "network_mode",
+    "security_opt",
+    "tmpfs",
+    "links",
+    "external_links",
+    "dns",
+    "dns_search",
+    "dns_opt",
+    "sysctls",
+    "ulimits",
+    "platform",
+    "logging",
+    "pids_limit",
+    "runtime",
+    "stdin_open",
+    "tty",
+    "privileged",
+    "mem_limit",
+    "memswap_limit",
+    "mem_reservation",
+    "mem_swappiness",
+    "cpus",
+    "cpu_shares",
+    "cpu_period",
+    "cpu_quota",
+    "cpuset",
+    "shm_size",
+    "devices",
+    "device_cgroup_rules",
+    "group_add",
+    "ipc",
+    "pid",
+    "uts",
+    "cgroup",
+    "cgroup_parent",
+    "oom_kill_disable",
+    "oom_score_adj",
+    "userns_mode",
+    "mac_address",
+    "storage_opt",
+    "annotations",
+    "secrets",
+    "configs",
+];
+
+/// Why a valid Compose service key is refused (slipway neither applies nor prints it yet).
+fn unsupported_reason(key: &str) -> String {
+    match key {
+        "extends" => "`extends` is not resolved by slipway yet; inline the base service".into(),
+        "develop" => "`develop` (watch) is a development feature; slipway deploys releases".into(),
+        "scale" => "use `deploy.replicas`".into(),
+        "gpus" => "GPU device requests are not mapped by slipway yet".into(),
+        other => format!("slipway does not apply `{other}` on a Docker host yet; remove it or move it under `x-`"),
+    }
 }
 
 /// Read the container-setting keys of service `name` from `rest` into `spec`.
@@ -180,6 +250,13 @@ pub fn read(
     let mut h = HostSettings::default();
     let g = |k: &str| rest.get(k);
     let mut errors: Vec<ComposeError> = Vec::new();
+    for key in rest.keys().filter(|k| !READ.contains(&k.as_str())) {
+        errors.push(ComposeError::UnsupportedKey {
+            at: ctx.at(name, key),
+            key: key.clone(),
+            reason: unsupported_reason(key),
+        });
+    }
     let mut check = |key: &str, r: Res<()>| {
         if let Err(m) = r {
             errors.push(ctx.invalid(name, key, m));
@@ -201,7 +278,7 @@ pub fn read(
     check("dns_search", str_list(g("dns_search")).map(|v| h.dns_search = v));
     check("dns_opt", str_list(g("dns_opt")).map(|v| h.dns_opt = v));
     check("sysctls", str_map(g("sysctls"), '=').map(|v| h.sysctls = v));
-    check("ulimits", ulimits(g("ulimits")).map(|v| h.ulimits = v));
+    check("ulimits", ulimits(g("ulimits")).map(|(v, single)| (h.ulimits, h.ulimits_single) = (v, single)));
     check("platform", opt_str(g("platform")).map(|v| h.platform = v));
     check(
         "logging",
@@ -275,8 +352,11 @@ pub fn read(
 /// Long-syntax mount options (`bind`, `volume`, `tmpfs`) and `bind.create_host_path` (default
 /// true, as Compose fills it in).
 pub fn mount_options(rest: &BTreeMap<String, Value>) -> Res<(MountOptions, bool)> {
+    if let Some(k) = rest.keys().find(|k| !matches!(k.as_str(), "bind" | "volume" | "tmpfs")) {
+        return Err(format!("`{k}` is not supported by slipway on a mount"));
+    }
     let mut o = MountOptions::default();
-    let mut create = rest.get("bind").is_some_and(|b| !b.is_null());
+    let mut create = false;
     if let Some(b) = rest.get("bind") {
         o.propagation = opt_str(b.get("propagation"))?;
         o.selinux = opt_str(b.get("selinux"))?;

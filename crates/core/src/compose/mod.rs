@@ -6,6 +6,7 @@
 //! (`model`), resolves services, networks and volumes (`resolve`, `service`) and validates across
 //! services (`validate`). [`render`] turns a `StackSpec` back into compose's JSON/YAML shape.
 
+pub mod diff;
 mod error;
 mod event;
 mod host;

@@ -33,9 +33,8 @@ pub fn render(stack: &StackSpec) -> Value {
                 }
                 if n.external {
                     m.insert("external".into(), json!(true));
-                } else {
-                    m.insert("ipam".into(), n.ipam.clone().unwrap_or_else(|| json!({})));
                 }
+                m.insert("ipam".into(), n.ipam.clone().unwrap_or_else(|| json!({})));
                 if !n.labels.is_empty() {
                     m.insert("labels".into(), json!(n.labels));
                 }

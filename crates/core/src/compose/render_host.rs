@@ -33,12 +33,17 @@ fn file_mounts(v: &[FileMountSpec], secrets: bool) -> Value {
         .map(|f| {
             let mut e = Map::new();
             e.insert("source".into(), json!(f.source));
-            let default = if secrets { format!("/run/secrets/{}", f.source) } else { format!("/{}", f.source) };
-            if secrets || f.target != default {
-                e.insert("target".into(), json!(f.target));
+            match (&f.written_target, secrets) {
+                (Some(t), _) => {
+                    e.insert("target".into(), json!(t));
+                }
+                (None, true) => {
+                    e.insert("target".into(), json!(f.target));
+                }
+                (None, false) => {}
             }
             if let Some(mode) = f.mode {
-                e.insert("mode".into(), json!(mode));
+                e.insert("mode".into(), json!(format!("{mode:04o}")));
             }
             Value::Object(e)
         })
@@ -59,8 +64,10 @@ fn build(b: &BuildSpec) -> Value {
         _ => {}
     }
     put(&mut m, "dockerfile_inline", &b.dockerfile_inline);
-    if !b.args.is_empty() {
-        m.insert("args".into(), json!(b.args));
+    let args: std::collections::BTreeMap<&String, &String> =
+        b.args.iter().filter_map(|(k, v)| v.as_ref().map(|v| (k, v))).collect();
+    if !args.is_empty() {
+        m.insert("args".into(), json!(args));
     }
     put(&mut m, "target", &b.target);
     if !b.labels.is_empty() {
@@ -114,7 +121,10 @@ pub fn render(s: &ServiceSpec, m: &mut Map<String, Value>) {
         let u: Map<String, Value> = h
             .ulimits
             .iter()
-            .map(|(k, (s, hd))| (k.clone(), if s == hd { json!(s) } else { json!({"soft": s, "hard": hd}) }))
+            .map(|(k, (s, hd))| {
+                let single = h.ulimits_single.contains(k);
+                (k.clone(), if single { json!(s) } else { json!({"soft": s, "hard": hd}) })
+            })
             .collect();
         m.insert("ulimits".into(), Value::Object(u));
     }
@@ -160,8 +170,8 @@ pub fn render(s: &ServiceSpec, m: &mut Map<String, Value>) {
     put(m, "uts", &h.uts);
     put(m, "cgroup", &h.cgroup);
     put(m, "cgroup_parent", &h.cgroup_parent);
-    put(m, "oom_kill_disable", &h.oom_kill_disable);
-    put(m, "oom_score_adj", &h.oom_score_adj);
+    put(m, "oom_kill_disable", &h.oom_kill_disable.filter(|d| *d));
+    put(m, "oom_score_adj", &h.oom_score_adj.filter(|a| *a != 0));
     put(m, "userns_mode", &h.userns_mode);
     put(m, "mac_address", &h.mac_address);
     if !h.storage_opt.is_empty() {

@@ -78,6 +78,21 @@ pub fn check(root: &mut Value, sources: &Sources) -> Result<Extensions, ComposeE
             }
         }
     }
+    for key in ["include", "models"] {
+        if root.get(key).is_some() {
+            let reason = if key == "include" {
+                "`include` is not resolved by slipway yet; pass the files with -f".to_string()
+            } else {
+                "`models` (AI model runners) do not apply to a Docker host deploy".to_string()
+            };
+            errors.push(ComposeError::UnsupportedKey {
+                at: sources.locate(&KeyPath::parse(key)),
+                key: key.into(),
+                reason,
+            });
+        }
+    }
+    tags(root, &KeyPath::default(), sources, &mut errors);
     ext.top = obj(root, TOP, &KeyPath::default(), sources, &mut errors);
     if let Some(Value::Mapping(services)) = root.get_mut("services") {
         for (name, svc) in services.iter_mut() {
@@ -92,6 +107,28 @@ pub fn check(root: &mut Value, sources: &Sources) -> Result<Extensions, ComposeE
     match ComposeError::from_list(errors) {
         Some(e) => Err(e),
         None => Ok(ext),
+    }
+}
+
+/// `!reset` / `!override` tags are refused by position until slipway resolves them.
+fn tags(v: &Value, path: &KeyPath, sources: &Sources, errors: &mut Vec<ComposeError>) {
+    match v {
+        Value::Tagged(t) => errors.push(ComposeError::UnsupportedKey {
+            at: sources.locate(path),
+            key: t.tag.to_string(),
+            reason: "`!reset`/`!override` tags are not resolved by slipway yet".into(),
+        }),
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                tags(v, &path.key(k.as_str().unwrap_or_default()), sources, errors);
+            }
+        }
+        Value::Sequence(items) => {
+            for (i, v) in items.iter().enumerate() {
+                tags(v, &path.index(i), sources, errors);
+            }
+        }
+        _ => {}
     }
 }
 

@@ -83,7 +83,14 @@ impl YamlFile {
         }
         let mut value: Value = serde_yaml_ng::from_str(text)
             .map_err(|e| yaml_err(e.location().map(|l| l.line()).unwrap_or(0), e.to_string()))?;
-        value.apply_merge().map_err(|e| yaml_err(e.location().map(|l| l.line()).unwrap_or(0), e.to_string()))?;
+        // A merged anchor may itself hold `<<` keys (an anchor built from another anchor): apply
+        // merges until none is left (bounded by the nesting a file can have).
+        for _ in 0..32 {
+            value.apply_merge().map_err(|e| yaml_err(e.location().map(|l| l.line()).unwrap_or(0), e.to_string()))?;
+            if !has_merge_key(&value) {
+                break;
+            }
+        }
         if value.is_null() {
             value = Value::Mapping(Default::default());
         }
@@ -113,6 +120,15 @@ impl YamlFile {
             }
             p.pop()?;
         }
+    }
+}
+
+fn has_merge_key(v: &Value) -> bool {
+    match v {
+        Value::Mapping(m) => m.iter().any(|(k, v)| k.as_str() == Some("<<") || has_merge_key(v)),
+        Value::Sequence(items) => items.iter().any(has_merge_key),
+        Value::Tagged(t) => has_merge_key(&t.value),
+        _ => false,
     }
 }
 

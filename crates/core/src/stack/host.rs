@@ -44,6 +44,8 @@ pub struct HostSettings {
     pub sysctls: BTreeMap<String, String>,
     /// `ulimits`: name -> (soft, hard).
     pub ulimits: BTreeMap<String, (i64, i64)>,
+    /// The `ulimits` written as one number (`nproc: 65535`) rather than `{soft, hard}`.
+    pub ulimits_single: Vec<String>,
     /// `platform`.
     pub platform: Option<String>,
     /// `logging`.
@@ -184,6 +186,9 @@ pub struct FileMountSpec {
     pub target: String,
     /// `mode` (octal), when given.
     pub mode: Option<u32>,
+    /// `target` as written (`None` when not written), as `docker compose config` prints it.
+    #[serde(default)]
+    pub written_target: Option<String>,
 }
 
 /// The `build:` section of a service (paths absolute).
