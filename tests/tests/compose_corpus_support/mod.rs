@@ -44,7 +44,7 @@ pub fn find(root: &Path) -> Vec<PathBuf> {
         for e in entries.flatten() {
             let p = e.path();
             let name = e.file_name().to_string_lossy().into_owned();
-            if p.is_dir() && !name.starts_with('.') && name != "node_modules" {
+            if p.is_dir() && name != ".git" && name != "node_modules" {
                 stack.push(p);
             } else if DEFAULT_FILES.contains(&name.as_str()) {
                 out.push(p);

@@ -23,8 +23,9 @@ fn scalar(v: &Value) -> Res<String> {
     }
 }
 
+/// A string setting; an empty string is no setting (Compose omits it too).
 fn opt_str(v: Option<&Value>) -> Res<Option<String>> {
-    v.filter(|v| !v.is_null()).map(scalar).transpose()
+    Ok(v.filter(|v| !v.is_null()).map(scalar).transpose()?.filter(|s| !s.is_empty()))
 }
 
 /// A string or a list of strings.

@@ -359,6 +359,9 @@ fn service(s: &ServiceSpec) -> Value {
                         }
                     }
                     MountKind::Volume => {
+                        if let Some(z) = &o.selinux {
+                            e.insert("bind".into(), json!({ "selinux": z }));
+                        }
                         let mut b = Map::new();
                         if o.nocopy {
                             b.insert("nocopy".into(), json!(true));

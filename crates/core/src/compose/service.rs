@@ -453,7 +453,18 @@ fn deploy(ctx: &mut Ctx, name: &str, d: model::Deploy) -> Result<DeploySpec, Com
             .transpose()?;
     }
     for (key, v) in &d.rest {
-        if let Ok(json) = serde_json::to_value(v) {
+        if let Ok(mut json) = serde_json::to_value(v) {
+            // Durations as Compose prints them (`2m0s`).
+            if let Some(policy) = json.as_object_mut().filter(|_| key == "restart_policy") {
+                for k in ["delay", "window"] {
+                    let text = policy.get(k).and_then(|d| d.as_str()).map(str::to_string);
+                    if let Some(text) = text {
+                        let d = syntax::parse_duration(&text)
+                            .map_err(|m| ctx.invalid(name, &format!("deploy.restart_policy.{k}"), m))?;
+                        policy.insert(k.into(), serde_json::Value::from(syntax::format_duration(d)));
+                    }
+                }
+            }
             spec.swarm.insert(key.clone(), json);
         }
         let reason = match key.as_str() {

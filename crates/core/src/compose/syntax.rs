@@ -160,6 +160,10 @@ pub fn parse_port(s: &str) -> Result<Vec<PortSpec>, String> {
 
 /// Make `p` absolute against `base` (`~` = `home`) and clean `.`/`..` lexically.
 pub fn absolute(p: &str, base: &Path, home: Option<&str>) -> String {
+    // An absolute path is kept as written, as Compose keeps it.
+    if p.starts_with('/') {
+        return p.to_string();
+    }
     let joined = if let Some(rest) = p.strip_prefix('~') {
         PathBuf::from(home.unwrap_or("~")).join(rest.trim_start_matches('/'))
     } else {

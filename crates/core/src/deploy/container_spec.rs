@@ -67,20 +67,30 @@ pub fn container_plan(stack: &StackSpec, svc: &ServiceSpec, id: &ContainerIdenti
             .push(PortBinding { host_ip: p.host_ip.clone(), host_port: Some(host_port.unwrap_or_default()) });
     }
 
-    // Short-syntax binds go through `Binds`, which creates a missing host path as compose does.
+    // Short-syntax binds go through `Binds`, which creates a missing host path as compose does;
+    // so do mounts relabelled for SELinux (`:z`/`:Z`), which the mount API cannot express.
+    let by_binds = |m: &crate::stack::MountSpec| {
+        let selinux = svc.mount_options.get(&m.target).is_some_and(|o| o.selinux.is_some());
+        (m.kind == MountKind::Bind && m.create_host_path)
+            || (m.kind != MountKind::Tmpfs && m.source.is_some() && selinux)
+    };
     let binds: Vec<String> = svc
         .volumes
         .iter()
-        .filter(|m| m.kind == MountKind::Bind && m.create_host_path)
+        .filter(|m| by_binds(m))
         .filter_map(|m| {
             let src = m.source.as_ref()?;
+            let src = match m.kind {
+                MountKind::Volume => stack.volumes.get(src).map(|v| v.name.clone()).unwrap_or(src.clone()),
+                _ => src.clone(),
+            };
             Some(format!("{src}:{}{}", m.target, host::bind_modes(m.read_only, svc.mount_options.get(&m.target))))
         })
         .collect();
     let mut mounts: Vec<Mount> = svc
         .volumes
         .iter()
-        .filter(|m| !(m.kind == MountKind::Bind && m.create_host_path))
+        .filter(|m| !by_binds(m))
         .map(|m| {
             let (typ, source) = match m.kind {
                 MountKind::Volume => (
