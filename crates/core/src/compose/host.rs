@@ -233,7 +233,6 @@ const READ: &[&str] = &[
 /// Why a valid Compose service key is refused (slipway neither applies nor prints it yet).
 fn unsupported_reason(key: &str) -> String {
     match key {
-        "extends" => "`extends` is not resolved by slipway yet; inline the base service".into(),
         "develop" => "`develop` (watch) is a development feature; slipway deploys releases".into(),
         "scale" => "use `deploy.replicas`".into(),
         "gpus" => "GPU device requests are not mapped by slipway yet".into(),

@@ -9,6 +9,7 @@
 pub mod diff;
 mod error;
 mod event;
+mod extends;
 mod host;
 pub mod interpolate;
 mod keys;

@@ -110,13 +110,13 @@ pub fn check(root: &mut Value, sources: &Sources) -> Result<Extensions, ComposeE
     }
 }
 
-/// `!reset` / `!override` tags are refused by position until slipway resolves them.
+/// Tags other than `!reset` / `!override` (applied by the merge) are refused by position.
 fn tags(v: &Value, path: &KeyPath, sources: &Sources, errors: &mut Vec<ComposeError>) {
     match v {
         Value::Tagged(t) => errors.push(ComposeError::UnsupportedKey {
             at: sources.locate(path),
             key: t.tag.to_string(),
-            reason: "`!reset`/`!override` tags are not resolved by slipway yet".into(),
+            reason: "Compose knows only the `!reset` and `!override` tags".into(),
         }),
         Value::Mapping(m) => {
             for (k, v) in m {

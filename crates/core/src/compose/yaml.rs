@@ -83,6 +83,9 @@ impl YamlFile {
         }
         let mut value: Value = serde_yaml_ng::from_str(text)
             .map_err(|e| yaml_err(e.location().map(|l| l.line()).unwrap_or(0), e.to_string()))?;
+        // As Compose: a `!reset` key of a mapping that also merges (`<<`) is removed before the
+        // merge, so the merged value comes back.
+        drop_reset_beside_merge(&mut value);
         // A merged anchor may itself hold `<<` keys (an anchor built from another anchor): apply
         // merges until none is left (bounded by the nesting a file can have).
         for _ in 0..32 {
@@ -120,6 +123,22 @@ impl YamlFile {
             }
             p.pop()?;
         }
+    }
+}
+
+fn drop_reset_beside_merge(v: &mut Value) {
+    match v {
+        Value::Mapping(m) => {
+            if m.contains_key("<<") {
+                m.retain(|_, v| !matches!(v, Value::Tagged(t) if t.tag == "!reset"));
+            }
+            for (_, v) in m.iter_mut() {
+                drop_reset_beside_merge(v);
+            }
+        }
+        Value::Sequence(items) => items.iter_mut().for_each(drop_reset_beside_merge),
+        Value::Tagged(t) => drop_reset_beside_merge(&mut t.value),
+        _ => {}
     }
 }
 
