@@ -148,6 +148,8 @@ pub struct EnvFileLong {
     pub path: Str,
     #[serde(default, deserialize_with = "flex_bool")]
     pub required: Option<bool>,
+    /// `raw`: values taken as written (no quotes, no interpolation); absent: dotenv.
+    pub format: Option<Str>,
 }
 
 /// A port: short string/number or long mapping.

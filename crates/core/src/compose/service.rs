@@ -235,22 +235,36 @@ fn environment(
     let mut out = BTreeMap::new();
     let files = match env_file {
         None => Vec::new(),
-        Some(model::EnvFiles::One(p)) => vec![(p.0, true)],
+        Some(model::EnvFiles::One(p)) => vec![(p.0, true, None)],
         Some(model::EnvFiles::Many(v)) => v
             .into_iter()
             .map(|e| match e {
-                model::EnvFileEntry::Path(p) => (p.0, true),
-                model::EnvFileEntry::Long(l) => (l.path.0, l.required.unwrap_or(true)),
+                model::EnvFileEntry::Path(p) => (p.0, true, None),
+                model::EnvFileEntry::Long(l) => (l.path.0, l.required.unwrap_or(true), l.format.map(|f| f.0)),
             })
             .collect(),
     };
-    for (path, required) in files {
+    for (path, required, format) in files {
         let file = ctx.project_dir.join(&path);
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
             Err(_) if !required => continue,
             Err(source) => return Err(ComposeError::Read { file, source }),
         };
+        match format.as_deref() {
+            None => {}
+            Some("raw") => {
+                for line in text.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')) {
+                    let (k, v) = line.split_once('=').unwrap_or((line, ""));
+                    out.insert(k.trim().to_string(), Some(v.to_string()));
+                }
+                continue;
+            }
+            Some(other) => {
+                let at = ctx.at(name, "env_file");
+                return Err(ComposeError::InvalidValue { at, message: format!("env_file format `{other}`: use raw") });
+            }
+        }
         for (k, v) in read_dotenv(&file, &text, ctx.env)? {
             if let Some(v) = v {
                 out.insert(k, Some(v));
@@ -261,7 +275,6 @@ fn environment(
         let v = v.or_else(|| ctx.env.get(&k).cloned());
         out.insert(k, v);
     }
-    let _ = name;
     Ok(out)
 }
 
