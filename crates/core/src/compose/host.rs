@@ -374,7 +374,7 @@ pub fn mount_options(rest: &BTreeMap<String, Value>) -> Res<(MountOptions, bool)
             None | Some(Value::Null) => None,
             Some(v) => {
                 let s = scalar(v)?;
-                Some(i64::from_str_radix(&s, 8).map_err(|_| format!("tmpfs mode `{s}` is not octal"))?)
+                Some(s.parse::<i64>().map_err(|_| format!("tmpfs mode `{s}` is not a number"))?)
             }
         };
     }

@@ -377,7 +377,7 @@ fn service(s: &ServiceSpec) -> Value {
                             b.insert("size".into(), json!(size.to_string()));
                         }
                         if let Some(mode) = o.tmpfs_mode {
-                            b.insert("mode".into(), json!(format!("{mode:o}").parse::<i64>().unwrap_or(mode)));
+                            b.insert("mode".into(), json!(mode));
                         }
                         if !b.is_empty() {
                             e.insert("tmpfs".into(), Value::Object(b));

@@ -4,6 +4,9 @@
 //! DNS, devices, logging, mount options, secrets) in `host.rs`. Pure: tested without an engine.
 
 mod host;
+mod resources;
+
+pub use resources::{network_create, volume_create};
 
 use std::collections::HashMap;
 
@@ -40,19 +43,8 @@ pub fn container_plan(stack: &StackSpec, svc: &ServiceSpec, id: &ContainerIdenti
     }
     let env: Vec<String> = svc.environment.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect();
 
-    let mut exposed: Vec<String> = svc
-        .host
-        .expose
-        .iter()
-        .flat_map(|e| {
-            let (ports, proto) = e.split_once('/').unwrap_or((e, "tcp"));
-            let (a, b) = ports.split_once('-').unwrap_or((ports, ports));
-            match (a.parse::<u32>(), b.parse::<u32>()) {
-                (Ok(a), Ok(b)) if a <= b => (a..=b).map(|p| format!("{p}/{proto}")).collect::<Vec<_>>(),
-                _ => vec![format!("{ports}/{proto}")],
-            }
-        })
-        .collect();
+    // As Compose: `expose` entries go to the engine as written (no protocol added, ranges kept).
+    let mut exposed: Vec<String> = svc.host.expose.clone();
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for p in &svc.ports {
         let key = format!("{}/{}", p.target, if p.protocol.is_empty() { "tcp" } else { &p.protocol });
@@ -70,7 +62,10 @@ pub fn container_plan(stack: &StackSpec, svc: &ServiceSpec, id: &ContainerIdenti
     // Short-syntax binds go through `Binds`, which creates a missing host path as compose does;
     // so do mounts relabelled for SELinux (`:z`/`:Z`), which the mount API cannot express.
     let by_binds = |m: &crate::stack::MountSpec| {
-        let selinux = svc.mount_options.get(&m.target).is_some_and(|o| o.selinux.is_some());
+        let o = svc.mount_options.get(&m.target);
+        let selinux = o.is_some_and(|o| o.selinux.is_some());
+        // Named volumes stay on the mount API (hook containers leave out those not created yet;
+        // Compose passes plain ones as `Binds`, with the same effective mount).
         (m.kind == MountKind::Bind && m.create_host_path)
             || (m.kind != MountKind::Tmpfs && m.source.is_some() && selinux)
     };
@@ -139,7 +134,7 @@ pub fn container_plan(stack: &StackSpec, svc: &ServiceSpec, id: &ContainerIdenti
         binds: (!binds.is_empty()).then_some(binds),
         restart_policy,
         init: svc.init,
-        extra_hosts: (!svc.extra_hosts.is_empty()).then(|| svc.extra_hosts.clone()),
+        extra_hosts: Some(svc.extra_hosts.clone()),
         ..host_config
     };
 

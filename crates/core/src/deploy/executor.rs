@@ -96,31 +96,11 @@ impl<'a> Executor<'a> {
         let d = self.docker;
         match step {
             Step::CreateNetwork { key, name } => {
-                let spec = self.desired.stack.networks.get(key).cloned().unwrap_or_default();
-                let mut labels: std::collections::HashMap<String, String> = spec.labels.into_iter().collect();
-                labels.insert(super::labels::COMPOSE_PROJECT.into(), self.desired.project().into());
-                labels.insert(super::labels::COMPOSE_NETWORK.into(), key.clone());
-                labels.insert(super::labels::PROJECT.into(), self.desired.project().into());
-                let req = bollard::models::NetworkCreateRequest {
-                    name: name.clone(),
-                    driver: spec.driver,
-                    internal: Some(spec.internal),
-                    labels: Some(labels),
-                    ..Default::default()
-                };
+                let req = super::container_spec::network_create(&self.desired.stack, key, name, self.desired.project());
                 d.create_network(req).await.map_err(|e| DeployError::engine("create network", name, e))?;
             }
             Step::CreateVolume { key, name } => {
-                let spec = self.desired.stack.volumes.get(key).cloned().unwrap_or_default();
-                let mut labels: std::collections::HashMap<String, String> = spec.labels.into_iter().collect();
-                labels.insert(super::labels::COMPOSE_PROJECT.into(), self.desired.project().into());
-                labels.insert(super::labels::COMPOSE_VOLUME.into(), key.clone());
-                let req = bollard::models::VolumeCreateRequest {
-                    name: Some(name.clone()),
-                    driver: spec.driver,
-                    labels: Some(labels),
-                    ..Default::default()
-                };
+                let req = super::container_spec::volume_create(&self.desired.stack, key, name, self.desired.project());
                 d.create_volume(req).await.map_err(|e| DeployError::engine("create volume", name, e))?;
             }
             Step::Pull { image } => engine::pull(d, image).await?,

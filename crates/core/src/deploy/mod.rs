@@ -24,7 +24,7 @@ mod rules;
 mod state;
 mod switch;
 
-pub use container_spec::{container_plan, ContainerPlan};
+pub use container_spec::{container_plan, network_create, volume_create, ContainerPlan};
 pub use docker_host::DockerHost;
 pub use error::DeployError;
 pub use event::DeployEvent;

@@ -147,7 +147,7 @@ pub struct MountOptions {
     pub subpath: Option<String>,
     /// Tmpfs size in bytes.
     pub tmpfs_size: Option<i64>,
-    /// Tmpfs mode (octal bits as written, e.g. 1777 -> 0o1777).
+    /// Tmpfs mode, the number as written (`1777`), passed to the engine as Compose passes it.
     pub tmpfs_mode: Option<i64>,
 }
 

@@ -30,8 +30,23 @@ pub fn network_mode(stack: &StackSpec, svc: &ServiceSpec, release: &str) -> Opti
 /// Fill the `HostConfig` fields that come from `HostSettings`.
 pub fn apply(stack: &StackSpec, svc: &ServiceSpec, release: &str, hc: &mut HostConfig) {
     let h = &svc.host;
-    hc.cap_add = some(h.cap_add.clone());
-    hc.cap_drop = some(h.cap_drop.clone());
+    // As Compose: capabilities with the `CAP_` prefix (`ALL` as is).
+    let caps = |v: &[String]| {
+        some(
+            v.iter()
+                .map(|c| {
+                    let c = c.to_ascii_uppercase();
+                    if c == "ALL" || c.starts_with("CAP_") {
+                        c
+                    } else {
+                        format!("CAP_{c}")
+                    }
+                })
+                .collect(),
+        )
+    };
+    hc.cap_add = caps(&h.cap_add);
+    hc.cap_drop = caps(&h.cap_drop);
     hc.readonly_rootfs = h.read_only.then_some(true);
     hc.security_opt = some(h.security_opt.clone());
     let tmpfs: HashMap<String, String> = h
@@ -162,6 +177,7 @@ pub fn file_mounts(stack: &StackSpec, svc: &ServiceSpec) -> Vec<Mount> {
                 source: Some(path.clone()),
                 typ: Some(MountType::BIND),
                 read_only: Some(true),
+                bind_options: Some(MountBindOptions::default()),
                 ..Default::default()
             }),
             _ => None,
