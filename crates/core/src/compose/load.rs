@@ -244,3 +244,15 @@ pub fn parse_only(text: &str) -> Result<LoadedStack, ComposeError> {
     let texts = [(PathBuf::from("/nonexistent/slipway-fuzz/compose.yml"), text.to_string())];
     load_texts(&texts, Path::new("/nonexistent/slipway-fuzz"), &BTreeMap::new(), Some("fuzz"), &[])
 }
+
+/// Like [`parse_only`] for several `-f` texts merged in order, rendered as `slipway config`
+/// renders them (the fuzz target of merges, `!reset`/`!override` and `extends`).
+pub fn parse_only_files(texts: &[&str]) -> Result<serde_json::Value, ComposeError> {
+    let texts: Vec<(PathBuf, String)> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (PathBuf::from(format!("/nonexistent/slipway-fuzz/compose{i}.yml")), t.to_string()))
+        .collect();
+    let loaded = load_texts(&texts, Path::new("/nonexistent/slipway-fuzz"), &BTreeMap::new(), Some("fuzz"), &[])?;
+    Ok(super::render(&loaded.stack))
+}

@@ -28,7 +28,7 @@ pub mod yaml;
 
 pub use error::{ComposeError, Location};
 pub use event::{ComposeEvent, ComposeWarning};
-pub use load::{default_file, load, parse_only, LoadOptions, LoadedStack, DEFAULT_FILES};
+pub use load::{default_file, load, parse_only, parse_only_files, LoadOptions, LoadedStack, DEFAULT_FILES};
 pub use render::{render, render_json, render_yaml};
 pub use resolve::normalise_name as normalise_project_name;
 #[cfg(test)]

@@ -137,3 +137,30 @@ fn random_files_never_panic() {
         let _ = parse_only(&text);
     }
 }
+
+#[test]
+fn new_syntax_fixed_seed_mutations_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let seeds = [
+        "x-a: &a\n  image: a\n  labels: {x: \"1\"}\nx-b: &b\n  <<: *a\n  environment: [A=1]\nservices:\n  s:\n    <<: *b\n    ports: [\"80\"]\n  t:\n    extends: s\n    ports: !reset []\n",
+        "services:\n  s:\n    image: x\n    labels: !override {y: \"2\"}\n    environment: !reset {}\n  t:\n    extends: {service: s}\n    command: !override [a]\n    secrets: [k]\nsecrets:\n  k: {environment: K}\n",
+        "services:\n  a:\n    image: x\n    extends: b\n  b:\n    image: y\n    extends: a\n",
+    ];
+    let alphabet: Vec<char> = "!<:&* -[]{}\n\"abcsxt".chars().collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+    for i in 0..3000 {
+        let mut text: Vec<char> = seeds[i % seeds.len()].chars().collect();
+        for _ in 0..rng.random_range(1..6) {
+            let at = rng.random_range(0..text.len());
+            match rng.random_range(0..3) {
+                0 => text[at] = alphabet[rng.random_range(0..alphabet.len())],
+                1 => text.insert(at, alphabet[rng.random_range(0..alphabet.len())]),
+                _ => {
+                    text.remove(at);
+                }
+            }
+        }
+        let s: String = text.into_iter().collect();
+        let _ = super::parse_only_files(&[&s, seeds[(i + 1) % seeds.len()]]);
+    }
+}
