@@ -58,6 +58,15 @@ impl Resolver<'_> {
         }
         for (i, item) in items.into_iter().enumerate() {
             let at = KeyPath::parse("include").index(i);
+            for key in ["env_file", "project_directory"] {
+                if item.get(key).is_some() {
+                    return Err(ComposeError::UnsupportedKey {
+                        at: self.sources.locate(&at.key(key)),
+                        key: key.into(),
+                        reason: "an include's own variables and project directory are not read by slipway yet".into(),
+                    });
+                }
+            }
             let paths: Vec<String> = match &item {
                 Value::String(s) => vec![s.clone()],
                 Value::Mapping(_) => match item.get("path") {

@@ -169,6 +169,27 @@ impl<'a> Executor<'a> {
             oneoff,
         };
         let plan = container_plan(&self.desired.stack, svc, &identity);
+        // compose room: a fixed `container_name` is held by the previous (stopped, retained)
+        // container of a stop-first service; it keeps its id and gets a name of its own.
+        if let (Some(fixed), false) = (&svc.container_name, oneoff) {
+            let ours = |old: &bollard::models::ContainerInspectResponse| {
+                let labels = old.config.as_ref().and_then(|c| c.labels.as_ref());
+                let label = |k: &str| labels.and_then(|l| l.get(k)).map(String::as_str);
+                label(super::labels::PROJECT) == Some(self.desired.project())
+                    && label(super::labels::SERVICE) == Some(service)
+            };
+            // Only a container of this project and service is renamed; any other holder of the
+            // name makes the create fail with the engine's conflict.
+            if let Some(old) = self.docker.inspect_container(fixed, None).await.ok().filter(ours) {
+                let id = old.id.unwrap_or_default();
+                let name = format!("{fixed}-{}", id.get(..12).unwrap_or(&id));
+                let opts = bollard::query_parameters::RenameContainerOptions { name };
+                self.docker
+                    .rename_container(&id, opts)
+                    .await
+                    .map_err(|e| DeployError::engine("rename container", fixed, e))?;
+            }
+        }
         Ok(engine::create(self.docker, &plan).await?)
     }
 
