@@ -54,6 +54,11 @@ const CASES: &[(&str, usize, bool, Check)] = &[
     ("empty-services.yml", 1, true, |e| matches!(e, ComposeError::InvalidValue { at, .. } if at.key == "services")),
     ("empty-volumes.yml", 4, true, |e| matches!(e, ComposeError::InvalidValue { at, .. } if at.key == "volumes")),
     ("empty-service.yml", 2, true, |e| matches!(e, ComposeError::InvalidValue { at, .. } if at.key == "services.app")),
+    ("bad-x-slipway.yml", 3, false, |e| {
+        matches!(e, ComposeError::Several { errors } if errors.len() == 2
+            && errors[0].location().is_some_and(|a| a.key == "x-slipway.hooks.timeout")
+            && errors[1].location().is_some_and(|a| a.key == "services.app.x-slipway.min_runing" && a.line == 8))
+    }),
     ("several-problems.yml", 4, true, |e| matches!(e, ComposeError::Several { errors } if errors.len() == 4)),
     ("wrong-type.yml", 5, true, |e| matches!(e, ComposeError::InvalidValue { .. })),
     ("wrong-shape.yml", 6, true, |e| matches!(e, ComposeError::InvalidValue { .. })),

@@ -38,6 +38,9 @@ pub struct StackSpec {
     /// Every top-level `x-*` key (`x-slipway` among them), as `docker compose config` keeps them.
     #[serde(default)]
     pub extensions: BTreeMap<String, serde_json::Value>,
+    /// The typed view of `x-slipway` (validated when the compose file loads).
+    #[serde(default)]
+    pub settings: crate::compose::StackSettings,
 }
 
 /// One service.
@@ -111,6 +114,9 @@ pub struct ServiceSpec {
     /// Configs the service mounts.
     #[serde(default)]
     pub configs: Vec<FileMountSpec>,
+    /// The typed view of the service's `x-slipway` (validated when the compose file loads).
+    #[serde(default)]
+    pub settings: crate::compose::ServiceSettings,
 }
 
 /// A port mapping.

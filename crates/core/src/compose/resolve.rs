@@ -184,6 +184,20 @@ pub fn resolve(
     if let Some(x) = ext.top.remove("x-slipway") {
         stack.slipway = to_json(&x, input.sources, "x-slipway")?;
     }
+    let mut errors = Vec::new();
+    match super::settings::stack_settings(&stack.slipway, input.sources) {
+        Ok(s) => stack.settings = s,
+        Err(e) => errors.push(e),
+    }
+    for (name, svc) in stack.services.iter_mut() {
+        match super::settings::service_settings(name, svc.extensions.get("x-slipway"), input.sources) {
+            Ok(s) => svc.settings = s,
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(e) = ComposeError::from_list(errors) {
+        return Err(e);
+    }
     Ok(stack)
 }
 

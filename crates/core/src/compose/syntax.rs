@@ -6,42 +6,9 @@ use std::time::Duration;
 
 use crate::stack::{MountKind, MountOptions, MountSpec, PortSpec};
 
-/// Parse a Go duration (`1m30s`, `500ms`, `1.5h`, `0`) as compose does.
+/// Parse a Go duration (`1m30s`, `500ms`, `1.5h`, `0`) as compose does (`crate::duration`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("`{s}` is not a duration (write e.g. 30s, 1m30s, 500ms)");
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if num_len == 0 {
-            return Err(bad());
-        }
-        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let factor = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += n * factor;
-        rest = &rest[unit_len..];
-    }
-    if !total.is_finite() || total > 1e12 {
-        return Err(bad());
-    }
-    Ok(Duration::from_nanos((total * 1e9).round() as u64))
+    crate::duration::parse(s).map_err(|_| format!("`{}` is not a duration (write e.g. 30s, 1m30s, 500ms)", s.trim()))
 }
 
 /// Format a duration as Go's `time.Duration.String()` does (`1h0m0s`, `1m30s`, `1.5s`, `500ms`).

@@ -21,7 +21,7 @@ fn loads_resolves_and_warns_as_data() {
     write(
         d.path(),
         "compose.yml",
-        "x-img: &img\n  image: reg/app:${TAG}\nservices:\n  app:\n    <<: *img\n    build: .\n    command: serve --port \"80 80\"\n    env_file: [app.env]\n    environment: [B=2, FROM_ENV]\n    depends_on:\n      pre: {condition: service_completed_successfully}\n    volumes: [./data:/data:ro]\n    deploy: {update_config: {order: start-first}}\n    x-slipway: {health: /h}\n  pre:\n    <<: *img\n    command: [migrate]\n  tool:\n    image: t\n    profiles: [tools]\n",
+        "x-img: &img\n  image: reg/app:${TAG}\nservices:\n  app:\n    <<: *img\n    build: .\n    command: serve --port \"80 80\"\n    env_file: [app.env]\n    environment: [B=2, FROM_ENV]\n    depends_on:\n      pre: {condition: service_completed_successfully}\n    volumes: [./data:/data:ro]\n    deploy: {update_config: {order: start-first}}\n    x-slipway: {min_running: 2s}\n  pre:\n    <<: *img\n    command: [migrate]\n  tool:\n    image: t\n    profiles: [tools]\n",
     );
     write(d.path(), "app.env", "A=1\nB=1\n");
     let loaded =
@@ -40,7 +40,8 @@ fn loads_resolves_and_warns_as_data() {
     assert_eq!(app.volumes[0].kind, MountKind::Bind);
     assert_eq!(app.volumes[0].source.as_deref(), Some(d.path().join("data").to_str().unwrap()));
     assert_eq!(app.deploy.update_config.as_ref().unwrap().order, Some(UpdateOrder::StartFirst));
-    assert_eq!(app.extensions["x-slipway"]["health"], "/h");
+    assert_eq!(app.extensions["x-slipway"]["min_running"], "2s");
+    assert_eq!(app.settings.min_running, Some(std::time::Duration::from_secs(2)));
     assert!(s.networks.contains_key("default"));
     assert!(
         matches!(&loaded.warnings[0], ComposeWarning::UnsetVariable { variable, at } if variable == "TAG" && at.line == 2)
