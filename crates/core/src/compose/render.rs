@@ -114,9 +114,35 @@ pub fn render_json(stack: &StackSpec) -> String {
     serde_json::to_string_pretty(&render(stack)).unwrap_or_default()
 }
 
-/// The stack as YAML (`--format yaml`).
+/// The stack as YAML (`--format yaml`): as Compose's YAML, without the nulls and empty objects
+/// its JSON carries (`command: null`, `entrypoint: null`, `ipam: {}`, `deploy.resources: {}`,
+/// `deploy.placement: {}`) and with the services' `x-*` keys, which its YAML keeps.
 pub fn render_yaml(stack: &StackSpec) -> String {
-    serde_yaml_ng::to_string(&render(stack)).unwrap_or_default()
+    let mut v = render(stack);
+    let empty = |v: &Value| v.as_object().is_some_and(|o| o.is_empty());
+    if let Some(services) = v.get_mut("services").and_then(Value::as_object_mut) {
+        for (name, svc) in services.iter_mut() {
+            let Some(svc) = svc.as_object_mut() else { continue };
+            svc.retain(|k, v| !((k == "command" || k == "entrypoint") && v.is_null()));
+            // Compose's YAML keeps a service's `x-*` keys (its JSON drops them).
+            if let Some(spec) = stack.services.get(name) {
+                for (k, x) in &spec.extensions {
+                    let mut x = x.clone();
+                    escape_dollars(&mut x);
+                    svc.insert(k.clone(), x);
+                }
+            }
+            if let Some(d) = svc.get_mut("deploy").and_then(Value::as_object_mut) {
+                d.retain(|k, v| !((k == "resources" || k == "placement") && empty(v)));
+            }
+        }
+    }
+    if let Some(nets) = v.get_mut("networks").and_then(Value::as_object_mut) {
+        for n in nets.values_mut().filter_map(Value::as_object_mut) {
+            n.retain(|k, v| !(k == "ipam" && empty(v)));
+        }
+    }
+    serde_yaml_ng::to_string(&v).unwrap_or_default()
 }
 
 fn escape_dollars(v: &mut Value) {
