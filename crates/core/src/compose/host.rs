@@ -10,11 +10,11 @@ use serde_yaml_ng::Value;
 use super::error::ComposeError;
 use super::service::Ctx;
 use super::syntax;
-use crate::stack::{BuildSpec, DeviceSpec, FileMountSpec, HostSettings, LoggingSpec, MountOptions, ServiceSpec};
+use crate::stack::{DeviceSpec, FileMountSpec, HostSettings, LoggingSpec, MountOptions, ServiceSpec};
 
-type Res<T> = Result<T, String>;
+pub(super) type Res<T> = Result<T, String>;
 
-fn scalar(v: &Value) -> Res<String> {
+pub(super) fn scalar(v: &Value) -> Res<String> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
@@ -24,12 +24,12 @@ fn scalar(v: &Value) -> Res<String> {
 }
 
 /// A string setting; an empty string is no setting (Compose omits it too).
-fn opt_str(v: Option<&Value>) -> Res<Option<String>> {
+pub(super) fn opt_str(v: Option<&Value>) -> Res<Option<String>> {
     Ok(v.filter(|v| !v.is_null()).map(scalar).transpose()?.filter(|s| !s.is_empty()))
 }
 
 /// A string or a list of strings.
-pub fn str_list(v: Option<&Value>) -> Res<Vec<String>> {
+pub(super) fn str_list(v: Option<&Value>) -> Res<Vec<String>> {
     match v {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Sequence(items)) => items.iter().map(scalar).collect(),
@@ -38,7 +38,7 @@ pub fn str_list(v: Option<&Value>) -> Res<Vec<String>> {
 }
 
 /// A list of `K=V` (split at `sep`) or a mapping; `K` alone gives an empty value.
-pub fn str_map(v: Option<&Value>, sep: char) -> Res<BTreeMap<String, String>> {
+pub(super) fn str_map(v: Option<&Value>, sep: char) -> Res<BTreeMap<String, String>> {
     match v {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
         Some(Value::Mapping(m)) => {
@@ -58,7 +58,7 @@ pub fn str_map(v: Option<&Value>, sep: char) -> Res<BTreeMap<String, String>> {
     }
 }
 
-fn boolean(v: Option<&Value>) -> Res<Option<bool>> {
+pub(super) fn boolean(v: Option<&Value>) -> Res<Option<bool>> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -88,7 +88,7 @@ fn float(v: Option<&Value>) -> Res<Option<f64>> {
 }
 
 /// A byte size: a number of bytes, or `512m`, `1g`, `64kb`...
-pub fn bytes(v: Option<&Value>) -> Res<Option<i64>> {
+pub(super) fn bytes(v: Option<&Value>) -> Res<Option<i64>> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| format!("`{n}` is not a byte size")),
@@ -379,62 +379,4 @@ pub fn mount_options(rest: &BTreeMap<String, Value>) -> Res<(MountOptions, bool)
         };
     }
     Ok((o, create))
-}
-
-/// The `build:` section (a context path, or the long form), paths made absolute.
-pub fn build(ctx: &Ctx, name: &str, v: &Value) -> Result<BuildSpec, ComposeError> {
-    let inv = |key: &str, m: String| ctx.invalid(name, &format!("build.{key}"), m);
-    let home = ctx.env.get("HOME").cloned();
-    let abs = |p: &str| {
-        if p.contains("://") || p.starts_with("git@") {
-            p.to_string()
-        } else {
-            syntax::absolute(p, ctx.project_dir, home.as_deref())
-        }
-    };
-    if let Value::String(s) = v {
-        return Ok(BuildSpec { context: abs(s), ..Default::default() });
-    }
-    let mut b = BuildSpec {
-        context: abs(&opt_str(v.get("context")).map_err(|m| inv("context", m))?.unwrap_or_else(|| ".".into())),
-        ..Default::default()
-    };
-    b.dockerfile = opt_str(v.get("dockerfile")).map_err(|m| inv("dockerfile", m))?;
-    b.dockerfile_inline = opt_str(v.get("dockerfile_inline")).map_err(|m| inv("dockerfile_inline", m))?;
-    b.target = opt_str(v.get("target")).map_err(|m| inv("target", m))?;
-    b.network = opt_str(v.get("network")).map_err(|m| inv("network", m))?;
-    b.args = match v.get("args") {
-        Some(Value::Mapping(m)) => m
-            .iter()
-            .map(|(k, v)| Ok((scalar(k)?, if v.is_null() { None } else { Some(scalar(v)?) })))
-            .collect::<Res<_>>()
-            .map_err(|m| inv("args", m))?,
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .map(|i| {
-                let s = scalar(i)?;
-                Ok(match s.split_once('=') {
-                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
-                    None => (s, None),
-                })
-            })
-            .collect::<Res<_>>()
-            .map_err(|m| inv("args", m))?,
-        _ => BTreeMap::new(),
-    };
-    for (k, v) in b.args.iter_mut() {
-        if v.is_none() {
-            *v = ctx.env.get(k).cloned();
-        }
-    }
-    b.labels = str_map(v.get("labels"), '=').map_err(|m| inv("labels", m))?;
-    b.tags = str_list(v.get("tags")).map_err(|m| inv("tags", m))?;
-    b.cache_from = str_list(v.get("cache_from")).map_err(|m| inv("cache_from", m))?;
-    b.platforms = str_list(v.get("platforms")).map_err(|m| inv("platforms", m))?;
-    b.shm_size = bytes(v.get("shm_size")).map_err(|m| inv("shm_size", m))?;
-    b.no_cache = boolean(v.get("no_cache")).map_err(|m| inv("no_cache", m))?.unwrap_or(false);
-    b.pull = boolean(v.get("pull")).map_err(|m| inv("pull", m))?.unwrap_or(false);
-    let hosts = str_map(v.get("extra_hosts"), '=').map_err(|m| inv("extra_hosts", m))?;
-    b.extra_hosts = hosts.into_iter().map(|(h, ip)| format!("{h}:{ip}")).collect();
-    Ok(b)
 }

@@ -6,6 +6,7 @@
 //! (`model`), resolves services, networks and volumes (`resolve`, `service`) and validates across
 //! services (`validate`). [`render`] turns a `StackSpec` back into compose's JSON/YAML shape.
 
+mod build_section;
 pub mod diff;
 mod error;
 mod event;
@@ -22,6 +23,7 @@ mod render_host;
 mod resolve;
 mod schema;
 mod service;
+mod service_deploy;
 mod settings;
 mod syntax;
 mod validate;

@@ -10,9 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::render_host;
 use super::syntax::format_duration;
-use crate::stack::{
-    DependencyCondition, FileObjectSource, MountKind, ServiceSpec, StackSpec, UpdateConfig, UpdateOrder,
-};
+use crate::stack::{DependencyCondition, FileObjectSource, MountKind, ServiceSpec, StackSpec};
 
 /// The stack as compose's JSON value.
 pub fn render(stack: &StackSpec) -> Value {
@@ -154,33 +152,6 @@ fn escape_dollars(v: &mut Value) {
     }
 }
 
-fn dur(d: Option<std::time::Duration>) -> Option<Value> {
-    d.map(|d| json!(format_duration(d)))
-}
-
-fn update(u: &UpdateConfig) -> Value {
-    let mut m = Map::new();
-    let mut put = |k: &str, v: Option<Value>| {
-        if let Some(v) = v {
-            m.insert(k.into(), v);
-        }
-    };
-    put("parallelism", u.parallelism.map(|p| json!(p)));
-    put("delay", dur(u.delay));
-    put("failure_action", u.failure_action.as_ref().map(|a| json!(a)));
-    put("monitor", dur(u.monitor));
-    put(
-        "order",
-        u.order.map(|o| {
-            json!(match o {
-                UpdateOrder::StartFirst => "start-first",
-                UpdateOrder::StopFirst => "stop-first",
-            })
-        }),
-    );
-    Value::Object(m)
-}
-
 fn service(s: &ServiceSpec) -> Value {
     let mut m = Map::new();
     if let Some(c) = &s.command {
@@ -216,10 +187,10 @@ fn service(s: &ServiceSpec) -> Value {
         dep.insert("labels".into(), json!(d.labels));
     }
     if let Some(u) = &d.update_config {
-        dep.insert("update_config".into(), update(u));
+        dep.insert("update_config".into(), render_host::update(u));
     }
     if let Some(u) = &d.rollback_config {
-        dep.insert("rollback_config".into(), update(u));
+        dep.insert("rollback_config".into(), render_host::update(u));
     }
     let mut resources = Map::new();
     if let Some(l) = &d.limits {
@@ -273,7 +244,7 @@ fn service(s: &ServiceSpec) -> Value {
             hc.insert("test".into(), json!(h.test));
         }
         for (k, v) in [("timeout", h.timeout), ("interval", h.interval)] {
-            if let Some(v) = dur(v) {
+            if let Some(v) = render_host::dur(v) {
                 hc.insert(k.into(), v);
             }
         }
@@ -281,7 +252,7 @@ fn service(s: &ServiceSpec) -> Value {
             hc.insert("retries".into(), json!(r));
         }
         for (k, v) in [("start_period", h.start_period), ("start_interval", h.start_interval)] {
-            if let Some(v) = dur(v) {
+            if let Some(v) = render_host::dur(v) {
                 hc.insert(k.into(), v);
             }
         }

@@ -4,7 +4,8 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::stack::{BuildSpec, FileMountSpec, ServiceSpec};
+use super::syntax::format_duration;
+use crate::stack::{BuildSpec, FileMountSpec, ServiceSpec, UpdateConfig, UpdateOrder};
 
 fn put_list(m: &mut Map<String, Value>, k: &str, v: &[String]) {
     if !v.is_empty() {
@@ -189,4 +190,33 @@ pub fn render(s: &ServiceSpec, m: &mut Map<String, Value>) {
     if s.host.network_mode.is_some() && s.networks.is_empty() {
         m.remove("networks");
     }
+}
+
+/// A duration in Go notation.
+pub(super) fn dur(d: Option<std::time::Duration>) -> Option<Value> {
+    d.map(|d| json!(format_duration(d)))
+}
+
+/// `update_config` / `rollback_config`.
+pub(super) fn update(u: &UpdateConfig) -> Value {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            m.insert(k.into(), v);
+        }
+    };
+    put("parallelism", u.parallelism.map(|p| json!(p)));
+    put("delay", dur(u.delay));
+    put("failure_action", u.failure_action.as_ref().map(|a| json!(a)));
+    put("monitor", dur(u.monitor));
+    put(
+        "order",
+        u.order.map(|o| {
+            json!(match o {
+                UpdateOrder::StartFirst => "start-first",
+                UpdateOrder::StopFirst => "stop-first",
+            })
+        }),
+    );
+    Value::Object(m)
 }
