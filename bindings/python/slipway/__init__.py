@@ -54,9 +54,9 @@ from slipway._native import Registry, login  # noqa: E402
 __all__ += ["Registry", "login"]
 
 # --- build -----------------------------------------------------------------------------------
-from slipway._native import build, oci_build  # noqa: E402
+from slipway._native import build, build_compose, oci_build  # noqa: E402
 
-__all__ += ["build", "oci_build"]
+__all__ += ["build", "build_compose", "oci_build"]
 
 # --- health ----------------------------------------------------------------------------------
 from slipway._native import check_all, probe  # noqa: E402

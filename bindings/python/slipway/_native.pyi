@@ -227,6 +227,21 @@ def build(
     the step and its last output lines).
     """
 
+def build_compose(
+    files: List[str],
+    services: Optional[List[str]] = None,
+    *,
+    project: Optional[str] = None,
+    env_file: Optional[str] = None,
+    event: Optional[str] = None,
+    sha: Optional[str] = None,
+    version: Optional[str] = None,
+    push: bool = False,
+) -> List[Dict[str, Any]]:
+    """Build the compose project's `build:` services (each image once); one dict per image:
+    image, services, digest, tags. Raises BuildError (ComposeError-shaped input errors: InvalidInput)."""
+    ...
+
 def oci_build(
     file: str,
     *,

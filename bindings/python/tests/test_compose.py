@@ -65,3 +65,24 @@ def test_same_shape_as_slipway_config_cli(tmp_path):
     f = CORPUS / "good" / "shapes" / "compose.yml"
     out = subprocess.run([exe, "config", "-f", f, "--format", "json"], capture_output=True, check=True, text=True)
     assert json.loads(out.stdout) == slipway.Stack.load(f).to_dict()
+
+
+def test_build_compose_builds_each_image_once(tmp_path):
+    (tmp_path / "hello.txt").write_text("hello\n")
+    (tmp_path / "compose.yml").write_text(
+        "services:\n"
+        "  a:\n    image: slipway-t-pybuild:dev\n    build:\n      context: .\n"
+        "      dockerfile_inline: |\n        FROM scratch\n        COPY hello.txt /hello.txt\n"
+        "  b:\n    image: slipway-t-pybuild:dev\n    build:\n      context: .\n"
+        "      dockerfile_inline: |\n        FROM scratch\n        COPY hello.txt /hello.txt\n"
+    )
+    try:
+        images = slipway.build_compose([str(tmp_path / "compose.yml")], project="pyb")
+        assert len(images) == 1
+        assert images[0]["image"] == "slipway-t-pybuild:dev"
+        assert images[0]["services"] == ["a", "b"]
+        assert images[0]["digest"].startswith("sha256:")
+        with pytest.raises(slipway.InvalidInput):
+            slipway.build_compose([str(tmp_path / "compose.yml")], ["nope"], project="pyb")
+    finally:
+        subprocess.run(["docker", "rmi", "-f", "slipway-t-pybuild:dev"], capture_output=True)

@@ -134,3 +134,25 @@ fn event_release_tags_from_the_policy_and_fills_the_version_label() {
         slipway(&["build", "--event", "release", "--version", "1.2.3", "-t", "app:v9", d.path().to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn compose_build_builds_the_build_services_and_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
+    let project = format!("slipway-t-clibuild-{:08x}", std::process::id());
+    let compose = "services:\n  tool:\n    build:\n      context: .\n      dockerfile_inline: |\n        FROM scratch\n        COPY hello.txt /hello.txt\n  db:\n    image: postgres:16\n";
+    let file = dir.path().join("compose.yml");
+    std::fs::write(&file, compose).unwrap();
+    let f = file.to_string_lossy().into_owned();
+    let o = slipway(&["build", "-f", &f, "-p", &project, "--json", "--quiet"]);
+    let image = format!("{project}-tool");
+    let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let line: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(line["image"], image.as_str());
+    assert_eq!(line["services"], serde_json::json!(["tool"]));
+    assert!(line["digest"].as_str().unwrap().starts_with("sha256:"));
+    // A service without `build:` cannot be built: bad input.
+    let o = slipway(&["build", "-f", &f, "-p", &project, "db"]);
+    assert_eq!(o.status.code(), Some(2));
+}

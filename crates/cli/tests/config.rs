@@ -23,7 +23,44 @@ fn json_and_yaml_print_the_same_stack() {
     let yaml = slipway(&["config", "-f", f]);
     assert!(yaml.status.success());
     let y: serde_json::Value = serde_yaml_ng::from_slice(&yaml.stdout).unwrap();
-    assert_eq!(y, j);
+    // The same document, in the shape of Compose's YAML: the JSON's nulls/empty objects left out,
+    // services' `x-*` keys kept.
+    let mut want = j.clone();
+    for (name, svc) in want["services"].as_object_mut().unwrap() {
+        let svc = svc.as_object_mut().unwrap();
+        svc.retain(|k, v| !((k == "command" || k == "entrypoint") && v.is_null()));
+        if let Some(x) = y["services"][name.as_str()].get("x-slipway") {
+            svc.insert("x-slipway".into(), x.clone());
+        }
+        if let Some(d) = svc.get_mut("deploy").and_then(|d| d.as_object_mut()) {
+            d.retain(|k, v| !((k == "resources" || k == "placement") && v.as_object().is_some_and(|o| o.is_empty())));
+        }
+    }
+    for n in want["networks"].as_object_mut().into_iter().flat_map(|n| n.values_mut()) {
+        n.as_object_mut().unwrap().retain(|k, v| !(k == "ipam" && v.as_object().is_some_and(|o| o.is_empty())));
+    }
+    assert_eq!(y, want);
+}
+
+#[test]
+fn yaml_is_the_document_docker_compose_prints() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("compose.yml");
+    std::fs::write(
+        &f,
+        "services:\n  a:\n    image: x\n    x-note: 1\n    deploy: {replicas: 2}\n    volumes: [\"data:/d/\"]\nvolumes: {data: {}}\nx-top: {a: 1}\n",
+    )
+    .unwrap();
+    let ours = slipway(&["config", "-f", f.to_str().unwrap(), "-p", "yamlcheck"]);
+    assert!(ours.status.success(), "{}", String::from_utf8_lossy(&ours.stderr));
+    let theirs = Command::new("docker")
+        .args(["compose", "-p", "yamlcheck", "-f", f.to_str().unwrap(), "config", "--format", "yaml"])
+        .output()
+        .unwrap();
+    assert!(theirs.status.success(), "{}", String::from_utf8_lossy(&theirs.stderr));
+    let a: serde_json::Value = serde_yaml_ng::from_slice(&ours.stdout).unwrap();
+    let b: serde_json::Value = serde_yaml_ng::from_slice(&theirs.stdout).unwrap();
+    assert_eq!(a, b);
 }
 
 #[test]

@@ -13,8 +13,9 @@ pub struct DurationError {
     pub reason: String,
 }
 
-/// Parse `500ms`, `3s`, `1m`, `1m30s`, `2h`, `1.5s`, `10us` (Go's `time.ParseDuration` units,
-/// which compose uses). A unit is required; `0` alone is accepted as zero.
+/// Parse `500ms`, `3s`, `1m`, `1m30s`, `2h`, `1.5s`, `10us`: Go's `time.ParseDuration`, which
+/// compose uses, and the one duration parser of slipway (compose files, `x-slipway`, CLI flags,
+/// Python keyword arguments). A unit is required; `0` alone is zero. Never a silent default.
 pub fn parse(input: &str) -> Result<Duration, DurationError> {
     let s = input.trim();
     let err = |reason: &str| DurationError { input: input.to_string(), reason: reason.to_string() };
@@ -30,24 +31,24 @@ pub fn parse(input: &str) -> Result<Duration, DurationError> {
     if s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(err("missing unit"));
     }
-    if s.contains('.') {
-        return parse_fractional(s).ok_or_else(|| err("not a number followed by a unit"));
-    }
-    humantime::parse_duration(s).map_err(|e| err(&e.to_string()))
+    go_duration(s).ok_or_else(|| err("not a sequence of numbers with units ns, us, ms, s, m, h"))
 }
 
-/// Go-style parsing for fractional parts (`1.5s`, `0.5m`): a sequence of `<number><unit>`.
-fn parse_fractional(s: &str) -> Option<Duration> {
+/// A sequence of `<number><unit>` (`1h2m3.5s`).
+fn go_duration(s: &str) -> Option<Duration> {
     let mut total = 0f64;
     let mut rest = s;
     while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_end == 0 {
+            return None;
+        }
         let value: f64 = rest[..num_end].parse().ok()?;
         let after = &rest[num_end..];
         let unit_end = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
         let unit_secs = match &after[..unit_end] {
             "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
+            "us" | "µs" | "μs" => 1e-6,
             "ms" => 1e-3,
             "s" => 1.0,
             "m" => 60.0,
@@ -57,7 +58,7 @@ fn parse_fractional(s: &str) -> Option<Duration> {
         total += value * unit_secs;
         rest = &after[unit_end..];
     }
-    total.is_finite().then(|| Duration::from_secs_f64(total))
+    (total.is_finite() && total <= 1e12).then(|| Duration::from_nanos((total * 1e9).round() as u64))
 }
 
 /// Format compactly in the same style: `0s`, `250ms`, `3s`, `1m30s`, `1h2m`, `1.5s`.

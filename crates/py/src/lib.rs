@@ -4,6 +4,7 @@
 mod backup;
 mod build;
 mod compose;
+mod compose_build;
 mod convert;
 mod deploy;
 mod errors;
@@ -29,5 +30,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     deploy::register(m)?;
     backup::register(m)?;
     build::register(m)?;
+    compose_build::register(m)?;
     Ok(())
 }

@@ -37,6 +37,22 @@ pub struct DockerBuild {
     tags: Vec<ImageRef>,
     push: bool,
     registry_options: DistributionOptions,
+    engine_options: EngineBuildOptions,
+}
+
+/// Engine-side build settings of a compose `build:` section (`extra_hosts`, `network`,
+/// `shm_size`, `cache_from`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EngineBuildOptions {
+    /// `host:ip` entries for the build containers' `/etc/hosts`.
+    pub extra_hosts: Vec<String>,
+    /// Network mode of the build containers.
+    pub network: Option<String>,
+    /// `/dev/shm` size in bytes.
+    pub shm_size: Option<i64>,
+    /// Images to use as cache sources.
+    pub cache_from: Vec<String>,
 }
 
 impl DockerBuild {
@@ -55,7 +71,13 @@ impl DockerBuild {
             tags: Vec::new(),
             push: false,
             registry_options: DistributionOptions::default(),
+            engine_options: EngineBuildOptions::default(),
         }
+    }
+    /// Engine-side settings (`extra_hosts`, `network`, `shm_size`, `cache_from`).
+    pub fn engine_options(mut self, options: EngineBuildOptions) -> Self {
+        self.engine_options = options;
+        self
     }
     /// The Dockerfile (default `CONTEXT/Dockerfile`).
     pub fn dockerfile(mut self, path: impl Into<PathBuf>) -> Self {
@@ -140,6 +162,11 @@ impl DockerBuild {
             labels: (!labels.is_empty()).then(|| labels.into_iter().collect::<HashMap<_, _>>()),
             platform: self.platform.clone().unwrap_or_default(),
             target: self.target.clone().unwrap_or_default(),
+            extrahosts: (!self.engine_options.extra_hosts.is_empty())
+                .then(|| self.engine_options.extra_hosts.join(",")),
+            networkmode: self.engine_options.network.clone(),
+            shmsize: self.engine_options.shm_size.and_then(|s| i32::try_from(s).ok()),
+            cachefrom: (!self.engine_options.cache_from.is_empty()).then(|| self.engine_options.cache_from.clone()),
             ..Default::default()
         }
     }

@@ -70,6 +70,9 @@ pub enum BuildError {
         #[source]
         source: Box<RegistryError>,
     },
+    /// The compose file of `slipway build -f` could not be loaded.
+    #[error("{0}")]
+    Compose(#[source] Box<crate::compose::ComposeError>),
     /// Packing a host program failed (`ldd` missing, program not found, ...).
     #[error("packing {program}: {reason}")]
     Pack {
@@ -84,9 +87,10 @@ impl BuildError {
     /// How a caller should treat this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            BuildError::Invalid(_) | BuildError::IgnorePattern { .. } | BuildError::BuildFile { .. } => {
-                ErrorKind::InvalidInput
-            }
+            BuildError::Invalid(_)
+            | BuildError::IgnorePattern { .. }
+            | BuildError::BuildFile { .. }
+            | BuildError::Compose(_) => ErrorKind::InvalidInput,
             BuildError::Registry { source, .. } => source.kind(),
             _ => ErrorKind::Failed,
         }

@@ -3,6 +3,7 @@
 //! byte-for-byte reproducible, and writes them to any [`Registry`](crate::registry::Registry) or
 //! loads them into the engine. `pack` turns programs of this machine into layers.
 
+pub mod compose;
 pub mod context;
 pub mod docker;
 mod error;
@@ -17,7 +18,8 @@ pub mod tags;
 
 use async_trait::async_trait;
 
-pub use docker::DockerBuild;
+pub use compose::{compose_build, ComposeBuildRequest, ComposeImage};
+pub use docker::{DockerBuild, EngineBuildOptions};
 pub use error::BuildError;
 pub use event::BuildEvent;
 pub use metadata::BuildMetadata;

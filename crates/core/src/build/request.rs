@@ -70,7 +70,7 @@ impl OciBuildRequest {
     }
 }
 
-async fn engine(host: Option<&str>) -> Result<bollard::Docker, BuildError> {
+pub(crate) async fn engine(host: Option<&str>) -> Result<bollard::Docker, BuildError> {
     crate::engine::connect(host).await.map_err(|e| BuildError::engine("connecting", e))
 }
 

@@ -140,6 +140,10 @@ pub fn resolve(
             driver: n.driver.map(|d| d.0),
             internal: n.internal.unwrap_or(false),
             labels: labels(n.labels),
+            attachable: n.attachable.unwrap_or(false),
+            enable_ipv6: n.enable_ipv6,
+            driver_opts: n.driver_opts.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect(),
+            ipam: n.ipam.as_ref().map(|i| to_json(i, input.sources, &format!("networks.{key}.ipam"))).transpose()?,
         };
         out_networks.insert(key.clone(), spec);
     }
@@ -152,13 +156,47 @@ pub fn resolve(
             (None, true) => key.clone(),
             (None, false) => format!("{name}_{key}"),
         };
-        let spec = VolumeSpec { name: engine_name, external, driver: v.driver.map(|d| d.0), labels: labels(v.labels) };
+        let spec = VolumeSpec {
+            name: engine_name,
+            external,
+            driver: v.driver.map(|d| d.0),
+            labels: labels(v.labels),
+            driver_opts: v.driver_opts.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect(),
+        };
         out_volumes.insert(key.clone(), spec);
     }
     stack.networks = out_networks;
     stack.volumes = out_volumes;
+    let used = |secrets: bool| -> BTreeSet<String> {
+        stack
+            .services
+            .values()
+            .flat_map(|s| if secrets { &s.secrets } else { &s.configs })
+            .map(|m| m.source.clone())
+            .collect()
+    };
+    let (used_secrets, used_configs) = (used(true), used(false));
+    stack.secrets = super::objects::resolve(&name, "secrets", model.secrets, &used_secrets, input)?;
+    stack.configs = super::objects::resolve(&name, "configs", model.configs, &used_configs, input)?;
+    for (k, v) in &ext.top {
+        stack.extensions.insert(k.clone(), to_json(v, input.sources, k)?);
+    }
     if let Some(x) = ext.top.remove("x-slipway") {
         stack.slipway = to_json(&x, input.sources, "x-slipway")?;
+    }
+    let mut errors = Vec::new();
+    match super::settings::stack_settings(&stack.slipway, input.sources) {
+        Ok(s) => stack.settings = s,
+        Err(e) => errors.push(e),
+    }
+    for (name, svc) in stack.services.iter_mut() {
+        match super::settings::service_settings(name, svc.extensions.get("x-slipway"), input.sources) {
+            Ok(s) => svc.settings = s,
+            Err(e) => errors.push(e),
+        }
+    }
+    if let Some(e) = ComposeError::from_list(errors) {
+        return Err(e);
     }
     Ok(stack)
 }

@@ -21,7 +21,7 @@ fn loads_resolves_and_warns_as_data() {
     write(
         d.path(),
         "compose.yml",
-        "x-img: &img\n  image: reg/app:${TAG}\nservices:\n  app:\n    <<: *img\n    build: .\n    command: serve --port \"80 80\"\n    env_file: [app.env]\n    environment: [B=2, FROM_ENV]\n    depends_on:\n      pre: {condition: service_completed_successfully}\n    volumes: [./data:/data:ro]\n    deploy: {update_config: {order: start-first}}\n    x-slipway: {health: /h}\n  pre:\n    <<: *img\n    command: [migrate]\n  tool:\n    image: t\n    profiles: [tools]\n",
+        "x-img: &img\n  image: reg/app:${TAG}\nservices:\n  app:\n    <<: *img\n    build: .\n    command: serve --port \"80 80\"\n    env_file: [app.env]\n    environment: [B=2, FROM_ENV]\n    depends_on:\n      pre: {condition: service_completed_successfully}\n    volumes: [./data:/data:ro]\n    deploy: {update_config: {order: start-first}}\n    x-slipway: {min_running: 2s}\n  pre:\n    <<: *img\n    command: [migrate]\n  tool:\n    image: t\n    profiles: [tools]\n",
     );
     write(d.path(), "app.env", "A=1\nB=1\n");
     let loaded =
@@ -40,7 +40,8 @@ fn loads_resolves_and_warns_as_data() {
     assert_eq!(app.volumes[0].kind, MountKind::Bind);
     assert_eq!(app.volumes[0].source.as_deref(), Some(d.path().join("data").to_str().unwrap()));
     assert_eq!(app.deploy.update_config.as_ref().unwrap().order, Some(UpdateOrder::StartFirst));
-    assert_eq!(app.extensions["x-slipway"]["health"], "/h");
+    assert_eq!(app.extensions["x-slipway"]["min_running"], "2s");
+    assert_eq!(app.settings.min_running, Some(std::time::Duration::from_secs(2)));
     assert!(s.networks.contains_key("default"));
     assert!(
         matches!(&loaded.warnings[0], ComposeWarning::UnsetVariable { variable, at } if variable == "TAG" && at.line == 2)
@@ -135,5 +136,32 @@ fn random_files_never_panic() {
         let n = rng.random_range(0..16);
         let text: String = (0..n).map(|_| pieces[rng.random_range(0..pieces.len())]).collect();
         let _ = parse_only(&text);
+    }
+}
+
+#[test]
+fn new_syntax_fixed_seed_mutations_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let seeds = [
+        "x-a: &a\n  image: a\n  labels: {x: \"1\"}\nx-b: &b\n  <<: *a\n  environment: [A=1]\nservices:\n  s:\n    <<: *b\n    ports: [\"80\"]\n  t:\n    extends: s\n    ports: !reset []\n",
+        "services:\n  s:\n    image: x\n    labels: !override {y: \"2\"}\n    environment: !reset {}\n  t:\n    extends: {service: s}\n    command: !override [a]\n    secrets: [k]\nsecrets:\n  k: {environment: K}\n",
+        "services:\n  a:\n    image: x\n    extends: b\n  b:\n    image: y\n    extends: a\n",
+    ];
+    let alphabet: Vec<char> = "!<:&* -[]{}\n\"abcsxt".chars().collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+    for i in 0..3000 {
+        let mut text: Vec<char> = seeds[i % seeds.len()].chars().collect();
+        for _ in 0..rng.random_range(1..6) {
+            let at = rng.random_range(0..text.len());
+            match rng.random_range(0..3) {
+                0 => text[at] = alphabet[rng.random_range(0..alphabet.len())],
+                1 => text.insert(at, alphabet[rng.random_range(0..alphabet.len())]),
+                _ => {
+                    text.remove(at);
+                }
+            }
+        }
+        let s: String = text.into_iter().collect();
+        let _ = super::parse_only_files(&[&s, seeds[(i + 1) % seeds.len()]]);
     }
 }

@@ -36,7 +36,7 @@ mod state;
 mod step;
 mod undo;
 
-pub use container_spec::{container_plan, ContainerPlan};
+pub use container_spec::{container_plan, network_create, volume_create, ContainerPlan};
 pub use docker_host::DockerHost;
 pub use env_store::{without_env_values, EnvValues};
 pub use error::{DeployError, ResolveFailure};

@@ -101,13 +101,7 @@ impl Engine for BollardEngine {
         spec: &NetworkSpec,
         labels: HashMap<String, String>,
     ) -> Result<(), DeployError> {
-        let req = bollard::models::NetworkCreateRequest {
-            name: name.to_string(),
-            driver: spec.driver.clone(),
-            internal: Some(spec.internal),
-            labels: Some(labels),
-            ..Default::default()
-        };
+        let req = super::container_spec::network_request(name, spec, labels);
         self.docker.create_network(req).await.map(|_| ()).map_err(|e| DeployError::engine("create network", name, e))
     }
 
@@ -117,12 +111,7 @@ impl Engine for BollardEngine {
         spec: &VolumeSpec,
         labels: HashMap<String, String>,
     ) -> Result<(), DeployError> {
-        let req = bollard::models::VolumeCreateRequest {
-            name: Some(name.to_string()),
-            driver: spec.driver.clone(),
-            labels: Some(labels),
-            ..Default::default()
-        };
+        let req = super::container_spec::volume_request(name, spec, labels);
         self.docker.create_volume(req).await.map(|_| ()).map_err(|e| DeployError::engine("create volume", name, e))
     }
 
@@ -135,6 +124,7 @@ impl Engine for BollardEngine {
     }
 
     async fn create(&self, plan: &ContainerPlan) -> Result<String, DeployError> {
+        release_fixed_name(&self.docker, plan).await?;
         engine::create(&self.docker, plan).await
     }
 
@@ -202,4 +192,27 @@ impl Engine for BollardEngine {
     ) -> Result<HookRun, String> {
         run_container_hook(&self.docker, desired, hook, env, timeout).await
     }
+}
+
+/// compose room: a fixed `container_name` is held by the previous (stopped, retained) container
+/// of a stop-first service; it keeps its id and gets a name of its own. Only a container of the
+/// same project and service is renamed; any other holder of the name makes the create fail with
+/// the engine's conflict.
+async fn release_fixed_name(docker: &bollard::Docker, plan: &ContainerPlan) -> Result<(), DeployError> {
+    let wanted = plan.body.labels.as_ref();
+    let label = |l: Option<&HashMap<String, String>>, k: &str| l.and_then(|l| l.get(k)).cloned();
+    let Ok(old) = docker.inspect_container(&plan.name, None).await else { return Ok(()) };
+    let theirs = old.config.as_ref().and_then(|c| c.labels.as_ref());
+    let same = [super::labels::PROJECT, super::labels::SERVICE]
+        .iter()
+        .all(|k| label(theirs, k).is_some() && label(theirs, k) == label(wanted, k));
+    if !same {
+        return Ok(());
+    }
+    let id = old.id.unwrap_or_default();
+    let name = format!("{}-{}", plan.name, id.get(..12).unwrap_or(&id));
+    docker
+        .rename_container(&id, bollard::query_parameters::RenameContainerOptions { name })
+        .await
+        .map_err(|e| DeployError::engine("rename container", &plan.name, e))
 }
