@@ -18,7 +18,7 @@ fn store(dir: Option<PathBuf>) -> BackupStore {
 }
 
 async fn connect(host: Option<&str>) -> Result<bollard::Docker, slipway::Error> {
-    Ok(slipway::engine::connect(host).await.map_err(BackupError::from)?)
+    Ok(slipway::engine::connect_host(host).await.map_err(BackupError::from)?)
 }
 
 fn with_path(manifest: &core::BackupManifest, path: &std::path::Path) -> serde_json::Value {

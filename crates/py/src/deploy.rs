@@ -12,7 +12,9 @@ use crate::errors::to_py;
 use crate::runtime::block_on_interruptible;
 
 async fn host(h: Option<String>) -> Result<DockerHost, slipway::Error> {
-    Ok(DockerHost::connect(h.as_deref()).await?)
+    let connection =
+        slipway::engine::Connection::from_host(h.as_deref()).map_err(slipway::deploy::DeployError::from)?;
+    Ok(DockerHost::connect(&connection).await?)
 }
 
 fn options(env: &str, tag: Option<String>, lock_wait: Option<f64>, retain: usize) -> DeployOptions {

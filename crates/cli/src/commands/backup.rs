@@ -33,9 +33,9 @@ struct StoreArgs {
     /// Backup directory (default: $SLIPWAY_BACKUP_DIR, /var/lib/slipway/backups as root, else ~/.local/share/slipway/backups).
     #[arg(long, global = true)]
     dir: Option<PathBuf>,
-    /// Docker host (default: $DOCKER_HOST or the local socket).
-    #[arg(long, global = true)]
-    host: Option<String>,
+    /// The engine: -H, --context, --tls* (default DOCKER_HOST, a Docker context, else the local socket).
+    #[command(flatten)]
+    engine: crate::engine_args::EngineArgs,
     /// One JSON object per line.
     #[arg(long, global = true)]
     json: bool,
@@ -141,8 +141,7 @@ async fn run_inner(args: Args) -> Result<(), slipway::Error> {
         None => {
             let take = args.take;
             let store = store_of(&take.store);
-            let docker =
-                slipway::engine::connect(take.store.host.as_deref()).await.map_err(backup::BackupError::from)?;
+            let docker = crate::engine_args::connect(&take.store.engine).await.map_err(backup::BackupError::from)?;
             let project = project_of(take.project, &take.files)?;
             let done = match &take.volume {
                 Some(volume) => vec![
@@ -166,7 +165,7 @@ async fn run_inner(args: Args) -> Result<(), slipway::Error> {
             }
         }
         Some(Action::Verify { backup: path, store }) => {
-            let docker = slipway::engine::connect(store.host.as_deref()).await.map_err(backup::BackupError::from)?;
+            let docker = crate::engine_args::connect(&store.engine).await.map_err(backup::BackupError::from)?;
             let report = backup::verify_postgres(&docker, &path, &NoopObserver).await?;
             if store.json {
                 output::json_line(

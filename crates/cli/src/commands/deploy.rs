@@ -22,15 +22,16 @@ pub struct Target {
     /// Project name (default: the compose file's `name:` or its directory).
     #[arg(short = 'p', long = "project-name")]
     pub project: Option<String>,
-    /// Docker engine (`unix:///...`, `tcp://...`); default DOCKER_HOST, else the local socket.
-    #[arg(long = "host", short = 'H')]
-    pub host: Option<String>,
+    /// The engine: -H, --context, --tls* (default DOCKER_HOST, a Docker context, else the local socket).
+    #[command(flatten)]
+    pub engine: crate::engine_args::EngineArgs,
 }
 
 impl Target {
     /// The engine.
     pub async fn host(&self) -> Result<DockerHost, slipway::Error> {
-        Ok(DockerHost::connect(self.host.as_deref()).await?)
+        let connection = self.engine.resolve().map_err(slipway::deploy::DeployError::from)?;
+        Ok(DockerHost::connect(&connection).await?)
     }
 
     /// The project name: `-p`, else the stack's.
@@ -186,8 +187,7 @@ async fn deploy(args: &Args) -> Result<u8, slipway::Error> {
         .policy(Arc::new(policies.clone()))
         .pull(args.pull);
     if let (false, false, Ok(policy)) = (args.no_backup, args.dry_run, policies.get(&args.env)) {
-        let docker =
-            slipway::engine::connect(args.target.host.as_deref()).await.map_err(slipway::deploy::DeployError::from)?;
+        let docker = host.docker().clone();
         let store = BackupStore::new(args.backup_dir.clone().unwrap_or_else(slipway::backup::default_backup_dir));
         if let Some(hook) = BackupBeforeDeploy::for_policy(policy, docker, store, Arc::new(Progress)) {
             opts = opts.before_change(hook);

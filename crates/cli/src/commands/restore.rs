@@ -29,9 +29,9 @@ pub struct Args {
     /// Restore a volume archive into this volume (default: the volume it was taken from).
     #[arg(long)]
     volume: Option<String>,
-    /// Docker host (default: $DOCKER_HOST or the local socket).
-    #[arg(long)]
-    host: Option<String>,
+    /// The engine: -H, --context, --tls* (default DOCKER_HOST, a Docker context, else the local socket).
+    #[command(flatten)]
+    engine: crate::engine_args::EngineArgs,
     /// One JSON object.
     #[arg(long)]
     json: bool,
@@ -47,7 +47,8 @@ pub async fn run(args: Args) -> u8 {
 
 async fn run_inner(args: Args) -> Result<(), slipway::Error> {
     let (manifest, _) = BackupStore::load(&args.backup).await?;
-    let docker = slipway::engine::connect(args.host.as_deref()).await.map_err(backup::BackupError::from)?;
+    let connection = args.engine.resolve().map_err(backup::BackupError::from)?;
+    let docker = slipway::engine::connect(&connection).await.map_err(backup::BackupError::from)?;
     let result = match manifest.kind {
         BackupKind::Volume => {
             let volume = backup::restore_volume(&docker, &args.backup, args.volume.as_deref(), &NoopObserver).await?;

@@ -36,9 +36,9 @@ impl DockerHost {
         Self { docker }
     }
 
-    /// `host` (`--host`), else `DOCKER_HOST`, else the local engine, API version negotiated.
-    pub async fn connect(host: Option<&str>) -> Result<Self, DeployError> {
-        Ok(Self { docker: crate::engine::connect(host).await? })
+    /// The engine `connection` names (see [`crate::engine::Connection`]), API version negotiated.
+    pub async fn connect(connection: &crate::engine::Connection) -> Result<Self, DeployError> {
+        Ok(Self { docker: crate::engine::connect(connection).await? })
     }
 
     /// The engine.

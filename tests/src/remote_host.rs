@@ -1,0 +1,306 @@
+//! `RemoteHost`: a second Docker engine in its own network namespace, reachable from the tests
+//! only over SSH (Debian's openssh-server in the same namespace, a fresh key and known_hosts).
+//!
+//! - The namespace `slw-hN` hangs on the bridge `slw-br14` (10.231.14.1/24) by a veth pair; the
+//!   host is `10.231.14.N`. Its engine (`dockerd` with its own config, data and exec roots,
+//!   fuse-overlayfs) listens only on a unix socket, which slipway never uses: tests reach it with
+//!   `ssh://root@10.231.14.N` and [`RemoteHost::ssh_config`]. Its containers' addresses live
+//!   inside the namespace and are not routable from the test process.
+//! - The harness itself uses the socket to load images (`docker save | load`) and to look.
+//! - One per test binary ([`RemoteHost::shared`]), torn down when the process exits; a slot left
+//!   by a crashed run (its owner pid gone) is cleaned up at the next start.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tokio::sync::OnceCell;
+
+/// The bridge every remote host hangs on.
+const BRIDGE: &str = "slw-br14";
+/// The bridge's own address (the test process's side).
+pub const BRIDGE_ADDR: &str = "10.231.14.1";
+/// Where slots (one directory per running host) live.
+const STATE: &str = "/tmp/slipway-remote";
+/// Slots are host numbers in this range.
+const SLOTS: std::ops::Range<u8> = 11..60;
+
+/// A running remote host.
+#[derive(Debug)]
+pub struct RemoteHost {
+    slot: u8,
+    dir: PathBuf,
+}
+
+static SHARED: OnceCell<RemoteHost> = OnceCell::const_new();
+
+extern "C" {
+    fn atexit(cb: extern "C" fn()) -> i32;
+}
+
+extern "C" fn teardown_shared() {
+    if let Some(h) = SHARED.get() {
+        teardown(h.slot);
+    }
+}
+
+impl RemoteHost {
+    /// The host of this test binary, started at the first call.
+    pub async fn shared() -> anyhow::Result<&'static RemoteHost> {
+        SHARED
+            .get_or_try_init(|| async {
+                let host = tokio::task::spawn_blocking(RemoteHost::start).await??;
+                // SAFETY: registering a plain extern "C" function with libc's atexit.
+                unsafe { atexit(teardown_shared) };
+                Ok(host)
+            })
+            .await
+    }
+
+    /// Start a host in a free slot (cleaning up slots whose owner is gone first).
+    pub fn start() -> anyhow::Result<RemoteHost> {
+        std::fs::create_dir_all(STATE)?;
+        reap_leftovers();
+        let slot = claim_slot()?;
+        let dir = slot_dir(slot);
+        let host = RemoteHost { slot, dir };
+        if let Err(e) = host.boot() {
+            teardown(slot);
+            return Err(e);
+        }
+        Ok(host)
+    }
+
+    /// `10.231.14.N`.
+    pub fn addr(&self) -> String {
+        format!("10.231.14.{}", self.slot)
+    }
+
+    /// `ssh://root@10.231.14.N`: what slipway is given.
+    pub fn ssh_url(&self) -> String {
+        format!("ssh://root@{}", self.addr())
+    }
+
+    /// The ssh_config naming this host's key and known_hosts (`ssh -F`, `SLIPWAY_SSH_CONFIG`).
+    pub fn ssh_config(&self) -> PathBuf {
+        self.dir.join("ssh_config")
+    }
+
+    /// An ssh_config whose known_hosts holds a different key for this host.
+    pub fn ssh_config_with_wrong_host_key(&self) -> anyhow::Result<PathBuf> {
+        let other = self.dir.join("other_host_key");
+        if !other.exists() {
+            run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&other))?;
+        }
+        let public = std::fs::read_to_string(other.with_extension("pub"))?;
+        let known = self.dir.join("wrong_known_hosts");
+        std::fs::write(&known, format!("{} {}", self.addr(), public))?;
+        let config = self.dir.join("ssh_config_wrong");
+        std::fs::write(&config, self.client_config(&known))?;
+        Ok(config)
+    }
+
+    /// The number of SSH connections sshd has accepted so far.
+    pub fn accepted_connections(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("sshd.log"))
+            .map(|l| l.lines().filter(|l| l.contains("Accepted publickey")).count())
+            .unwrap_or(0)
+    }
+
+    /// The harness's own path to the engine (loading images, looking): never given to slipway.
+    pub fn socket(&self) -> String {
+        format!("unix://{}", self.dir.join("docker.sock").display())
+    }
+
+    /// `docker -H <socket> ARGS` (harness use only), its stdout.
+    pub fn docker(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = Command::new("docker").arg("-H").arg(self.socket()).args(args).output()?;
+        if !out.status.success() {
+            bail!("docker {args:?} on the remote host: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Copy `image` from the local engine into the host (`docker save | docker load`).
+    pub fn load_image(&self, image: &str) -> anyhow::Result<()> {
+        if self.docker(&["image", "inspect", image]).is_ok() {
+            return Ok(());
+        }
+        let script = format!("docker save {image} | docker -H {} load -q", self.socket());
+        run(Command::new("sh").arg("-c").arg(script))
+    }
+
+    fn client_config(&self, known_hosts: &Path) -> String {
+        format!(
+            "Host {}\n  User root\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  \
+             GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n",
+            self.addr(),
+            self.dir.join("id").display(),
+            known_hosts.display()
+        )
+    }
+
+    fn boot(&self) -> anyhow::Result<()> {
+        let (d, n, addr) = (&self.dir, self.slot, self.addr());
+        let ns = format!("slw-h{n}");
+        ensure_bridge()?;
+        run(Command::new("ip").args(["netns", "add", &ns]))?;
+        let (outer, inner) = (format!("slw-v{n}"), format!("slw-p{n}"));
+        run(Command::new("ip").args(["link", "add", &outer, "type", "veth", "peer", "name", &inner]))?;
+        run(Command::new("ip").args(["link", "set", &outer, "master", BRIDGE, "up"]))?;
+        run(Command::new("ip").args(["link", "set", &inner, "netns", &ns]))?;
+        let in_ns = |args: &[&str]| run(Command::new("ip").args(["-n", &ns]).args(args));
+        in_ns(&["addr", "add", &format!("{addr}/24"), "dev", &inner])?;
+        in_ns(&["link", "set", &inner, "up"])?;
+        in_ns(&["link", "set", "lo", "up"])?;
+        // The engine: own config (fuse-overlayfs as the main engine, the bridge registry allowed).
+        let config = serde_json::json!({
+            "storage-driver": "fuse-overlayfs",
+            "insecure-registries": ["10.231.0.0/16"],
+            "mtu": 1400,
+        });
+        std::fs::write(d.join("daemon.json"), config.to_string())?;
+        let exec_root = format!("/tmp/slw-e{n}");
+        let log = std::fs::File::create(d.join("dockerd.log"))?;
+        Command::new("nsenter")
+            .arg(format!("--net=/var/run/netns/{ns}"))
+            .arg("dockerd")
+            .arg("--config-file")
+            .arg(d.join("daemon.json"))
+            .arg("--data-root")
+            .arg(d.join("data"))
+            .args(["--exec-root", &exec_root, "--pidfile"])
+            .arg(d.join("docker.pid"))
+            .arg("-H")
+            .arg(self.socket())
+            .args(["--containerd-namespace", &ns, "--containerd-plugins-namespace", &format!("{ns}p")])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("starting dockerd in the namespace")?;
+        // sshd: fresh host key, client key, authorized_keys, known_hosts.
+        run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(d.join("host_key")))?;
+        run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(d.join("id")))?;
+        std::fs::copy(d.join("id.pub"), d.join("authorized_keys"))?;
+        let host_pub = std::fs::read_to_string(d.join("host_key.pub"))?;
+        std::fs::write(d.join("known_hosts"), format!("{addr} {host_pub}"))?;
+        std::fs::write(self.ssh_config(), self.client_config(&d.join("known_hosts")))?;
+        let sshd_config = format!(
+            "ListenAddress {addr}:22\nHostKey {}\nAuthorizedKeysFile {}\nPidFile {}\nUsePAM no\nStrictModes no\n\
+             PermitRootLogin prohibit-password\nPasswordAuthentication no\nLogLevel VERBOSE\nMaxSessions 100\n\
+             MaxStartups 100\nSetEnv DOCKER_HOST={}\n",
+            d.join("host_key").display(),
+            d.join("authorized_keys").display(),
+            d.join("sshd.pid").display(),
+            self.socket()
+        );
+        std::fs::write(d.join("sshd_config"), sshd_config)?;
+        std::fs::create_dir_all("/run/sshd")?;
+        run(Command::new("nsenter")
+            .arg(format!("--net=/var/run/netns/{ns}"))
+            .arg("/usr/sbin/sshd")
+            .arg("-f")
+            .arg(d.join("sshd_config"))
+            .arg("-E")
+            .arg(d.join("sshd.log")))?;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while self.docker(&["version", "--format", "{{.Server.Version}}"]).is_err() {
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(d.join("dockerd.log")).unwrap_or_default();
+                bail!("the remote engine did not come up within 90s: {}", tail(&log));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        Ok(())
+    }
+}
+
+fn slot_dir(slot: u8) -> PathBuf {
+    Path::new(STATE).join(format!("slot-{slot}"))
+}
+
+/// mkdir is atomic: the first process to create `slot-N` owns it.
+fn claim_slot() -> anyhow::Result<u8> {
+    for slot in SLOTS {
+        let dir = slot_dir(slot);
+        if std::fs::create_dir(&dir).is_ok() {
+            std::fs::write(dir.join("owner"), std::process::id().to_string())?;
+            return Ok(slot);
+        }
+    }
+    bail!("no free remote-host slot in {STATE}")
+}
+
+/// Tear down the slots whose owner process is gone (a crashed or killed earlier run).
+fn reap_leftovers() {
+    let Ok(entries) = std::fs::read_dir(STATE) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(slot) = name.strip_prefix("slot-").and_then(|s| s.parse::<u8>().ok()) else { continue };
+        let owner = std::fs::read_to_string(e.path().join("owner")).ok().and_then(|p| p.trim().parse::<u32>().ok());
+        let alive = owner.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        if !alive {
+            teardown(slot);
+        }
+    }
+}
+
+/// Stop sshd and dockerd, delete the namespace and the veth, remove the slot. Idempotent.
+pub fn teardown(slot: u8) {
+    let dir = slot_dir(slot);
+    for (pidfile, grace) in [("sshd.pid", 2), ("docker.pid", 30)] {
+        if let Some(pid) = std::fs::read_to_string(dir.join(pidfile)).ok().and_then(|p| p.trim().parse::<i32>().ok()) {
+            let _ = Command::new("kill").arg(pid.to_string()).stderr(Stdio::null()).status();
+            let deadline = Instant::now() + Duration::from_secs(grace);
+            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).stderr(Stdio::null()).status();
+        }
+    }
+    let quiet = |c: &mut Command| {
+        let _ = c.stdout(Stdio::null()).stderr(Stdio::null()).status();
+    };
+    quiet(Command::new("ip").args(["netns", "del", &format!("slw-h{slot}")]));
+    quiet(Command::new("ip").args(["link", "del", &format!("slw-v{slot}")]));
+    // fuse-overlayfs mounts a stopped engine may have left behind.
+    if let Ok(mounts) = std::fs::read_to_string("/proc/mounts") {
+        let data = dir.join("data").display().to_string();
+        for m in mounts.lines().filter_map(|l| l.split_whitespace().nth(1)).filter(|m| m.starts_with(&data)) {
+            quiet(Command::new("umount").args(["-l", m]));
+        }
+    }
+    let _ = std::fs::remove_dir_all(format!("/tmp/slw-e{slot}"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn ensure_bridge() -> anyhow::Result<()> {
+    let exists =
+        Command::new("ip").args(["link", "show", BRIDGE]).stdout(Stdio::null()).stderr(Stdio::null()).status()?;
+    if !exists.success() {
+        let _ = Command::new("ip").args(["link", "add", BRIDGE, "type", "bridge"]).status();
+        let _ = Command::new("ip").args(["addr", "add", &format!("{BRIDGE_ADDR}/24"), "dev", BRIDGE]).status();
+        run(Command::new("ip").args(["link", "set", BRIDGE, "up"]))?;
+    }
+    let rule = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"];
+    let present = Command::new("iptables").arg("-C").args(rule).stderr(Stdio::null()).status()?;
+    if !present.success() {
+        run(Command::new("iptables").arg("-I").args(rule))?;
+    }
+    Ok(())
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+fn tail(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
