@@ -5,7 +5,8 @@
 //!   host is `10.231.14.N`. Its engine (`dockerd` with its own config, data and exec roots,
 //!   fuse-overlayfs) listens only on a unix socket, which slipway never uses: tests reach it with
 //!   `ssh://root@10.231.14.N` and [`RemoteHost::ssh_config`]. Its containers' addresses live
-//!   inside the namespace and are not routable from the test process.
+//!   (10.232.0.0/15) are blackholed on the test side: not routable from the test process, and
+//!   never confused with the local engine's networks.
 //! - The harness itself uses the socket to load images (`docker save | load`) and to look.
 //! - One per test binary ([`RemoteHost::shared`]), torn down when the process exits; a slot left
 //!   by a crashed run (its owner pid gone) is cleaned up at the next start.
@@ -21,6 +22,8 @@ use tokio::sync::OnceCell;
 const BRIDGE: &str = "slw-br14";
 /// The bridge's own address (the test process's side).
 pub const BRIDGE_ADDR: &str = "10.231.14.1";
+/// The remote engines' container networks, blackholed on the test side.
+pub const REMOTE_NETWORKS: &str = "10.232.0.0/15";
 /// Where slots (one directory per running host) live.
 const STATE: &str = "/tmp/slipway-remote";
 /// Slots are host numbers in this range.
@@ -155,10 +158,14 @@ impl RemoteHost {
         in_ns(&["link", "set", &inner, "up"])?;
         in_ns(&["link", "set", "lo", "up"])?;
         // The engine: own config (fuse-overlayfs as the main engine, the bridge registry allowed).
+        // Its container networks come from 10.232.0.0/15, which the test side blackholes: they can
+        // neither collide with the local engine's networks nor be reached from here.
         let config = serde_json::json!({
             "storage-driver": "fuse-overlayfs",
             "insecure-registries": ["10.231.0.0/16"],
             "mtu": 1400,
+            "bip": format!("10.233.{n}.1/24"),
+            "default-address-pools": [{"base": "10.232.0.0/16", "size": 24}],
         });
         std::fs::write(d.join("daemon.json"), config.to_string())?;
         let exec_root = format!("/tmp/slw-e{n}");
@@ -284,6 +291,7 @@ fn ensure_bridge() -> anyhow::Result<()> {
         let _ = Command::new("ip").args(["addr", "add", &format!("{BRIDGE_ADDR}/24"), "dev", BRIDGE]).status();
         run(Command::new("ip").args(["link", "set", BRIDGE, "up"]))?;
     }
+    run(Command::new("ip").args(["route", "replace", "blackhole", REMOTE_NETWORKS]))?;
     let rule = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"];
     let present = Command::new("iptables").arg("-C").args(rule).stderr(Stdio::null()).status()?;
     if !present.success() {
@@ -303,4 +311,35 @@ fn run(cmd: &mut Command) -> anyhow::Result<()> {
 fn tail(s: &str) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+/// Removes a project's containers, networks and volumes from a [`RemoteHost`] on drop.
+#[derive(Debug)]
+pub struct RemoteProjectGuard<'a> {
+    host: &'a RemoteHost,
+    project: String,
+}
+
+impl RemoteHost {
+    /// A guard removing `project` from this host when dropped.
+    pub fn project_guard(&self, project: &str) -> RemoteProjectGuard<'_> {
+        RemoteProjectGuard { host: self, project: project.to_string() }
+    }
+}
+
+impl Drop for RemoteProjectGuard<'_> {
+    fn drop(&mut self) {
+        let filter = format!("label=com.docker.compose.project={}", self.project);
+        for (list, remove) in [
+            (vec!["ps", "-aq", "--filter", &filter], vec!["rm", "-f", "-v"]),
+            (vec!["network", "ls", "-q", "--filter", &filter], vec!["network", "rm"]),
+            (vec!["volume", "ls", "-q", "--filter", &filter], vec!["volume", "rm", "-f"]),
+        ] {
+            let ids = self.host.docker(&list).unwrap_or_default();
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            if !ids.is_empty() {
+                let _ = self.host.docker(&[remove, ids].concat());
+            }
+        }
+    }
 }

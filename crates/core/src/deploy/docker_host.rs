@@ -28,17 +28,19 @@ use crate::stack::StackSpec;
 #[derive(Debug, Clone)]
 pub struct DockerHost {
     docker: Docker,
+    /// remote room: the connection, for probes run from the engine's side.
+    connection: Option<crate::engine::Connection>,
 }
 
 impl DockerHost {
     /// A target on an already connected engine.
     pub fn new(docker: Docker) -> Self {
-        Self { docker }
+        Self { docker, connection: None }
     }
 
     /// The engine `connection` names (see [`crate::engine::Connection`]), API version negotiated.
     pub async fn connect(connection: &crate::engine::Connection) -> Result<Self, DeployError> {
-        Ok(Self { docker: crate::engine::connect(connection).await? })
+        Ok(Self { docker: crate::engine::connect(connection).await?, connection: Some(connection.clone()) })
     }
 
     /// The engine.
@@ -116,7 +118,10 @@ impl DockerHost {
             Some(t) => t,
             None => opts.router.as_ref(),
         };
-        let release = Executor::new(&self.docker, &desired, record, observer, router).run(&plan).await?;
+        let release = Executor::new(&self.docker, &desired, record, observer, router)
+            .via(self.connection.clone())
+            .run(&plan)
+            .await?;
         if opts.hooks {
             run_hooks(&self.docker, &desired, HookPoint::PostDeploy, &opts.env, parent, observer).await?;
         }

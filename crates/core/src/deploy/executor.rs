@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 
+use crate::engine::Connection;
+
 use super::container_spec::container_plan;
 use super::engine;
 use super::error::DeployError;
@@ -57,6 +59,7 @@ pub struct Executor<'a> {
     router: &'a dyn TrafficSwitch,
     started: BTreeMap<(String, u32), String>,
     journal: Vec<Undo>,
+    via: Option<crate::engine::Connection>,
 }
 
 impl<'a> Executor<'a> {
@@ -69,7 +72,13 @@ impl<'a> Executor<'a> {
         observer: &'a dyn Observer,
         router: &'a dyn TrafficSwitch,
     ) -> Self {
-        Self { docker, desired, record, observer, router, started: BTreeMap::new(), journal: Vec::new() }
+        Self { docker, desired, record, observer, router, started: BTreeMap::new(), journal: Vec::new(), via: None }
+    }
+
+    /// remote room: probe network targets from `connection`'s host (ssh engines).
+    pub fn via(mut self, connection: Option<crate::engine::Connection>) -> Self {
+        self.via = connection;
+        self
     }
 
     fn emit(&self, e: DeployEvent) {
@@ -139,7 +148,9 @@ impl<'a> Executor<'a> {
             }
             Step::WaitHealthy { service, replica, gate } => {
                 let id = self.started.get(&(service.clone(), *replica)).cloned().unwrap_or_default();
-                wait_healthy(d, &id, gate).await.map_err(|reason| StepError { reason, container: Some(id.clone()) })?;
+                wait_healthy(d, self.via.as_ref(), &id, gate)
+                    .await
+                    .map_err(|reason| StepError { reason, container: Some(id.clone()) })?;
                 // `deploy.update_config.monitor`: the new container must also stay up (and not
                 // turn unhealthy) this long before it takes traffic or replaces the old one.
                 if let Some(period) = self.update_config(service).and_then(|u| u.monitor).filter(|p| !p.is_zero()) {
@@ -265,7 +276,7 @@ impl<'a> Executor<'a> {
 }
 
 /// Wait (bounded) until a new container passes its gate; `Err(reason)` otherwise.
-async fn wait_healthy(docker: &Docker, id: &str, gate: &HealthGate) -> Result<(), String> {
+async fn wait_healthy(docker: &Docker, via: Option<&Connection>, id: &str, gate: &HealthGate) -> Result<(), String> {
     let start = Instant::now();
     let (bound, need) = match gate {
         HealthGate::Healthcheck { timeout_ms } => (Duration::from_millis(*timeout_ms), None),
@@ -273,7 +284,7 @@ async fn wait_healthy(docker: &Docker, id: &str, gate: &HealthGate) -> Result<()
             (Duration::from_millis(*after_ms) + Duration::from_secs(5), Some(Duration::from_millis(*after_ms)))
         }
         HealthGate::Probes { targets, timeout_ms } => {
-            return wait_probes(docker, id, targets, Duration::from_millis(*timeout_ms)).await;
+            return wait_probes(docker, via, id, targets, Duration::from_millis(*timeout_ms)).await;
         }
         #[allow(unreachable_patterns)]
         _ => (Duration::from_secs(60), Some(Duration::from_secs(5))),
@@ -326,7 +337,13 @@ async fn monitor(docker: &Docker, id: &str, period: Duration) -> Result<(), Stri
 }
 
 /// The `x-slipway.probes` gate: the container keeps running and every probe answers healthy.
-async fn wait_probes(docker: &Docker, id: &str, targets: &[String], bound: Duration) -> Result<(), String> {
+async fn wait_probes(
+    docker: &Docker,
+    via: Option<&Connection>,
+    id: &str,
+    targets: &[String],
+    bound: Duration,
+) -> Result<(), String> {
     use crate::health::{target, Outcome};
     let inspect = docker.inspect_container(id, None).await.map_err(|e| e.to_string())?;
     let name = inspect.name.unwrap_or_default().trim_start_matches('/').to_string();
@@ -335,7 +352,9 @@ async fn wait_probes(docker: &Docker, id: &str, targets: &[String], bound: Durat
         .and_then(|n| n.networks)
         .and_then(|n| n.into_values().find_map(|e| e.ip_address.filter(|ip| !ip.is_empty())))
         .unwrap_or_default();
-    let options = target::TargetOptions::default().engine(crate::health::docker::Engine::with_client(docker.clone()));
+    let options = target::TargetOptions::default()
+        .engine(crate::health::docker::Engine::with_client(docker.clone()))
+        .via(via.cloned());
     let mut probes = Vec::new();
     for t in targets {
         let t = t.replace("{container}", &name).replace("{ip}", &ip);

@@ -6,6 +6,7 @@
 //!   `ssh` with `docker system dial-stdio`, one master connection per command) and [`tls`] (rustls)
 //!   go through [`transport`], a pooled HTTP client over dialed streams.
 //! - [`error`]: [`EngineError`] and the classified [`TransportError`].
+//! - `tunnel`: [`Tunnel`], a local port opened from the engine's host (ssh only), for probes.
 //!
 //! The API version is negotiated so a newer client works with Debian's engine (API 1.41).
 
@@ -15,6 +16,7 @@ pub mod error;
 mod ssh;
 mod tls;
 mod transport;
+mod tunnel;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +27,7 @@ use bollard::API_DEFAULT_VERSION;
 pub use bollard::Docker;
 pub use connection::{ConnectOptions, Connection};
 pub use error::{EngineError, TransportError};
+pub use tunnel::Tunnel;
 
 use connection::Endpoint;
 

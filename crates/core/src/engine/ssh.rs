@@ -158,7 +158,19 @@ impl SshMaster {
         if let Some(sock) = &self.target.socket {
             cmd.arg(format!("--host=unix://{sock}"));
         }
-        cmd.args(["system", "dial-stdio"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(["system", "dial-stdio"]);
+        self.spawn_stream(cmd)
+    }
+
+    /// A TCP connection to `host:port` opened from the remote side (`ssh -W`, through the master).
+    pub fn forward(&self, host: &str, port: u16) -> std::io::Result<SshStream> {
+        let mut cmd = self.command();
+        cmd.args(["-o", "ControlMaster=no", "-W"]).arg(format!("{host}:{port}")).arg("--").arg(&self.target.host);
+        self.spawn_stream(cmd)
+    }
+
+    fn spawn_stream(&self, mut cmd: Command) -> std::io::Result<SshStream> {
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn()?;
         let (stdin, stdout, mut stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
             (Some(i), Some(o), Some(e)) => (i, o, e),
