@@ -22,6 +22,7 @@ pub mod project;
 pub mod registry;
 // remote room: a second engine in its own network namespace, reached over SSH.
 pub mod remote_host;
+pub mod remote_tls;
 pub mod services;
 pub mod stacks;
 

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use tokio::sync::OnceCell;
 
+use crate::remote_tls::TlsFiles;
+
 /// The bridge every remote host hangs on.
 const BRIDGE: &str = "slw-br14";
 /// The bridge's own address (the test process's side).
@@ -34,16 +36,18 @@ const SLOTS: std::ops::Range<u8> = 11..60;
 pub struct RemoteHost {
     slot: u8,
     dir: PathBuf,
+    tls: Option<TlsFiles>,
 }
 
 static SHARED: OnceCell<RemoteHost> = OnceCell::const_new();
+static SHARED_TLS: OnceCell<RemoteHost> = OnceCell::const_new();
 
 extern "C" {
     fn atexit(cb: extern "C" fn()) -> i32;
 }
 
 extern "C" fn teardown_shared() {
-    if let Some(h) = SHARED.get() {
+    for h in [SHARED.get(), SHARED_TLS.get()].into_iter().flatten() {
         teardown(h.slot);
     }
 }
@@ -51,23 +55,46 @@ extern "C" fn teardown_shared() {
 impl RemoteHost {
     /// The host of this test binary, started at the first call.
     pub async fn shared() -> anyhow::Result<&'static RemoteHost> {
-        SHARED
-            .get_or_try_init(|| async {
-                let host = tokio::task::spawn_blocking(RemoteHost::start).await??;
-                // SAFETY: registering a plain extern "C" function with libc's atexit.
-                unsafe { atexit(teardown_shared) };
-                Ok(host)
-            })
-            .await
+        Self::shared_in(&SHARED, false).await
     }
 
-    /// Start a host in a free slot (cleaning up slots whose owner is gone first).
-    pub fn start() -> anyhow::Result<RemoteHost> {
+    /// A host of this test binary whose engine also listens on `tcp://ADDR:2376` with
+    /// `--tlsverify` (certificates from [`crate::remote_tls`]).
+    pub async fn shared_tls() -> anyhow::Result<&'static RemoteHost> {
+        Self::shared_in(&SHARED_TLS, true).await
+    }
+
+    async fn shared_in(cell: &'static OnceCell<RemoteHost>, tls: bool) -> anyhow::Result<&'static RemoteHost> {
+        cell.get_or_try_init(|| async {
+            let host = tokio::task::spawn_blocking(move || RemoteHost::start(tls)).await??;
+            // SAFETY: registering a plain extern "C" function with libc's atexit.
+            unsafe { atexit(teardown_shared) };
+            Ok(host)
+        })
+        .await
+    }
+
+    /// Start a host in a free slot (cleaning up slots whose owner is gone first), with a TLS
+    /// listener when `tls`.
+    pub fn start(tls: bool) -> anyhow::Result<RemoteHost> {
         std::fs::create_dir_all(STATE)?;
         reap_leftovers();
         let slot = claim_slot()?;
         let dir = slot_dir(slot);
-        let host = RemoteHost { slot, dir };
+        let tls = match tls {
+            false => None,
+            true => match std::fs::create_dir_all(dir.join("tls"))
+                .map_err(anyhow::Error::from)
+                .and_then(|()| crate::remote_tls::make(&dir.join("tls"), &format!("10.231.14.{slot}")))
+            {
+                Ok(files) => Some(files),
+                Err(e) => {
+                    teardown(slot);
+                    return Err(e);
+                }
+            },
+        };
+        let host = RemoteHost { slot, dir, tls };
         if let Err(e) = host.boot() {
             teardown(slot);
             return Err(e);
@@ -78,6 +105,11 @@ impl RemoteHost {
     /// `10.231.14.N`.
     pub fn addr(&self) -> String {
         format!("10.231.14.{}", self.slot)
+    }
+
+    /// `tcp://10.231.14.N:2376` and the certificates, for a host started by [`RemoteHost::shared_tls`].
+    pub fn tls(&self) -> Option<(String, &TlsFiles)> {
+        self.tls.as_ref().map(|t| (format!("tcp://{}:2376", self.addr()), t))
     }
 
     /// `ssh://root@10.231.14.N`: what slipway is given.
@@ -144,6 +176,19 @@ impl RemoteHost {
         )
     }
 
+    fn tls_args(&self) -> Vec<String> {
+        let Some(t) = &self.tls else { return Vec::new() };
+        let path = |p: &Path| p.display().to_string();
+        vec![
+            "-H".into(),
+            format!("tcp://{}:2376", self.addr()),
+            "--tlsverify".into(),
+            format!("--tlscacert={}", path(&t.server_ca)),
+            format!("--tlscert={}", path(&t.server_cert)),
+            format!("--tlskey={}", path(&t.server_key)),
+        ]
+    }
+
     fn boot(&self) -> anyhow::Result<()> {
         let (d, n, addr) = (&self.dir, self.slot, self.addr());
         let ns = format!("slw-h{n}");
@@ -182,6 +227,7 @@ impl RemoteHost {
             .arg("-H")
             .arg(self.socket())
             .args(["--containerd-namespace", &ns, "--containerd-plugins-namespace", &format!("{ns}p")])
+            .args(self.tls_args())
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
