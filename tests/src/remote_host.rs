@@ -102,6 +102,11 @@ impl RemoteHost {
         Ok(host)
     }
 
+    /// The slot number (`N` in `10.231.14.N`), for [`teardown`].
+    pub fn slot(&self) -> u8 {
+        self.slot
+    }
+
     /// `10.231.14.N`.
     pub fn addr(&self) -> String {
         format!("10.231.14.{}", self.slot)

@@ -323,7 +323,9 @@ class Stack:
         """The stack as JSON text (``slipway config --format json``)."""
     def to_yaml(self) -> str:
         """The stack as YAML text (``slipway config``)."""
-    def plan(self, env: str = "default", host: Optional[str] = None) -> list[dict[str, Any]]:
+    def plan(
+        self, env: str = "default", host: Optional[str] = None, context: Optional[str] = None
+    ) -> list[dict[str, Any]]:
         """Deploy room: the steps a deploy would run (changes nothing)."""
     def deploy(
         self,
@@ -334,6 +336,7 @@ class Stack:
         retain: int = 5,
         host: Optional[str] = None,
         pull: Optional[Literal["always", "missing", "if_not_present", "never"]] = None,
+        context: Optional[str] = None,
     ) -> dict[str, Any]:
         """Deploy room: deploy; {"release": dict | None, "steps": [...], "events": [...]}.
 
@@ -343,12 +346,18 @@ class Stack:
         "step_done" | "hook_done" | ...}}). Raises DeployError / PolicyViolation."""
 
 # --- deploy --------------------------------------------------------------------------------------
-def history(project: str, host: Optional[str] = None) -> list[dict[str, Any]]:
-    """Release records of a project on the host, oldest first."""
-def status(project: str, host: Optional[str] = None) -> dict[str, Any]:
+def history(project: str, host: Optional[str] = None, context: Optional[str] = None) -> list[dict[str, Any]]:
+    """Release records of a project on the host, oldest first. ``host`` is what ``-H`` takes
+    (``unix://``, ``tcp://``, ``https://``, ``ssh://[user@]host[:port]``) and ``context`` a Docker
+    context (as ``--context``); by default the environment decides (``DOCKER_HOST``, contexts)."""
+def status(project: str, host: Optional[str] = None, context: Optional[str] = None) -> dict[str, Any]:
     """What runs for a project: current release and containers with roles and health."""
 def rollback(
-    project: str, to: Optional[int] = None, host: Optional[str] = None, lock_wait: Optional[float] = None
+    project: str,
+    to: Optional[int] = None,
+    host: Optional[str] = None,
+    lock_wait: Optional[float] = None,
+    context: Optional[str] = None,
 ) -> dict[str, Any]:
     """Deploy a recorded release again (the previous successful one when `to` is None);
     {"release", "steps", "events"} as Stack.deploy."""

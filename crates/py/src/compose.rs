@@ -84,16 +84,16 @@ impl PyStack {
     }
 
     /// Deploy room: what a deploy would change, as a list of step dicts (changes nothing).
-    #[pyo3(signature = (env="default", host=None))]
-    fn plan(&self, py: Python<'_>, env: &str, host: Option<String>) -> PyResult<Py<PyAny>> {
-        crate::deploy::plan(py, &self.spec, env, host)
+    #[pyo3(signature = (env="default", host=None, context=None))]
+    fn plan(&self, py: Python<'_>, env: &str, host: Option<String>, context: Option<String>) -> PyResult<Py<PyAny>> {
+        crate::deploy::plan(py, &self.spec, env, host, context)
     }
 
     /// Deploy room: deploy this stack (health-gated, undone on failure, recorded on the host).
     /// Returns `{"release": dict | None, "steps": [...], "events": [...]}`; `release` is None
     /// when nothing changed. `pull` ("always", "missing", "never") overrides every service's
     /// `pull_policy`.
-    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None))]
+    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, context=None))]
     #[allow(clippy::too_many_arguments)]
     fn deploy(
         &self,
@@ -105,8 +105,10 @@ impl PyStack {
         retain: usize,
         host: Option<String>,
         pull: Option<String>,
+        context: Option<String>,
     ) -> PyResult<Py<PyAny>> {
-        let args = crate::deploy::DeployArgs { env: env.to_string(), tag, dry_run, lock_wait, retain, host, pull };
+        let args =
+            crate::deploy::DeployArgs { env: env.to_string(), tag, dry_run, lock_wait, retain, host, pull, context };
         crate::deploy::deploy(py, &self.spec, args)
     }
 

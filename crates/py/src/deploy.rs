@@ -11,9 +11,10 @@ use crate::convert::to_py_object;
 use crate::errors::to_py;
 use crate::runtime::block_on_interruptible;
 
-async fn host(h: Option<String>) -> Result<DockerHost, slipway::Error> {
-    let connection =
-        slipway::engine::Connection::from_host(h.as_deref()).map_err(slipway::deploy::DeployError::from)?;
+/// The engine `host=` / `context=` name (as `-H` / `--context`; default: the environment).
+async fn host(h: Option<String>, context: Option<String>) -> Result<DockerHost, slipway::Error> {
+    let options = slipway::engine::ConnectOptions::host(h.as_deref()).context(context.as_deref());
+    let connection = slipway::engine::Connection::resolve(&options).map_err(slipway::deploy::DeployError::from)?;
     Ok(DockerHost::connect(&connection).await?)
 }
 
@@ -31,11 +32,12 @@ pub fn plan(
     stack: &slipway::stack::StackSpec,
     env: &str,
     host_addr: Option<String>,
+    context: Option<String>,
 ) -> PyResult<Py<PyAny>> {
     let stack = stack.clone();
     let opts = options(env, None, None, 5);
-    let plan =
-        block_on_interruptible(py, async move { host(host_addr).await?.plan(&stack, &opts).await })?.map_err(to_py)?;
+    let plan = block_on_interruptible(py, async move { host(host_addr, context).await?.plan(&stack, &opts).await })?
+        .map_err(to_py)?;
     to_py_object(py, &plan.steps)
 }
 
@@ -53,6 +55,8 @@ pub struct DeployArgs {
     pub retain: usize,
     /// Docker engine.
     pub host: Option<String>,
+    /// Docker context (instead of `host`).
+    pub context: Option<String>,
     /// Pull policy over every service.
     pub pull: Option<String>,
 }
@@ -69,9 +73,9 @@ pub fn deploy(py: Python<'_>, stack: &slipway::stack::StackSpec, args: DeployArg
         }
     };
     let opts = options(&args.env, args.tag, args.lock_wait, args.retain).pull(pull);
-    let (dry_run, host_addr) = (args.dry_run, args.host);
+    let (dry_run, host_addr, context) = (args.dry_run, args.host, args.context);
     let out = block_on_interruptible(py, async move {
-        let h = host(host_addr).await?;
+        let h = host(host_addr, context).await?;
         if dry_run {
             let plan = h.plan(&stack, &opts).await?;
             return Ok(serde_json::json!({ "release": null, "steps": plan.steps, "events": [] }));
@@ -88,37 +92,38 @@ pub fn deploy(py: Python<'_>, stack: &slipway::stack::StackSpec, args: DeployArg
 
 /// Release records of `project`, oldest first.
 #[pyfunction]
-#[pyo3(signature = (project, host=None))]
-fn history(py: Python<'_>, project: String, host: Option<String>) -> PyResult<Py<PyAny>> {
-    let list =
-        block_on_interruptible(py, async move { self::host(host).await?.history(&project).await })?.map_err(to_py)?;
+#[pyo3(signature = (project, host=None, context=None))]
+fn history(py: Python<'_>, project: String, host: Option<String>, context: Option<String>) -> PyResult<Py<PyAny>> {
+    let list = block_on_interruptible(py, async move { self::host(host, context).await?.history(&project).await })?
+        .map_err(to_py)?;
     to_py_object(py, &list)
 }
 
 /// What runs for `project`: `{"project", "current", "containers"}`.
 #[pyfunction]
-#[pyo3(signature = (project, host=None))]
-fn status(py: Python<'_>, project: String, host: Option<String>) -> PyResult<Py<PyAny>> {
-    let st =
-        block_on_interruptible(py, async move { self::host(host).await?.status(&project).await })?.map_err(to_py)?;
+#[pyo3(signature = (project, host=None, context=None))]
+fn status(py: Python<'_>, project: String, host: Option<String>, context: Option<String>) -> PyResult<Py<PyAny>> {
+    let st = block_on_interruptible(py, async move { self::host(host, context).await?.status(&project).await })?
+        .map_err(to_py)?;
     to_py_object(py, &st)
 }
 
 /// Deploy a recorded release again (`to=None`: the successful release before the current one).
 #[pyfunction]
-#[pyo3(signature = (project, to=None, host=None, lock_wait=None))]
+#[pyo3(signature = (project, to=None, host=None, lock_wait=None, context=None))]
 fn rollback(
     py: Python<'_>,
     project: String,
     to: Option<u64>,
     host: Option<String>,
     lock_wait: Option<f64>,
+    context: Option<String>,
 ) -> PyResult<Py<PyAny>> {
     let opts = options("default", None, lock_wait, 5);
     let events = slipway::RecordingObserver::new();
     let recorder = events.clone();
     let out = block_on_interruptible(py, async move {
-        self::host(host).await?.rollback(&project, to.map(ReleaseId), &opts, &recorder).await
+        self::host(host, context).await?.rollback(&project, to.map(ReleaseId), &opts, &recorder).await
     })?
     .map_err(to_py)?;
     let result = serde_json::json!({ "release": out.release, "steps": out.plan.steps, "events": events.events() });
