@@ -11,6 +11,9 @@ use slipway::NoopObserver;
 use slipway_e2e::remote_host::RemoteHost;
 use slipway_e2e::{images, names, stacks};
 
+/// The tests of this binary share one host and its sshd log (connections are counted): one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn opts() -> DeployOptions {
     DeployOptions::default().min_running(Duration::from_millis(500))
 }
@@ -45,6 +48,7 @@ async fn app_version(host: &DockerHost, project: &str) -> (String, String, Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_full_cycle_runs_over_ssh() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
     let remote = RemoteHost::shared().await?;
     let (demo, busybox) = (images::demo_image().await?, images::busybox_base().await?);
     for image in [&demo, &busybox] {
@@ -99,5 +103,41 @@ async fn the_full_cycle_runs_over_ssh() -> anyhow::Result<()> {
     assert_eq!(app_version(&host, &project).await.1, "v1");
 
     assert_eq!(remote.accepted_connections() - before, 1, "the whole cycle used one SSH master connection");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_bind_source_on_the_target_is_an_error_naming_the_path() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    let remote = RemoteHost::shared().await?;
+    let busybox = images::busybox_base().await?;
+    remote.load_image(&busybox)?;
+    let project = names::unique("remote-bind");
+    let _guard = remote.project_guard(&project);
+    let missing = format!("/tmp/{project}-conf");
+    let mut svc = stacks::service("web", &busybox);
+    svc.command = Some(vec!["sh".into(), "-c".into(), "trap 'exit 0' TERM; while true; do sleep 0.2; done".into()]);
+    svc.volumes.push(serde_json::from_value(serde_json::json!({
+        "kind": "bind", "source": missing, "target": "/conf", "read_only": true, "create_host_path": false
+    }))?);
+    let mut stack = slipway::stack::StackSpec::default();
+    stack.name = project.clone();
+    stack.services.insert("web".into(), svc);
+    let mut net = slipway::stack::NetworkSpec::default();
+    net.name = format!("{project}_default");
+    stack.networks.insert("default".into(), net);
+    let options = ConnectOptions::host(Some(&remote.ssh_url())).ssh_config(Some(remote.ssh_config()));
+    let host = DockerHost::connect(&Connection::resolve(&options)?).await?;
+    let err = host.apply(&stack, &opts(), &NoopObserver).await.unwrap_err();
+    assert_eq!(err.kind(), slipway::ErrorKind::InvalidInput);
+    let err = host.apply(&stack, &opts(), &NoopObserver).await.unwrap_err().to_string();
+    assert!(err.contains(&missing) && err.contains("service web") && err.contains("create_host_path"), "{err}");
+    let filter = format!("label=com.docker.compose.project={project}");
+    assert_eq!(remote.docker(&["ps", "-aq", "--filter", &filter])?.trim(), "", "nothing was created");
+    // Once the path exists on the target, the same stack deploys.
+    std::fs::create_dir_all(&missing)?;
+    let out = host.apply(&stack, &opts(), &NoopObserver).await;
+    std::fs::remove_dir_all(&missing)?;
+    assert!(out?.release.is_some());
     Ok(())
 }

@@ -92,6 +92,7 @@ impl DockerHost {
             return Ok(DeployOutcome { plan, release: None });
         }
         let parent = actual.current().map(|r| r.id);
+        super::preflight::check_bind_sources(&self.docker, &desired.stack).await?;
         if opts.hooks {
             check_hooks(&desired)?;
             run_hooks(&self.docker, &desired, HookPoint::PreDeploy, &opts.env, parent, observer).await?;

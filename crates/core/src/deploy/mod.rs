@@ -16,6 +16,7 @@ pub mod labels;
 mod lock;
 mod options;
 mod plan;
+mod preflight;
 mod prune;
 mod record;
 mod release;
