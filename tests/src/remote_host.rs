@@ -141,6 +141,12 @@ impl RemoteHost {
         Ok(config)
     }
 
+    /// `ssh://root@10.231.14.N:2222`: the same sshd, but sessions get `PATH=/nonexistent`, so
+    /// the remote side has no `docker` command.
+    pub fn ssh_url_without_docker(&self) -> String {
+        format!("ssh://root@{}:2222", self.addr())
+    }
+
     /// The number of SSH connections sshd has accepted so far.
     pub fn accepted_connections(&self) -> usize {
         std::fs::read_to_string(self.dir.join("sshd.log"))
@@ -243,12 +249,13 @@ impl RemoteHost {
         run(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(d.join("id")))?;
         std::fs::copy(d.join("id.pub"), d.join("authorized_keys"))?;
         let host_pub = std::fs::read_to_string(d.join("host_key.pub"))?;
-        std::fs::write(d.join("known_hosts"), format!("{addr} {host_pub}"))?;
+        std::fs::write(d.join("known_hosts"), format!("{addr} {host_pub}[{addr}]:2222 {host_pub}"))?;
         std::fs::write(self.ssh_config(), self.client_config(&d.join("known_hosts")))?;
         let sshd_config = format!(
             "ListenAddress {addr}:22\nHostKey {}\nAuthorizedKeysFile {}\nPidFile {}\nUsePAM no\nStrictModes no\n\
              PermitRootLogin prohibit-password\nPasswordAuthentication no\nLogLevel VERBOSE\nMaxSessions 100\n\
-             MaxStartups 100\nSetEnv DOCKER_HOST={}\n",
+             MaxStartups 100\nListenAddress {addr}:2222\nSetEnv DOCKER_HOST={}\n\
+             Match LocalPort 2222\n  SetEnv PATH=/nonexistent\n",
             d.join("host_key").display(),
             d.join("authorized_keys").display(),
             d.join("sshd.pid").display(),

@@ -1,8 +1,12 @@
 //! The engine room over `ssh://` against a real second host (`RemoteHost`: dockerd + sshd in their
-//! own network namespace): one master connection per command, strict host keys, typed errors.
+//! own network namespace): one master connection per command, strict host keys, typed errors
+//! (host key, refused key, unreachable port, no `docker` on the remote side).
 
 use slipway::engine::{ConnectOptions, Connection, EngineError, TransportError};
 use slipway_e2e::remote_host::RemoteHost;
+
+/// Tests here share one sshd log (connections are counted): one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn options(host: &RemoteHost, ssh_config: std::path::PathBuf) -> ConnectOptions {
     ConnectOptions::host(Some(&host.ssh_url())).ssh_config(Some(ssh_config))
@@ -10,6 +14,7 @@ fn options(host: &RemoteHost, ssh_config: std::path::PathBuf) -> ConnectOptions 
 
 #[tokio::test]
 async fn many_requests_share_one_master_connection_to_the_remote_engine() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
     let host = RemoteHost::shared().await?;
     let before = host.accepted_connections();
     let connection = Connection::resolve(&options(host, host.ssh_config()))?;
@@ -30,6 +35,7 @@ async fn many_requests_share_one_master_connection_to_the_remote_engine() -> any
 
 #[tokio::test]
 async fn a_wrong_host_key_is_refused_before_anything_is_asked() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
     let host = RemoteHost::shared().await?;
     let containers_before = host.docker(&["ps", "-aq"])?;
     let connection = Connection::resolve(&options(host, host.ssh_config_with_wrong_host_key()?))?;
@@ -45,6 +51,7 @@ async fn a_wrong_host_key_is_refused_before_anything_is_asked() -> anyhow::Resul
 
 #[tokio::test]
 async fn refused_keys_and_unreachable_hosts_are_told_apart() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
     let host = RemoteHost::shared().await?;
     // A config offering a key the host does not authorise.
     let wrong = host.ssh_config_with_wrong_host_key()?; // creates other_host_key
@@ -59,5 +66,16 @@ async fn refused_keys_and_unreachable_hosts_are_told_apart() -> anyhow::Result<(
     let err = slipway::engine::connect(&Connection::resolve(&refused)?).await.unwrap_err();
     assert!(matches!(err, EngineError::Transport(TransportError::Unreachable { .. })), "{err:?}");
     assert!(err.to_string().contains(&host.addr()), "names the host: {err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_remote_side_without_docker_is_told_as_such() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    let host = RemoteHost::shared().await?;
+    let no_docker = ConnectOptions::host(Some(&host.ssh_url_without_docker())).ssh_config(Some(host.ssh_config()));
+    let err = slipway::engine::connect(&Connection::resolve(&no_docker)?).await.unwrap_err();
+    assert!(matches!(err, EngineError::Transport(TransportError::DockerMissing { .. })), "{err:?}");
+    assert!(err.to_string().contains("install the Docker CLI"), "says what to do: {err}");
     Ok(())
 }
