@@ -305,7 +305,16 @@ fn reap_leftovers() {
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(slot) = name.strip_prefix("slot-").and_then(|s| s.parse::<u8>().ok()) else { continue };
         let owner = std::fs::read_to_string(e.path().join("owner")).ok().and_then(|p| p.trim().parse::<u32>().ok());
-        let alive = owner.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        let alive = match owner {
+            Some(p) => Path::new(&format!("/proc/{p}")).exists(),
+            // Just claimed by another process that has not written its owner yet: leave it.
+            None => e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_none_or(|age| age < Duration::from_secs(120)),
+        };
         if !alive {
             teardown(slot);
         }
