@@ -154,6 +154,14 @@ impl RemoteHost {
             .unwrap_or(0)
     }
 
+    /// The number of SSH sessions (a `docker system dial-stdio` each, multiplexed or not) sshd has
+    /// started so far.
+    pub fn sessions_started(&self) -> usize {
+        std::fs::read_to_string(self.dir.join("sshd.log"))
+            .map(|l| l.lines().filter(|l| l.contains("Starting session:")).count())
+            .unwrap_or(0)
+    }
+
     /// The harness's own path to the engine (loading images, looking): never given to slipway.
     pub fn socket(&self) -> String {
         format!("unix://{}", self.dir.join("docker.sock").display())
