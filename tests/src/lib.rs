@@ -8,6 +8,7 @@
 //! - [`containers`]: run a container from a fixture and read its output or its published port.
 //! - [`project`], [`stacks`]: deploy tests' project cleanup guard and `StackSpec` fixtures.
 //! - [`registry`]: a real Distribution registry (htpasswd, token or no auth), a token server, a fault proxy.
+//! - [`remote_host`]: a second Docker engine in a network namespace, reachable only over SSH.
 //! - [`services`]: real PostgreSQL and Redis servers (also held in their "still starting" states).
 
 pub mod cleanup;
@@ -20,6 +21,9 @@ pub mod names;
 pub mod postgres_image;
 pub mod project;
 pub mod registry;
+// remote room: a second engine in its own network namespace, reached over SSH.
+pub mod remote_host;
+pub mod remote_tls;
 pub mod services;
 pub mod stacks;
 

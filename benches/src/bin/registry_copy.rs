@@ -102,7 +102,7 @@ async fn bench(image: &str) -> anyhow::Result<()> {
     let opts = DistributionOptions::default();
     let copts = CopyOptions::default();
     let obs = slipway::NoopObserver;
-    let docker = slipway::engine::connect(None).await?;
+    let docker = slipway::engine::connect_host(None).await?;
     let loc = |s: String| Location::parse(&s);
     let mut rows = Vec::new();
 

@@ -354,6 +354,7 @@ class Stack:
         host: Optional[str] = None,
         tag: Optional[str] = None,
         policy_file: Optional[Union[str, "os.PathLike[str]"]] = None,
+        context: Optional[str] = None,
     ) -> list[dict[str, Any]]:
         """Deploy room: the steps a deploy would run (changes nothing); `tag` as in `deploy`."""
     def deploy(
@@ -369,6 +370,7 @@ class Stack:
         backup_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
         policy_file: Optional[Union[str, "os.PathLike[str]"]] = None,
         lease: Optional[float] = None,
+        context: Optional[str] = None,
     ) -> dict[str, Any]:
         """Deploy room: deploy; {"release": dict | None, "steps": [...], "events": [...]}.
 
@@ -387,9 +389,11 @@ class Stack:
         "step_done" | "hook_done" | ...}}). Raises DeployError / PolicyViolation."""
 
 # --- deploy --------------------------------------------------------------------------------------
-def history(project: str, host: Optional[str] = None) -> list[dict[str, Any]]:
-    """Release records of a project on the host, oldest first."""
-def status(project: str, host: Optional[str] = None) -> dict[str, Any]:
+def history(project: str, host: Optional[str] = None, context: Optional[str] = None) -> list[dict[str, Any]]:
+    """Release records of a project on the host, oldest first. ``host`` is what ``-H`` takes
+    (``unix://``, ``tcp://``, ``https://``, ``ssh://[user@]host[:port]``) and ``context`` a Docker
+    context (as ``--context``); by default the environment decides (``DOCKER_HOST``, contexts)."""
+def status(project: str, host: Optional[str] = None, context: Optional[str] = None) -> dict[str, Any]:
     """What runs for a project: current release and containers with roles and health."""
 def rollback(
     project: str,
@@ -402,6 +406,7 @@ def rollback(
     backup_dir: Optional[Union[str, "os.PathLike[str]"]] = None,
     policy_file: Optional[Union[str, "os.PathLike[str]"]] = None,
     lease: Optional[float] = None,
+    context: Optional[str] = None,
 ) -> dict[str, Any]:
     """Deploy a recorded release again (the previous successful one when `to` is None), with the
     exact environment it ran with and the same options as Stack.deploy (the environment's pins

@@ -2,6 +2,7 @@
 //! Exit codes: 0 ok, 1 operation failed, 2 bad input, 3 refused by policy.
 
 mod commands;
+mod engine_args;
 mod output;
 mod signals;
 

@@ -17,8 +17,11 @@ fn store(dir: Option<PathBuf>) -> BackupStore {
     BackupStore::new(dir.unwrap_or_else(core::default_backup_dir))
 }
 
-async fn connect(host: Option<&str>) -> Result<bollard::Docker, slipway::Error> {
-    Ok(slipway::engine::connect(host).await.map_err(BackupError::from)?)
+/// The engine `host=` / `context=` name (as `-H` / `--context`; default: the environment).
+async fn connect(host: Option<&str>, context: Option<&str>) -> Result<bollard::Docker, slipway::Error> {
+    let options = slipway::engine::ConnectOptions::host(host).context(context);
+    let connection = slipway::engine::Connection::resolve(&options).map_err(BackupError::from)?;
+    Ok(slipway::engine::connect(&connection).await.map_err(BackupError::from)?)
 }
 
 fn with_path(manifest: &core::BackupManifest, path: &std::path::Path) -> serde_json::Value {
@@ -32,7 +35,8 @@ fn with_path(manifest: &core::BackupManifest, path: &std::path::Path) -> serde_j
 /// Back up `project`: its PostgreSQL services (all running ones when `services` is empty), or the
 /// named `volume`. Returns one dict per backup (the manifest plus `manifest_path`).
 #[pyfunction(name = "backup")]
-#[pyo3(signature = (project, *, services=None, volume=None, release=None, dir=None, host=None))]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (project, *, services=None, volume=None, release=None, dir=None, host=None, context=None))]
 fn backup_fn(
     py: Python<'_>,
     project: String,
@@ -41,10 +45,11 @@ fn backup_fn(
     release: Option<String>,
     dir: Option<PathBuf>,
     host: Option<String>,
+    context: Option<String>,
 ) -> PyResult<Py<PyAny>> {
     let store = store(dir);
     let done = block_on_interruptible(py, async {
-        let docker = connect(host.as_deref()).await?;
+        let docker = connect(host.as_deref(), context.as_deref()).await?;
         let done = match &volume {
             Some(v) => {
                 vec![core::backup_volume(&docker, &store, &project, v, release.as_deref(), &NoopObserver).await?]
@@ -65,7 +70,8 @@ fn backup_fn(
 /// (or `into`, a service of `project`), or into a scratch container with `scratch=True`; volume
 /// archives go into their volume (or `volume`). Returns a dict with `backup`, `into` (and `tables`).
 #[pyfunction]
-#[pyo3(signature = (path, *, into=None, project=None, scratch=false, volume=None, host=None))]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (path, *, into=None, project=None, scratch=false, volume=None, host=None, context=None))]
 fn restore(
     py: Python<'_>,
     path: PathBuf,
@@ -74,10 +80,11 @@ fn restore(
     scratch: bool,
     volume: Option<String>,
     host: Option<String>,
+    context: Option<String>,
 ) -> PyResult<Py<PyAny>> {
     let result = block_on_interruptible(py, async {
         let (manifest, _) = BackupStore::load(&path).await?;
-        let docker = connect(host.as_deref()).await?;
+        let docker = connect(host.as_deref(), context.as_deref()).await?;
         let value = match manifest.kind {
             BackupKind::Volume => {
                 let v = core::restore_volume(&docker, &path, volume.as_deref(), &NoopObserver).await?;
@@ -105,10 +112,10 @@ fn restore(
 /// Verify a PostgreSQL backup: checksum, restore into a scratch container, compare per-table row
 /// counts with the manifest. Returns the restored counts; raises `BackupError` saying what differs.
 #[pyfunction]
-#[pyo3(signature = (path, *, host=None))]
-fn verify_backup(py: Python<'_>, path: PathBuf, host: Option<String>) -> PyResult<Py<PyAny>> {
+#[pyo3(signature = (path, *, host=None, context=None))]
+fn verify_backup(py: Python<'_>, path: PathBuf, host: Option<String>, context: Option<String>) -> PyResult<Py<PyAny>> {
     let report = block_on_interruptible(py, async {
-        let docker = connect(host.as_deref()).await?;
+        let docker = connect(host.as_deref(), context.as_deref()).await?;
         Ok::<_, slipway::Error>(core::verify_postgres(&docker, &path, &NoopObserver).await?)
     })?
     .map_err(to_py)?;

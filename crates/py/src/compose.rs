@@ -87,7 +87,7 @@ impl PyStack {
 
     /// Deploy room: what a deploy would change, as a list of step dicts (changes nothing).
     /// `tag` sets `IMAGE_TAG` (the stack is loaded again with it) and the release's version.
-    #[pyo3(signature = (env="default", host=None, tag=None, policy_file=None))]
+    #[pyo3(signature = (env="default", host=None, tag=None, policy_file=None, context=None))]
     fn plan(
         &self,
         py: Python<'_>,
@@ -95,6 +95,7 @@ impl PyStack {
         host: Option<String>,
         tag: Option<String>,
         policy_file: Option<PathBuf>,
+        context: Option<String>,
     ) -> PyResult<Py<PyAny>> {
         let stack = self.tagged(py, tag.as_deref())?;
         let args = crate::deploy::RequestArgs {
@@ -108,7 +109,7 @@ impl PyStack {
             policy_file,
             pull: None,
         };
-        crate::deploy::plan(py, stack, args, host)
+        crate::deploy::plan(py, stack, args, host, context)
     }
 
     /// Deploy room: deploy this stack (health-gated, undone on failure, recorded on the host).
@@ -119,7 +120,7 @@ impl PyStack {
     /// one); `backup=False` skips it where the policy allows, `backup=True` forces one; `pull`
     /// ("always", "missing", "never") overrides every service's `pull_policy`. Ctrl-C undoes the
     /// deploy and releases its lock, then raises `KeyboardInterrupt`.
-    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, backup=None, backup_dir=None, policy_file=None, lease=None))]
+    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, backup=None, backup_dir=None, policy_file=None, lease=None, context=None))]
     #[allow(clippy::too_many_arguments)]
     fn deploy(
         &self,
@@ -135,6 +136,7 @@ impl PyStack {
         backup_dir: Option<PathBuf>,
         policy_file: Option<PathBuf>,
         lease: Option<f64>,
+        context: Option<String>,
     ) -> PyResult<Py<PyAny>> {
         let stack = self.tagged(py, tag.as_deref())?;
         let args = crate::deploy::RequestArgs {
@@ -148,7 +150,7 @@ impl PyStack {
             policy_file,
             pull,
         };
-        crate::deploy::deploy(py, stack, args, dry_run, host)
+        crate::deploy::deploy(py, stack, args, dry_run, host, context)
     }
 
     fn __repr__(&self) -> String {

@@ -14,8 +14,11 @@ use crate::convert::to_py_object;
 use crate::errors::to_py;
 use crate::runtime::{block_on_cancellable, block_on_interruptible};
 
-async fn host(h: Option<String>) -> Result<DockerHost, slipway::Error> {
-    Ok(DockerHost::connect(h.as_deref()).await?)
+/// The engine `host=` / `context=` name (as `-H` / `--context`; default: the environment).
+async fn host(h: Option<String>, context: Option<String>) -> Result<DockerHost, slipway::Error> {
+    let options = slipway::engine::ConnectOptions::host(h.as_deref()).context(context.as_deref());
+    let connection = slipway::engine::Connection::resolve(&options).map_err(slipway::deploy::DeployError::from)?;
+    Ok(DockerHost::connect(&connection).await?)
 }
 
 fn invalid(msg: String) -> PyErr {
@@ -79,10 +82,12 @@ pub fn plan(
     stack: slipway::stack::StackSpec,
     args: RequestArgs,
     host_addr: Option<String>,
+    context: Option<String>,
 ) -> PyResult<Py<PyAny>> {
     let opts = args.request()?.options().map_err(to_py)?;
     let plan =
-        block_on_interruptible(py, async move { host(host_addr).await?.plan(&stack, &opts).await })?.map_err(to_py)?;
+        block_on_interruptible(py, async move { host(host_addr, context).await?.plan(&stack, &opts).await })?
+            .map_err(to_py)?;
     to_py_object(py, &plan.steps)
 }
 
@@ -95,18 +100,19 @@ pub fn deploy(
     args: RequestArgs,
     dry_run: bool,
     host_addr: Option<String>,
+    context: Option<String>,
 ) -> PyResult<Py<PyAny>> {
     let token = CancellationToken::new();
     let opts = args.request()?.options().map_err(to_py)?.cancel(token.clone());
     if dry_run {
-        let plan = block_on_interruptible(py, async move { host(host_addr).await?.plan(&stack, &opts).await })?
+        let plan = block_on_interruptible(py, async move { host(host_addr, context).await?.plan(&stack, &opts).await })?
             .map_err(to_py)?;
         return to_py_object(py, &serde_json::json!({ "release": null, "steps": plan.steps, "events": [] }));
     }
     let events = slipway::RecordingObserver::new();
     let recorder = events.clone();
     let out = block_on_cancellable(py, token, async move {
-        let h = host(host_addr).await?;
+        let h = host(host_addr, context).await?;
         h.apply(&stack, &opts, &recorder).await
     })?
     .map_err(to_py)?;
@@ -116,26 +122,26 @@ pub fn deploy(
 
 /// Release records of `project`, oldest first.
 #[pyfunction]
-#[pyo3(signature = (project, host=None))]
-fn history(py: Python<'_>, project: String, host: Option<String>) -> PyResult<Py<PyAny>> {
-    let list =
-        block_on_interruptible(py, async move { self::host(host).await?.history(&project).await })?.map_err(to_py)?;
+#[pyo3(signature = (project, host=None, context=None))]
+fn history(py: Python<'_>, project: String, host: Option<String>, context: Option<String>) -> PyResult<Py<PyAny>> {
+    let list = block_on_interruptible(py, async move { self::host(host, context).await?.history(&project).await })?
+        .map_err(to_py)?;
     to_py_object(py, &list)
 }
 
 /// What runs for `project`: `{"project", "current", "containers"}`.
 #[pyfunction]
-#[pyo3(signature = (project, host=None))]
-fn status(py: Python<'_>, project: String, host: Option<String>) -> PyResult<Py<PyAny>> {
-    let st =
-        block_on_interruptible(py, async move { self::host(host).await?.status(&project).await })?.map_err(to_py)?;
+#[pyo3(signature = (project, host=None, context=None))]
+fn status(py: Python<'_>, project: String, host: Option<String>, context: Option<String>) -> PyResult<Py<PyAny>> {
+    let st = block_on_interruptible(py, async move { self::host(host, context).await?.status(&project).await })?
+        .map_err(to_py)?;
     to_py_object(py, &st)
 }
 
 /// Deploy a recorded release again (`to=None`: the successful release before the current one),
 /// with the same options as `Stack.deploy`: the environment's policy (pins, backup) applies.
 #[pyfunction]
-#[pyo3(signature = (project, to=None, host=None, lock_wait=None, env="default", retain=5, backup=None, backup_dir=None, policy_file=None, lease=None))]
+#[pyo3(signature = (project, to=None, host=None, lock_wait=None, env="default", retain=5, backup=None, backup_dir=None, policy_file=None, lease=None, context=None))]
 #[allow(clippy::too_many_arguments)]
 fn rollback(
     py: Python<'_>,
@@ -149,6 +155,7 @@ fn rollback(
     backup_dir: Option<PathBuf>,
     policy_file: Option<PathBuf>,
     lease: Option<f64>,
+    context: Option<String>,
 ) -> PyResult<Py<PyAny>> {
     let args = RequestArgs {
         env: env.to_string(),
@@ -166,7 +173,7 @@ fn rollback(
     let events = slipway::RecordingObserver::new();
     let recorder = events.clone();
     let out = block_on_cancellable(py, token, async move {
-        self::host(host).await?.rollback(&project, to.map(ReleaseId), &opts, &recorder).await
+        self::host(host, context).await?.rollback(&project, to.map(ReleaseId), &opts, &recorder).await
     })?
     .map_err(to_py)?;
     let result = serde_json::json!({ "release": out.release, "steps": out.plan.steps, "events": events.events() });

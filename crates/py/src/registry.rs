@@ -99,10 +99,8 @@ impl PyRegistry {
             let docker = if image.starts_with("oci:") {
                 None
             } else {
-                Some(slipway::engine::connect(docker_host.as_deref()).await.map_err(|e| RegistryError::Engine {
-                    image: image.clone(),
-                    operation: "connect".into(),
-                    reason: e.to_string(),
+                Some(slipway::engine::connect_host(docker_host.as_deref()).await.map_err(|e| {
+                    RegistryError::Engine { image: image.clone(), operation: "connect".into(), reason: e.to_string() }
                 })?)
             };
             let copy_options = CopyOptions::default().parallelism(parallel);
@@ -117,13 +115,12 @@ impl PyRegistry {
         let src = Location::parse(source).map_err(err)?;
         let options = self.options.clone();
         let tag = tag.to_string();
-        let fut =
-            async move {
-                let docker = slipway::engine::connect(docker_host.as_deref()).await.map_err(|e| {
-                    RegistryError::Engine { image: tag.clone(), operation: "connect".into(), reason: e.to_string() }
-                })?;
-                ops::load(&docker, &src, &tag, &options).await
-            };
+        let fut = async move {
+            let docker = slipway::engine::connect_host(docker_host.as_deref()).await.map_err(|e| {
+                RegistryError::Engine { image: tag.clone(), operation: "connect".into(), reason: e.to_string() }
+            })?;
+            ops::load(&docker, &src, &tag, &options).await
+        };
         block_on(py, fut)?.map(|d| d.to_string()).map_err(err)
     }
 

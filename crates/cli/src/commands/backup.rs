@@ -14,6 +14,8 @@ const EXAMPLES: &str = "Examples:
   slipway backup -p shop --service db --json
   slipway backup -f compose.yaml              # the project named by the compose file
   slipway backup -p shop --volume shop_redis-data
+  slipway backup -p shop --download ./backups     # kept on the host's volume, and a copy here
+  slipway backup verify host:shop_db_norelease_20261122T090501.000Z.json
   slipway backup verify /var/lib/slipway/backups/shop_db_norelease_20261122T090501.000Z.json
   slipway backup prune --keep 7 --younger-than 7d";
 
@@ -33,9 +35,9 @@ struct StoreArgs {
     /// Backup directory (default: $SLIPWAY_BACKUP_DIR, /var/lib/slipway/backups as root, else ~/.local/share/slipway/backups).
     #[arg(long, global = true)]
     dir: Option<PathBuf>,
-    /// Docker host (default: $DOCKER_HOST or the local socket).
-    #[arg(long, global = true)]
-    host: Option<String>,
+    /// The engine: -H, --context, --tls* (default DOCKER_HOST, a Docker context, else the local socket).
+    #[command(flatten)]
+    engine: crate::engine_args::EngineArgs,
     /// One JSON object per line.
     #[arg(long, global = true)]
     json: bool,
@@ -58,6 +60,9 @@ struct TakeArgs {
     /// Release id to record in the backup's name and manifest.
     #[arg(long)]
     release: Option<String>,
+    /// Also copy the backup into DIR on this machine (without --dir it is kept in the `slipway-backups` volume on the engine's host either way).
+    #[arg(long, value_name = "DIR", conflicts_with = "dir")]
+    download: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -66,7 +71,7 @@ struct TakeArgs {
 enum Action {
     /// Restore a PostgreSQL backup into a scratch container and compare per-table row counts.
     Verify {
-        /// The backup's manifest (.json) or data file.
+        /// The backup's manifest (.json) or data file, or `host:NAME.json` in the host's backup volume.
         backup: PathBuf,
         #[command(flatten)]
         store: StoreArgs,
@@ -117,14 +122,39 @@ fn store_of(args: &StoreArgs) -> BackupStore {
 }
 
 fn print_backup(json: bool, manifest: &backup::BackupManifest, manifest_path: &std::path::Path) {
+    print_kept(json, manifest, Some(manifest_path), None);
+}
+
+/// A backup's line: where it is on the host (`host:NAME.json`) and/or on this machine.
+fn print_kept(json: bool, manifest: &backup::BackupManifest, local: Option<&std::path::Path>, host: Option<&str>) {
     if json {
         let mut v = serde_json::to_value(manifest).unwrap_or_default();
         if let Some(o) = v.as_object_mut() {
-            o.insert("manifest_path".into(), manifest_path.display().to_string().into());
+            if let Some(p) = local {
+                o.insert("manifest_path".into(), p.display().to_string().into());
+            }
+            if let Some(h) = host {
+                o.insert("host".into(), h.into());
+            }
         }
         output::json_line(&v);
     } else {
-        println!("{}\t{}\t{} bytes\t{}", manifest.source(), manifest_path.display(), manifest.size, manifest.sha256);
+        let at: Vec<String> =
+            host.map(str::to_string).into_iter().chain(local.map(|p| p.display().to_string())).collect();
+        println!("{}\t{}\t{} bytes\t{}", manifest.source(), at.join(" "), manifest.size, manifest.sha256);
+    }
+}
+
+/// A local path for `backup`: itself, or (for `host:NAME.json`) a copy fetched from the host's
+/// backup volume into `scratch`.
+pub async fn local_backup(
+    docker: &slipway::engine::Docker,
+    backup: &std::path::Path,
+    scratch: &std::path::Path,
+) -> Result<PathBuf, backup::BackupError> {
+    match backup.to_str().filter(|s| s.starts_with(backup::host_store::HOST_PREFIX)) {
+        Some(name) => backup::host_store::fetch_from_host(docker, name, scratch).await,
+        None => Ok(backup.to_path_buf()),
     }
 }
 
@@ -140,9 +170,15 @@ async fn run_inner(args: Args) -> Result<(), slipway::Error> {
     match args.action {
         None => {
             let take = args.take;
-            let store = store_of(&take.store);
-            let docker =
-                slipway::engine::connect(take.store.host.as_deref()).await.map_err(backup::BackupError::from)?;
+            // --dir: a local directory only; else the host's volume (and --download DIR, or a scratch dir).
+            let scratch = tempfile::tempdir().map_err(backup::BackupError::io(std::env::temp_dir()))?;
+            let on_host = take.store.dir.is_none();
+            let store = match (&take.store.dir, &take.download) {
+                (Some(dir), _) => BackupStore::new(dir),
+                (None, Some(dir)) => BackupStore::new(dir),
+                (None, None) => BackupStore::new(scratch.path()),
+            };
+            let docker = crate::engine_args::connect(&take.store.engine).await.map_err(backup::BackupError::from)?;
             let project = project_of(take.project, &take.files)?;
             let done = match &take.volume {
                 Some(volume) => vec![
@@ -162,12 +198,19 @@ async fn run_inner(args: Args) -> Result<(), slipway::Error> {
                 }
             };
             for (manifest, path) in &done {
-                print_backup(take.store.json, manifest, path);
+                let host = match on_host {
+                    true => Some(backup::host_store::keep_on_host(&docker, path).await?),
+                    false => None,
+                };
+                let local = (!on_host || take.download.is_some()).then_some(path.as_path());
+                print_kept(take.store.json, manifest, local, host.as_deref());
             }
         }
         Some(Action::Verify { backup: path, store }) => {
-            let docker = slipway::engine::connect(store.host.as_deref()).await.map_err(backup::BackupError::from)?;
-            let report = backup::verify_postgres(&docker, &path, &NoopObserver).await?;
+            let docker = crate::engine_args::connect(&store.engine).await.map_err(backup::BackupError::from)?;
+            let scratch = tempfile::tempdir().map_err(backup::BackupError::io(std::env::temp_dir()))?;
+            let local = local_backup(&docker, &path, scratch.path()).await?;
+            let report = backup::verify_postgres(&docker, &local, &NoopObserver).await?;
             if store.json {
                 output::json_line(
                     &serde_json::json!({"backup": path.display().to_string(), "verified": true, "tables": report.tables}),

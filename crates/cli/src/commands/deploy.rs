@@ -21,15 +21,16 @@ pub struct Target {
     /// Project name (default: the compose file's `name:` or its directory).
     #[arg(short = 'p', long = "project-name")]
     pub project: Option<String>,
-    /// Docker engine (`unix:///...`, `tcp://...`); default DOCKER_HOST, else the local socket.
-    #[arg(long = "host", short = 'H')]
-    pub host: Option<String>,
+    /// The engine: -H, --context, --tls* (default DOCKER_HOST, a Docker context, else the local socket).
+    #[command(flatten)]
+    pub engine: crate::engine_args::EngineArgs,
 }
 
 impl Target {
     /// The engine.
     pub async fn host(&self) -> Result<DockerHost, slipway::Error> {
-        Ok(DockerHost::connect(self.host.as_deref()).await?)
+        let connection = self.engine.resolve().map_err(slipway::deploy::DeployError::from)?;
+        Ok(DockerHost::connect(&connection).await?)
     }
 
     /// The project name: `-p`, else the stack's.

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use slipway::health::docker::Engine;
 use slipway::health::{check_all, parse_target_with, target::parse_status_range, Check, HealthError, TargetOptions};
 
 use crate::output;
@@ -68,6 +69,9 @@ pub struct Args {
     /// What to probe.
     #[arg(required = true, value_name = "TARGET")]
     targets: Vec<String>,
+    /// The engine of container://, exec://, log:// and memory:// targets.
+    #[command(flatten)]
+    engine: crate::engine_args::EngineArgs,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -75,7 +79,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn options(args: &Args) -> Result<TargetOptions, HealthError> {
-    let mut o = TargetOptions::default().verify_tls(!args.insecure);
+    let connection = args
+        .engine
+        .resolve()
+        .map_err(|e| HealthError::InvalidOption { option: "--host/--context".into(), reason: e.to_string() })?;
+    let mut o = TargetOptions::default().verify_tls(!args.insecure).engine(Engine::connection(connection));
     for h in &args.headers {
         let (k, v) = h.split_once(':').ok_or_else(|| HealthError::InvalidOption {
             option: "--header".into(),

@@ -13,9 +13,10 @@ use crate::output;
 #[command(after_help = "Examples:
   slipway restore -p shop --into db BACKUP.json   # replace the service's database (one transaction)
   slipway restore --scratch BACKUP.json           # into a throw-away container, to check it
-  slipway restore BACKUP_OF_A_VOLUME.json         # a volume archive back into its volume")]
+  slipway restore BACKUP_OF_A_VOLUME.json         # a volume archive back into its volume
+  slipway restore --scratch host:shop_db_norelease_20261122T090501.000Z.json   # from the host's backup volume")]
 pub struct Args {
-    /// The backup's manifest (.json) or data file.
+    /// The backup's manifest (.json) or data file, or `host:NAME.json` in the host's backup volume.
     backup: PathBuf,
     /// Compose project of the target service (default: $COMPOSE_PROJECT_NAME or the current directory's name).
     #[arg(short = 'p', long = "project-name", visible_alias = "project")]
@@ -29,9 +30,9 @@ pub struct Args {
     /// Restore a volume archive into this volume (default: the volume it was taken from).
     #[arg(long)]
     volume: Option<String>,
-    /// Docker host (default: $DOCKER_HOST or the local socket).
-    #[arg(long)]
-    host: Option<String>,
+    /// The engine: -H, --context, --tls* (default DOCKER_HOST, a Docker context, else the local socket).
+    #[command(flatten)]
+    engine: crate::engine_args::EngineArgs,
     /// One JSON object.
     #[arg(long)]
     json: bool,
@@ -46,11 +47,14 @@ pub async fn run(args: Args) -> u8 {
 }
 
 async fn run_inner(args: Args) -> Result<(), slipway::Error> {
-    let (manifest, _) = BackupStore::load(&args.backup).await?;
-    let docker = slipway::engine::connect(args.host.as_deref()).await.map_err(backup::BackupError::from)?;
+    let connection = args.engine.resolve().map_err(backup::BackupError::from)?;
+    let docker = slipway::engine::connect(&connection).await.map_err(backup::BackupError::from)?;
+    let scratch = tempfile::tempdir().map_err(backup::BackupError::io(std::env::temp_dir()))?;
+    let local = crate::commands::backup::local_backup(&docker, &args.backup, scratch.path()).await?;
+    let (manifest, _) = BackupStore::load(&local).await?;
     let result = match manifest.kind {
         BackupKind::Volume => {
-            let volume = backup::restore_volume(&docker, &args.backup, args.volume.as_deref(), &NoopObserver).await?;
+            let volume = backup::restore_volume(&docker, &local, args.volume.as_deref(), &NoopObserver).await?;
             serde_json::json!({"backup": args.backup.display().to_string(), "into": format!("volume {volume}")})
         }
         _ => {
@@ -62,7 +66,7 @@ async fn run_inner(args: Args) -> Result<(), slipway::Error> {
                 let service = args.into.or(manifest.service.clone()).unwrap_or_default();
                 RestoreTarget::Service { project, service }
             };
-            let report = backup::restore_postgres(&docker, &args.backup, &target, &NoopObserver).await?;
+            let report = backup::restore_postgres(&docker, &local, &target, &NoopObserver).await?;
             serde_json::json!({"backup": args.backup.display().to_string(), "into": report.into, "tables": report.tables})
         }
     };

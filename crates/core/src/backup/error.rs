@@ -97,7 +97,8 @@ impl BackupError {
         move |source| BackupError::Engine { context, source }
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+    /// An I/O error on `path` (also for the faces' scratch directories).
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| BackupError::Io { path, source }
     }

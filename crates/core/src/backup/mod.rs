@@ -5,11 +5,13 @@
 //! Everything goes through the Docker Engine API: `pg_dump`/`pg_restore`/`psql` run inside the
 //! database container (exec, streamed), and volumes are read and written with the engine's
 //! archive endpoints on a created-but-never-started container, so no helper image is needed.
+//! By default the CLI keeps backups in a volume on the engine's host ([`host_store`]).
 
 mod deploy_hook;
 mod engine;
 mod error;
 mod event;
+pub mod host_store;
 mod manifest;
 mod postgres;
 mod project;

@@ -24,7 +24,7 @@ use crate::digest::Sha256Hasher;
 use crate::events::{Event, Observer};
 
 /// Where the volume is mounted in the carrier container; archives hold `volume/...` entries.
-const MOUNT: &str = "/volume";
+pub(super) const MOUNT: &str = "/volume";
 
 /// An image to create the (never started) carrier container from: one that a container using
 /// the volume runs, else any tagged image on the host.
@@ -49,7 +49,7 @@ async fn carrier_image(docker: &Docker, volume: &str) -> Result<String, BackupEr
 }
 
 /// A created container with `volume` at [`MOUNT`]; removed by [`remove_carrier`].
-async fn create_carrier(docker: &Docker, volume: &str) -> Result<String, BackupError> {
+pub(super) async fn create_carrier(docker: &Docker, volume: &str) -> Result<String, BackupError> {
     let image = carrier_image(docker, volume).await?;
     let name = format!("slipway-volume-carrier-{}", hex::encode(rand::random::<[u8; 4]>()));
     let body = ContainerCreateBody {
@@ -67,7 +67,7 @@ async fn create_carrier(docker: &Docker, volume: &str) -> Result<String, BackupE
     Ok(created.id)
 }
 
-async fn remove_carrier(docker: &Docker, id: &str) {
+pub(super) async fn remove_carrier(docker: &Docker, id: &str) {
     if let Err(e) = docker.remove_container(id, Some(RemoveContainerOptionsBuilder::new().force(true).build())).await {
         tracing::warn!("could not remove carrier container {id}: {e}");
     }

@@ -71,7 +71,7 @@ impl OciBuildRequest {
 }
 
 pub(crate) async fn engine(host: Option<&str>) -> Result<bollard::Docker, BuildError> {
-    crate::engine::connect(host).await.map_err(|e| BuildError::engine("connecting", e))
+    crate::engine::connect_host(host).await.map_err(|e| BuildError::engine("connecting", e))
 }
 
 /// Run a Dockerfile build: build, tag, push when asked.

@@ -33,17 +33,19 @@ use crate::stack::StackSpec;
 #[derive(Debug, Clone)]
 pub struct DockerHost {
     docker: Docker,
+    /// remote room: the connection, for probes run from the engine's side.
+    connection: Option<crate::engine::Connection>,
 }
 
 impl DockerHost {
     /// A target on an already connected engine.
     pub fn new(docker: Docker) -> Self {
-        Self { docker }
+        Self { docker, connection: None }
     }
 
-    /// `host` (`--host`), else `DOCKER_HOST`, else the local engine, API version negotiated.
-    pub async fn connect(host: Option<&str>) -> Result<Self, DeployError> {
-        Ok(Self { docker: crate::engine::connect(host).await? })
+    /// The engine `connection` names (see [`crate::engine::Connection`]), API version negotiated.
+    pub async fn connect(connection: &crate::engine::Connection) -> Result<Self, DeployError> {
+        Ok(Self { docker: crate::engine::connect(connection).await?, connection: Some(connection.clone()) })
     }
 
     /// The engine.
@@ -98,6 +100,8 @@ impl DockerHost {
             return Ok(DeployOutcome { plan, release: None });
         }
         let parent = actual.current().map(|r| r.id);
+        // remote room: a bind source missing on the target host fails before anything changes.
+        super::preflight::check_bind_sources(&self.docker, &desired.stack).await?;
         let record = Release {
             id: desired.id,
             project: desired.project().to_string(),
@@ -117,7 +121,7 @@ impl DockerHost {
             Some(t) => Some(Arc::new(t)),
             None => opts.router.clone(),
         };
-        let engine = BollardEngine::new(self.docker.clone());
+        let engine = BollardEngine::new(self.docker.clone()).via(self.connection.clone());
         let release = Executor::new(&engine, &desired, record, observer, &opts.env)
             .router(router.as_deref())
             .previous(actual.current().map(|r| &r.stack))

@@ -22,6 +22,7 @@ mod lanes;
 mod lock;
 mod options;
 mod plan;
+mod preflight;
 mod prune;
 mod record;
 mod release;

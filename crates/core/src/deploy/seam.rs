@@ -85,11 +85,18 @@ pub(crate) trait Engine: Send + Sync {
 #[derive(Debug, Clone)]
 pub(crate) struct BollardEngine {
     docker: Docker,
+    via: Option<crate::engine::Connection>,
 }
 
 impl BollardEngine {
     pub(crate) fn new(docker: Docker) -> Self {
-        Self { docker }
+        Self { docker, via: None }
+    }
+
+    /// remote room: probe network targets from `connection`'s host (ssh engines).
+    pub(crate) fn via(mut self, connection: Option<crate::engine::Connection>) -> Self {
+        self.via = connection;
+        self
     }
 }
 
@@ -162,8 +169,9 @@ impl Engine for BollardEngine {
             .and_then(|n| n.networks)
             .and_then(|n| n.into_values().find_map(|e| e.ip_address.filter(|ip| !ip.is_empty())))
             .unwrap_or_default();
-        let options =
-            target::TargetOptions::default().engine(crate::health::docker::Engine::with_client(self.docker.clone()));
+        let options = target::TargetOptions::default()
+            .engine(crate::health::docker::Engine::with_client(self.docker.clone()))
+            .via(self.via.clone());
         for t in targets {
             let t = t.replace("{container}", &name).replace("{ip}", &ip);
             let probe = target::parse_target_with(&t, &options).map_err(|e| e.to_string())?;

@@ -7,31 +7,54 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bollard::models::{ContainerStateStatusEnum, HealthStatusEnum};
 use bollard::Docker;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+use crate::engine::Connection;
 
 use super::{bounded, truncate, Finding, HealthProbe, Outcome, ProbeResult};
 
-/// Where the Docker probes find the engine: a client given by the caller, or the local engine
-/// (`DOCKER_HOST` or the default socket) connected at each attempt, with the API version negotiated.
+/// Where the Docker probes find the engine: a client given by the caller, or a
+/// [`Connection`] (by default what the environment names: `DOCKER_HOST`, a context, else the local
+/// socket) connected at the first attempt and kept, so every attempt shares one connection.
 #[derive(Debug, Clone, Default)]
 pub struct Engine {
     docker: Option<Docker>,
+    connection: Option<Connection>,
+    connected: Arc<OnceCell<Docker>>,
 }
 
 impl Engine {
-    /// The local engine (`DOCKER_HOST` or `/var/run/docker.sock`).
+    /// The engine the environment names (`DOCKER_HOST`, `DOCKER_CONTEXT`, the current context,
+    /// else `/var/run/docker.sock`).
     pub fn local() -> Self {
-        Engine { docker: None }
+        Engine::default()
+    }
+    /// The engine `connection` reaches (`-H`, `--context`, TLS flags), local or remote.
+    pub fn connection(connection: Connection) -> Self {
+        Engine { connection: Some(connection), ..Engine::default() }
     }
     /// A client the caller already holds (version already negotiated).
     pub fn with_client(docker: Docker) -> Self {
-        Engine { docker: Some(docker) }
+        Engine { docker: Some(docker), ..Engine::default() }
     }
     /// The client, or `Unreachable` when no engine answers.
     pub(crate) async fn client(&self) -> Result<Docker, Outcome> {
         if let Some(d) = &self.docker {
             return Ok(d.clone());
         }
-        crate::engine::connect(None).await.map_err(|e| Outcome::unreachable(e.to_string()))
+        let docker = self
+            .connected
+            .get_or_try_init(|| async {
+                let connection = match &self.connection {
+                    Some(c) => c.clone(),
+                    None => Connection::from_host(None)?,
+                };
+                crate::engine::connect(&connection).await
+            })
+            .await
+            .map_err(|e| Outcome::unreachable(e.to_string()))?;
+        Ok(docker.clone())
     }
 }
 

@@ -5,7 +5,8 @@
 //!   [`Outcome`] (healthy / unhealthy with reason / unreachable) and its latency.
 //! - One file per probe: [`http`], [`tcp`], [`postgres`], [`redis`], [`docker`], [`exec`], [`log`],
 //!   [`resources`].
-//! - [`target`]: `http://`, `tcp://`, `postgres://`, ... strings to probes.
+//! - [`target`]: `http://`, `tcp://`, `postgres://`, ... strings to probes; with
+//!   [`TargetOptions::via`] an SSH engine's network targets are probed from its host (`remote`).
 //! - [`check`]: [`Check`] (probe + interval, timeout, retries, start period) and [`check_all`].
 
 pub mod check;
@@ -17,6 +18,7 @@ pub mod http;
 pub mod log;
 pub mod postgres;
 pub mod redis;
+mod remote;
 pub mod resources;
 pub mod target;
 pub mod tcp;

@@ -41,6 +41,9 @@ pub struct TargetOptions {
     pub verify_tls: bool,
     /// Extra CA to trust (PEM).
     pub ca_pem: Option<Vec<u8>>,
+    /// Probe network targets from this engine's host (through an SSH tunnel) instead of from
+    /// here; local and TLS engines probe from here.
+    pub via: Option<crate::engine::Connection>,
 }
 
 impl Default for TargetOptions {
@@ -52,6 +55,7 @@ impl Default for TargetOptions {
             body_contains: None,
             verify_tls: true,
             ca_pem: None,
+            via: None,
         }
     }
 }
@@ -80,6 +84,11 @@ impl TargetOptions {
     /// Verify TLS certificates or not.
     pub fn verify_tls(mut self, verify: bool) -> Self {
         self.verify_tls = verify;
+        self
+    }
+    /// Probe network targets from `connection`'s host (see [`TargetOptions::via`]).
+    pub fn via(mut self, connection: Option<crate::engine::Connection>) -> Self {
+        self.via = connection;
         self
     }
     /// Trust this CA (PEM).
@@ -118,6 +127,11 @@ pub fn parse_target(target: &str) -> Result<Arc<dyn HealthProbe>, HealthError> {
 
 /// Parse `target` into a probe with `options`.
 pub fn parse_target_with(target: &str, options: &TargetOptions) -> Result<Arc<dyn HealthProbe>, HealthError> {
+    if let Some(connection) = &options.via {
+        if let Some(probe) = super::remote::through_tunnel(target, connection, options)? {
+            return Ok(probe);
+        }
+    }
     let engine = &options.engine;
     let shown = redact_url(target);
     let bad = |reason: &str| HealthError::target(&shown, reason);

@@ -15,9 +15,9 @@ pub struct Args {
     source: String,
     /// The tag to give it in the engine.
     image: String,
-    /// Docker engine (`unix:///...`, `tcp://...`); default DOCKER_HOST, else the local socket.
-    #[arg(long = "host", short = 'H')]
-    host: Option<String>,
+    /// The engine: -H, --context, --tls* (default DOCKER_HOST, a Docker context, else the local socket).
+    #[command(flatten)]
+    engine: crate::engine_args::EngineArgs,
     #[command(flatten)]
     connect: ConnectArgs,
 }
@@ -26,7 +26,7 @@ pub struct Args {
 pub async fn run(args: Args) -> u8 {
     let result = async {
         let loc = location(&args.source)?;
-        let docker = slipway::engine::connect(args.host.as_deref()).await.map_err(|e| RegistryError::Engine {
+        let docker = crate::engine_args::connect(&args.engine).await.map_err(|e| RegistryError::Engine {
             image: args.image.clone(),
             operation: "connect".into(),
             reason: e.to_string(),

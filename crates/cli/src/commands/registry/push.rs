@@ -15,9 +15,9 @@ pub struct Args {
     image: String,
     /// Destination reference or `oci:DIR:TAG`.
     destination: String,
-    /// Docker Engine address (default: DOCKER_HOST, else the local socket).
-    #[arg(long)]
-    host: Option<String>,
+    /// The engine: -H, --context, --tls* (default DOCKER_HOST, a Docker context, else the local socket).
+    #[command(flatten)]
+    engine: crate::engine_args::EngineArgs,
     /// Blobs moved at the same time.
     #[arg(long, default_value_t = 4)]
     parallel: usize,
@@ -35,7 +35,7 @@ pub async fn run(args: Args) -> u8 {
         let docker = if args.image.starts_with("oci:") {
             None
         } else {
-            Some(slipway::engine::connect(args.host.as_deref()).await.map_err(|e| RegistryError::Engine {
+            Some(crate::engine_args::connect(&args.engine).await.map_err(|e| RegistryError::Engine {
                 image: args.image.clone(),
                 operation: "connect".into(),
                 reason: e.to_string(),

@@ -1,0 +1,81 @@
+//! The engine room over `ssh://` against a real second host (`RemoteHost`: dockerd + sshd in their
+//! own network namespace): one master connection per command, strict host keys, typed errors
+//! (host key, refused key, unreachable port, no `docker` on the remote side).
+
+use slipway::engine::{ConnectOptions, Connection, EngineError, TransportError};
+use slipway_e2e::remote_host::RemoteHost;
+
+/// Tests here share one sshd log (connections are counted): one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn options(host: &RemoteHost, ssh_config: std::path::PathBuf) -> ConnectOptions {
+    ConnectOptions::host(Some(&host.ssh_url())).ssh_config(Some(ssh_config))
+}
+
+#[tokio::test]
+async fn many_requests_share_one_master_connection_to_the_remote_engine() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    let host = RemoteHost::shared().await?;
+    let before = host.accepted_connections();
+    let connection = Connection::resolve(&options(host, host.ssh_config()))?;
+    assert!(connection.is_remote());
+    let docker = slipway::engine::connect(&connection).await?;
+    let info = docker.info().await?;
+    let remote_root = host.docker(&["info", "--format", "{{.DockerRootDir}}"])?;
+    assert_eq!(info.docker_root_dir.as_deref(), Some(remote_root.trim()), "the namespaced engine answered");
+    // Several requests, in parallel too, and a second client from the same connection.
+    let again = slipway::engine::connect(&connection).await?;
+    let (a, b, c) = tokio::join!(docker.version(), again.list_containers(None), docker.ping());
+    a?;
+    b?;
+    c?;
+    assert_eq!(host.accepted_connections() - before, 1, "one SSH master connection for the whole command");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_wrong_host_key_is_refused_before_anything_is_asked() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    let host = RemoteHost::shared().await?;
+    let containers_before = host.docker(&["ps", "-aq"])?;
+    let connection = Connection::resolve(&options(host, host.ssh_config_with_wrong_host_key()?))?;
+    let err = slipway::engine::connect(&connection).await.expect_err("a mismatched host key must be refused");
+    match &err {
+        EngineError::Transport(TransportError::HostKeyMismatch { host: h }) => assert!(h.contains(&host.addr())),
+        other => panic!("expected a host-key mismatch, got {other:?}"),
+    }
+    assert!(err.to_string().contains("ssh-keygen -R"), "says what to do: {err}");
+    assert_eq!(host.docker(&["ps", "-aq"])?, containers_before, "nothing changed on the host");
+    Ok(())
+}
+
+#[tokio::test]
+async fn refused_keys_and_unreachable_hosts_are_told_apart() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    let host = RemoteHost::shared().await?;
+    // A config offering a key the host does not authorise.
+    let wrong = host.ssh_config_with_wrong_host_key()?; // creates other_host_key
+    let text = std::fs::read_to_string(host.ssh_config())?.replace("/id\n", "/other_host_key\n");
+    let bad_key = wrong.with_file_name("ssh_config_bad_key");
+    std::fs::write(&bad_key, text)?;
+    let err = slipway::engine::connect(&Connection::resolve(&options(host, bad_key))?).await.unwrap_err();
+    assert!(matches!(err, EngineError::Transport(TransportError::AuthRefused { .. })), "{err:?}");
+    // Nothing listens on port 2 of the host.
+    let url = format!("ssh://root@{}:2", host.addr());
+    let refused = ConnectOptions::host(Some(&url)).ssh_config(Some(host.ssh_config()));
+    let err = slipway::engine::connect(&Connection::resolve(&refused)?).await.unwrap_err();
+    assert!(matches!(err, EngineError::Transport(TransportError::Unreachable { .. })), "{err:?}");
+    assert!(err.to_string().contains(&host.addr()), "names the host: {err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_remote_side_without_docker_is_told_as_such() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    let host = RemoteHost::shared().await?;
+    let no_docker = ConnectOptions::host(Some(&host.ssh_url_without_docker())).ssh_config(Some(host.ssh_config()));
+    let err = slipway::engine::connect(&Connection::resolve(&no_docker)?).await.unwrap_err();
+    assert!(matches!(err, EngineError::Transport(TransportError::DockerMissing { .. })), "{err:?}");
+    assert!(err.to_string().contains("install the Docker CLI"), "says what to do: {err}");
+    Ok(())
+}

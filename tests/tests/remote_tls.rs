@@ -1,0 +1,64 @@
+//! The engine room over `tcp://` with TLS against a real second engine (`RemoteHost` in its own
+//! network namespace, dockerd with `--tlsverify`, certificates made with openssl): a deploy, a
+//! refused wrong CA, a refused client without a certificate.
+
+use std::time::Duration;
+
+use slipway::deploy::{DeployOptions, Deployer, DockerHost, ReleaseId};
+use slipway::engine::{ConnectOptions, Connection, EngineError, TransportError};
+use slipway::NoopObserver;
+use slipway_e2e::remote_host::RemoteHost;
+use slipway_e2e::{images, names, stacks};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_engine_gets_a_deploy() -> anyhow::Result<()> {
+    let remote = RemoteHost::shared_tls().await?;
+    let (url, files) = remote.tls().expect("a TLS host");
+    let (demo, busybox) = (images::demo_image().await?, images::busybox_base().await?);
+    for image in [&demo, &busybox] {
+        remote.load_image(image)?;
+    }
+    let project = names::unique("remote-tls");
+    let _guard = remote.project_guard(&project);
+    let dir = &files.client_dir;
+    let options = ConnectOptions::host(Some(&url)).tls(
+        false,
+        true,
+        Some(dir.join("ca.pem")),
+        Some(dir.join("cert.pem")),
+        Some(dir.join("key.pem")),
+    );
+    let host = DockerHost::connect(&Connection::resolve(&options)?).await?;
+    let opts = DeployOptions::default().min_running(Duration::from_millis(500));
+    let out = host.apply(&stacks::shop(&project, &demo, &busybox, "v1"), &opts, &NoopObserver).await?;
+    assert_eq!(out.release.map(|r| r.id), Some(ReleaseId(1)));
+    assert!(remote.docker(&["ps", "--format", "{{.Names}}"])?.contains(&format!("{project}-app-1-r1")));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_wrong_ca_and_a_missing_client_certificate_are_refused() -> anyhow::Result<()> {
+    let remote = RemoteHost::shared_tls().await?;
+    let (url, files) = remote.tls().expect("a TLS host");
+    let dir = &files.client_dir;
+    let wrong_ca = ConnectOptions::host(Some(&url)).tls(
+        false,
+        true,
+        Some(files.wrong_ca.clone()),
+        Some(dir.join("cert.pem")),
+        Some(dir.join("key.pem")),
+    );
+    let err = slipway::engine::connect(&Connection::resolve(&wrong_ca)?).await.unwrap_err();
+    match &err {
+        EngineError::Transport(TransportError::Tls { host, detail }) => {
+            assert!(host.contains(&remote.addr()), "{err}");
+            assert!(detail.to_lowercase().contains("unknown") || detail.contains("issuer"), "{detail}");
+        }
+        other => panic!("expected a TLS failure, got {other:?}"),
+    }
+    assert!(err.to_string().contains("--tlscacert"), "says what to do: {err}");
+    // The right CA but no client certificate: the engine refuses it.
+    let anonymous = ConnectOptions::host(Some(&url)).tls(false, true, Some(dir.join("ca.pem")), None, None);
+    assert!(slipway::engine::connect(&Connection::resolve(&anonymous)?).await.is_err());
+    Ok(())
+}
