@@ -85,9 +85,8 @@ pub fn plan(
     context: Option<String>,
 ) -> PyResult<Py<PyAny>> {
     let opts = args.request()?.options().map_err(to_py)?;
-    let plan =
-        block_on_interruptible(py, async move { host(host_addr, context).await?.plan(&stack, &opts).await })?
-            .map_err(to_py)?;
+    let plan = block_on_interruptible(py, async move { host(host_addr, context).await?.plan(&stack, &opts).await })?
+        .map_err(to_py)?;
     to_py_object(py, &plan.steps)
 }
 
@@ -105,8 +104,9 @@ pub fn deploy(
     let token = CancellationToken::new();
     let opts = args.request()?.options().map_err(to_py)?.cancel(token.clone());
     if dry_run {
-        let plan = block_on_interruptible(py, async move { host(host_addr, context).await?.plan(&stack, &opts).await })?
-            .map_err(to_py)?;
+        let plan =
+            block_on_interruptible(py, async move { host(host_addr, context).await?.plan(&stack, &opts).await })?
+                .map_err(to_py)?;
         return to_py_object(py, &serde_json::json!({ "release": null, "steps": plan.steps, "events": [] }));
     }
     let events = slipway::RecordingObserver::new();

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use bollard::Docker;
 
 use super::error::DeployError;
+use super::hooks::BeforeChange;
 use super::options::DeployOptions;
 use super::release::Release;
-use super::hooks::BeforeChange;
 use crate::backup::{default_backup_dir, BackupBeforeDeploy, BackupStore, RetentionPolicy};
 
 /// What an environment requires of a deploy.
