@@ -100,9 +100,11 @@ async fn container_hooks_run_from_the_release_and_a_failing_one_changes_nothing(
     );
     let err = host.apply(&v2, &opts, &RecordingObserver::new()).await.unwrap_err();
     let slipway::Error::Deploy(inner) = &err else { panic!("{err}") };
+    // The hook is a step of the plan: the error names it, what it printed and the undo.
     assert!(
-        matches!(inner.as_ref(), DeployError::HookFailed { hook, output, reason, .. }
-            if hook == "pre-deploy" && output.iter().any(|l| l == "migration failed") && reason.contains("kept")),
+        matches!(inner.as_ref(), DeployError::StepFailed { step, reason, undo, .. }
+            if step.starts_with("pre-deploy hook 1: container of cache")
+                && reason.contains("migration failed") && reason.contains("kept") && undo.restored()),
         "{err}"
     );
     assert_eq!(releases(&docker, &project).await, before, "nothing changed");
@@ -123,4 +125,18 @@ async fn container_hooks_run_from_the_release_and_a_failing_one_changes_nothing(
     let after: Vec<(String, String)> =
         releases(&docker, &project).await.into_iter().filter(|(s, _)| s == "app").collect();
     assert!(after.iter().any(|(_, r)| r != "1"), "app was upgraded: {after:?}");
+
+    // A failing post-deploy hook: the release stands, the failure is recorded on it, and the
+    // error says "deployed; post-deploy hook 1 failed" (exit 1).
+    let mut v3 = stack(&project, &demo, &busybox, "v3", serde_json::json!({}));
+    v3.slipway = serde_json::json!({"hooks": {"post-deploy": [{"service": "cache", "command": ["sh", "-c", "echo smoke failed; exit 4"]}]}});
+    let err = host.apply(&v3, &opts, &RecordingObserver::new()).await.unwrap_err();
+    let slipway::Error::Deploy(inner) = &err else { panic!("{err}") };
+    assert!(matches!(inner.as_ref(), DeployError::PostDeployHookFailed { index: 1, .. }), "{err}");
+    assert!(err.to_string().contains("post-deploy hook 1 failed"), "{err}");
+    assert_eq!(err.kind(), slipway::ErrorKind::Failed);
+    let last = host.history(&project).await.unwrap().pop().unwrap();
+    assert!(last.outcome.is_success(), "{last:?}");
+    assert_eq!(last.hook_failures.len(), 1, "{last:?}");
+    assert!(last.hook_failures[0].contains("smoke failed"), "{last:?}");
 }

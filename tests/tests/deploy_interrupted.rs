@@ -119,4 +119,34 @@ async fn killed_deploys_converge_and_concurrent_deploys_serialise() {
     let ((c8, e8), (c9, e9)) = tokio::join!(deploy_cli(&bin, &v8, &wait), deploy_cli(&bin, &v9, &wait));
     assert_eq!((c8, c9), (0, 0), "{e8}\n{e9}");
     converged(&host, &project).await;
+
+    // `--dry-run` shows the whole deploy in its order: lock, policy, the backup the environment
+    // asks for, pre-deploy hooks, the rollouts, the record, post-deploy hooks, prune.
+    let history = host.history(&project).await.unwrap().len();
+    let policy = dir.path().join("policy.json");
+    let accept = r#"{"environments": {"guarded": {"rules": [{"name": "all", "match": "any", "action": "accept"}], "backup": true}}}"#;
+    std::fs::write(&policy, accept).unwrap();
+    let mut v10 = stacks::shop(&project, &demo, &busybox, "v10");
+    v10.slipway = serde_json::json!({"hooks": {"pre-deploy": ["true"], "post-deploy": [{"command": "true", "on_failure": "rollback"}]}});
+    let v10 = write_stack(dir.path(), &v10, "v10");
+    let flags = ["--env", "guarded", "--policy-file", policy.to_str().unwrap(), "--dry-run"];
+    let out = tokio::process::Command::new(&bin).args(["deploy", "-f"]).arg(&v10).args(flags).arg("--json").output();
+    let out = out.await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: Vec<&str> =
+        json["plan"]["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    let first = |k: &str| kinds.iter().position(|x| *x == k).unwrap_or_else(|| panic!("no {k} in {kinds:?}"));
+    let order = ["lock", "policy", "backup", "pre_deploy_hook", "run_one_off", "start_replica", "record_release"];
+    let order = [&order[..], &["post_deploy_hook", "prune"]].concat();
+    for w in order.windows(2) {
+        assert!(first(w[0]) < first(w[1]), "{} before {}: {kinds:?}", w[0], w[1]);
+    }
+    let out = tokio::process::Command::new(&bin).args(["deploy", "-f"]).arg(&v10).args(flags).output().await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].ends_with(&format!("hold the deploy lock of {project}")), "{text}");
+    assert!(lines.iter().any(|l| l.contains("back up: PostgreSQL services")), "{text}");
+    assert!(lines.iter().any(|l| l.contains("post-deploy hook 1: sh -c true (on failure: roll back)")), "{text}");
+    assert_eq!(host.history(&project).await.unwrap().len(), history, "a dry run changes nothing");
 }

@@ -159,3 +159,83 @@ async fn a_later_failure_routes_back_to_the_old_container() {
     let status = traefik.client().unwrap().get(format!("{}/version", traefik.web_url())).send().await.unwrap().status();
     assert_eq!(status.as_u16(), 404, "Traefik has no router for the removed service");
 }
+
+/// The routed stop-first case (one replica and a named volume): an upgrade that fails on health
+/// restarts the old container *and* puts it back into Traefik (the site answers 200 from the old
+/// version through Traefik as soon as `apply` returns), and the error's `UndoReport` says so. A
+/// cancelled upgrade does the same, records the release as cancelled and releases the lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_stop_first_upgrade_puts_the_old_container_back_into_traefik() {
+    use slipway::deploy::{DeployError, DeployEvent, ReleaseOutcome};
+    use slipway::Event;
+
+    let demo = images::demo_image().await.unwrap();
+    let project = names::unique("route");
+    let _guard = ProjectGuard::new(&project);
+    let host = DockerHost::new(docker::connect().await.unwrap());
+    let traefik = TestTraefik::start().await.unwrap();
+    let stop_first = |version: &str| {
+        let mut stack = web_stack(&project, &demo, version, &traefik);
+        let web = stack.services.get_mut("web").unwrap();
+        web.volumes.push(
+            serde_json::from_value(serde_json::json!({
+                "kind": "volume", "source": "data", "target": "/data", "read_only": false
+            }))
+            .unwrap(),
+        );
+        let mut vol = slipway::stack::VolumeSpec::default();
+        vol.name = format!("{project}_data");
+        stack.volumes.insert("data".into(), vol);
+        stack
+    };
+    let client = traefik.client().unwrap();
+    let url = format!("{}/version", traefik.web_url());
+    let answers = || async {
+        let mut out = Vec::new();
+        for _ in 0..5 {
+            let r = client.get(&url).send().await.unwrap();
+            out.push((r.status().as_u16(), r.text().await.unwrap().trim().to_string()));
+        }
+        out
+    };
+    let v1_only = vec![(200, "v1".to_string()); 5];
+
+    host.apply(&stop_first("v1"), &DeployOptions::default(), &NoopObserver).await.unwrap();
+    assert_eq!(answers().await, v1_only);
+
+    let mut bad = stop_first("v2");
+    stacks::set_env(&mut bad, "web", "FAIL_HEALTH", "1");
+    let out = host.plan(&bad, &DeployOptions::default()).await.unwrap();
+    let stop = out.steps.iter().position(|s| matches!(s, slipway::deploy::Step::StopOld { .. })).unwrap();
+    let start = out.steps.iter().position(|s| matches!(s, slipway::deploy::Step::StartReplica { .. })).unwrap();
+    assert!(stop < start, "stop-first: {:?}", out.steps);
+    let err = host.apply(&bad, &DeployOptions::default(), &NoopObserver).await.unwrap_err();
+    assert_eq!(answers().await, v1_only, "the old release serves through Traefik again: {err}");
+    let slipway::Error::Deploy(inner) = &err else { panic!("{err}") };
+    let DeployError::StepFailed { step, undo, .. } = inner.as_ref() else { panic!("{err}") };
+    assert!(step.starts_with("wait for web replica 1"), "{err}");
+    assert!(undo.restored(), "{err}");
+    assert!(undo.actions.iter().any(|a| a.description.contains("back into the rotation")), "{undo:?}");
+    assert!(err.to_string().contains("the previous release was restored"), "{err}");
+
+    // Cancelled while the new container is being health-checked.
+    let token = slipway::deploy::CancellationToken::new();
+    let cancel = token.clone();
+    let observer = move |e: &Event| {
+        if matches!(e, Event::Deploy(DeployEvent::StepStarted { description, .. }) if description.starts_with("wait for web"))
+        {
+            cancel.cancel();
+        }
+    };
+    let opts = DeployOptions::default().cancel(token);
+    let err = host.apply(&stop_first("v2"), &opts, &observer).await.unwrap_err();
+    assert_eq!(answers().await, v1_only, "{err}");
+    let slipway::Error::Deploy(inner) = &err else { panic!("{err}") };
+    assert!(matches!(inner.as_ref(), DeployError::Cancelled { undo, .. } if undo.restored()), "{err}");
+    let last = host.history(&project).await.unwrap().pop().unwrap();
+    assert!(matches!(last.outcome, ReleaseOutcome::Cancelled { .. }), "{last:?}");
+
+    // The lock was released: the same upgrade goes through at once.
+    host.apply(&stop_first("v2"), &DeployOptions::default(), &NoopObserver).await.unwrap();
+    assert_eq!(answers().await, vec![(200, "v2".to_string()); 5]);
+}

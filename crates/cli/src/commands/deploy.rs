@@ -136,6 +136,13 @@ impl Observer for Progress {
             }
             DeployEvent::StepFailed { description, reason } => eprintln!("FAILED {description}: {reason}"),
             DeployEvent::Undo { description } => eprintln!("undo: {description}"),
+            DeployEvent::UndoFailed { description, reason, finish } => {
+                eprintln!("UNDO FAILED {description}: {reason}; finish with: {finish}")
+            }
+            DeployEvent::Cancelled { step } => eprintln!("cancelled during {step}; undoing"),
+            DeployEvent::PostDeployHookFailed { index, command, reason } => {
+                eprintln!("post-deploy hook {index} `{command}` failed: {reason}")
+            }
             DeployEvent::LockWaiting { holder } => eprintln!("waiting for the deploy lock held by {holder}"),
             DeployEvent::StaleLock { holder, reason } => {
                 eprintln!("stale deploy lock of {holder} taken over: {reason}")
@@ -185,7 +192,8 @@ async fn deploy(args: &Args) -> Result<u8, slipway::Error> {
     let mut opts = options(&args.env, args.tag.as_deref(), args.lock_wait, args.retain)
         .policy(Arc::new(policies.clone()))
         .pull(args.pull);
-    if let (false, false, Ok(policy)) = (args.no_backup, args.dry_run, policies.get(&args.env)) {
+    // The backup is a step of the plan, so `--dry-run` shows it too (it runs only in `apply`).
+    if let (false, Ok(policy)) = (args.no_backup, policies.get(&args.env)) {
         let docker =
             slipway::engine::connect(args.target.host.as_deref()).await.map_err(slipway::deploy::DeployError::from)?;
         let store = BackupStore::new(args.backup_dir.clone().unwrap_or_else(slipway::backup::default_backup_dir));

@@ -63,4 +63,8 @@ impl BeforeChange for BackupBeforeDeploy {
                 output: Vec::new(),
             })
     }
+
+    fn describe(&self) -> String {
+        format!("PostgreSQL services of the stack into {}", self.store.dir().display())
+    }
 }

@@ -1,8 +1,10 @@
 //! `DockerHost`: the `Deployer` for one Docker engine, driven through bollard. The order of a
-//! deploy: policy -> digests -> lock -> read state -> plan -> pre-deploy hooks -> execute (undo on
-//! failure) -> post-deploy hooks -> unlock. Nothing changes before the plan executes.
+//! deploy: policy -> lock -> digests -> read state -> plan -> execute the plan (backups, hooks,
+//! pulls, one-offs, rollouts, record, post-deploy hooks, prune; undo on failure or
+//! cancellation) -> unlock. Nothing changes before the plan executes.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bollard::Docker;
@@ -11,7 +13,6 @@ use super::engine;
 use super::error::DeployError;
 use super::event::DeployEvent;
 use super::executor::Executor;
-use super::hooks::{check_hooks, run_hooks, HookPoint};
 use super::lock::DeployLock;
 use super::options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 use super::plan::{plan_with, Plan, PlanOptions};
@@ -19,9 +20,12 @@ use super::prune::{prune, PruneReport};
 use super::record::VolumeRecords;
 use super::release::{who, Release, ReleaseId, ReleaseOutcome};
 use super::resolve::{check_policy, resolve_images};
+use super::seam::BollardEngine;
 use super::state::{ActualState, DesiredRelease};
 use super::Deployer;
 use crate::events::{Event, Observer};
+use crate::route::traefik::TraefikRouter;
+use crate::route::TrafficRouter;
 use crate::stack::StackSpec;
 
 /// One Docker engine as a deploy target.
@@ -75,7 +79,8 @@ impl DockerHost {
         Ok((desired, actual))
     }
 
-    /// Execute `desired` under the lock already held: plan, hooks, executor.
+    /// Execute `desired` under the lock already held: plan, then the executor (hooks, backups
+    /// and rollouts are steps of the plan).
     async fn execute(
         &self,
         desired: DesiredRelease,
@@ -90,13 +95,6 @@ impl DockerHost {
             return Ok(DeployOutcome { plan, release: None });
         }
         let parent = actual.current().map(|r| r.id);
-        if opts.hooks {
-            check_hooks(&desired)?;
-            run_hooks(&self.docker, &desired, HookPoint::PreDeploy, &opts.env, parent, observer).await?;
-        }
-        for hook in &opts.before_change {
-            hook.before_change(&desired, &plan).await?;
-        }
         let record = Release {
             id: desired.id,
             project: desired.project().to_string(),
@@ -108,18 +106,21 @@ impl DockerHost {
             outcome: ReleaseOutcome::Succeeded,
             parent,
             rollback_of: desired.rollback_of,
+            hook_failures: Vec::new(),
         };
-        // route room: a stack with `x-slipway.traefik` switches its routed services through Traefik.
-        let traefik = crate::route::RouteSwitch::for_stack(&self.docker, &desired.stack)?
-            .map(|switch| switch.previous(actual.current().map(|r| &r.stack)));
-        let router: &dyn super::switch::TrafficSwitch = match &traefik {
-            Some(t) => t,
-            None => opts.router.as_ref(),
+        // A stack with `x-slipway.traefik` switches its routed services through Traefik.
+        let router: Option<Arc<dyn TrafficRouter>> = match TraefikRouter::from_stack(&desired.stack)? {
+            Some(t) => Some(Arc::new(t)),
+            None => opts.router.clone(),
         };
-        let release = Executor::new(&self.docker, &desired, record, observer, router).run(&plan).await?;
-        if opts.hooks {
-            run_hooks(&self.docker, &desired, HookPoint::PostDeploy, &opts.env, parent, observer).await?;
-        }
+        let engine = BollardEngine::new(self.docker.clone());
+        let release = Executor::new(&engine, &desired, record, observer, &opts.env)
+            .router(router.as_deref())
+            .previous(actual.current().map(|r| &r.stack))
+            .cancel(opts.cancel.clone())
+            .before_change(&opts.before_change)
+            .run(&plan)
+            .await?;
         Ok(DeployOutcome { plan, release: Some(release) })
     }
 
@@ -140,7 +141,12 @@ impl DockerHost {
 }
 
 fn plan_options(opts: &DeployOptions) -> PlanOptions {
-    PlanOptions { retain: opts.retain, min_running: opts.min_running }
+    PlanOptions::default()
+        .retain(opts.retain)
+        .min_running(opts.min_running)
+        .env(opts.env.clone())
+        .hooks(opts.hooks)
+        .backups(opts.before_change.iter().map(|h| h.describe()).collect())
 }
 
 /// The first service image's tag (by service name), for people.

@@ -72,8 +72,9 @@ pub enum DeployError {
     /// The engine could not be reached.
     #[error(transparent)]
     Connect(#[from] crate::engine::EngineError),
-    /// A step failed; the previous release was put back in service.
-    #[error("release {release} failed at `{step}` (service {service}): {reason}; the previous release was put back in service{}", tail(.logs))]
+    /// A step failed and what was done was undone; `undo` says whether the previous release was
+    /// restored (every inverse confirmed) or what is left and how to finish it.
+    #[error("release {release} failed at `{step}` (service {service}): {reason}; {}{}", .undo.summary(), tail(.logs))]
     StepFailed {
         /// Release id.
         release: String,
@@ -84,7 +85,34 @@ pub enum DeployError {
         /// Why.
         reason: String,
         /// Last log lines of the failing container.
-        logs: Vec<String>,
+        logs: Box<[String]>,
+        /// What the undo did.
+        undo: Box<super::undo::UndoReport>,
+    },
+    /// The caller cancelled the deploy; what was done was undone, the release recorded as
+    /// cancelled and the lock released.
+    #[error("release {release} cancelled during `{step}`; {}", .undo.summary())]
+    Cancelled {
+        /// Release id.
+        release: String,
+        /// The step that was running.
+        step: String,
+        /// What the undo did.
+        undo: Box<super::undo::UndoReport>,
+    },
+    /// The release was deployed and recorded, but a post-deploy hook failed (recorded on it).
+    #[error("deployed release {release}; post-deploy hook {index} failed: `{command}`: {reason}{}", tail(.output))]
+    PostDeployHookFailed {
+        /// Release id.
+        release: String,
+        /// The hook's number (from 1).
+        index: usize,
+        /// The hook.
+        command: String,
+        /// Why.
+        reason: String,
+        /// Last output lines.
+        output: Vec<String>,
     },
     /// A pre- or post-deploy hook failed.
     #[error("{hook} hook `{command}` failed: {reason}{}", tail(.output))]

@@ -60,6 +60,45 @@ pub enum DeployEvent {
         /// What is undone.
         description: String,
     },
+    /// An undo action failed: what is left, and how to finish it by hand.
+    UndoFailed {
+        /// What was being undone.
+        description: String,
+        /// Why it failed.
+        reason: String,
+        /// The command or action that finishes it.
+        finish: String,
+    },
+    /// The undo finished.
+    UndoDone {
+        /// Every undo action succeeded and was confirmed.
+        restored: bool,
+        /// The actions that failed.
+        left: Vec<String>,
+    },
+    /// A replica (or the old container it replaces) reached a state of its rollout.
+    Replica {
+        /// Service.
+        service: String,
+        /// The container.
+        container: String,
+        /// The state reached.
+        state: super::rollout::ReplicaState,
+    },
+    /// The deploy was cancelled (the caller's cancellation token); the undo follows.
+    Cancelled {
+        /// The step that was running.
+        step: String,
+    },
+    /// A post-deploy hook failed; the release stands and the failure is recorded on it.
+    PostDeployHookFailed {
+        /// The hook's number (from 1).
+        index: usize,
+        /// The hook as configured.
+        command: String,
+        /// Why.
+        reason: String,
+    },
     /// Waiting for another deploy's lock.
     LockWaiting {
         /// Holder.

@@ -1,40 +1,35 @@
-//! The executor of a `Plan` on one Docker engine. Steps run in order; each one that changes what
-//! serves writes an entry in an undo journal. The per-replica rollout is the small state machine
-//! encoded by the plan's step order (start-first: Start -> WaitHealthy -> RouteSwitch -> StopOld;
-//! stop-first: StopOld -> Start -> WaitHealthy -> RouteSwitch); every wait is bounded, and the
-//! failure edge of every state is the same: replay the journal backwards (stop and keep the new
-//! containers, start the old ones again, route back), record the release as failed, and return
-//! an error naming the service, the step and the failing container's last log lines.
+//! The executor of a `Plan`, through the engine seam (`seam.rs`) and the traffic router. Steps run
+//! in the plan's order (lock -> policy -> backup -> pre-deploy hooks -> pulls -> one-offs and
+//! per-replica rollouts -> record -> post-deploy hooks -> prune). Each replica moves through the
+//! rollout state machine of `rollout.rs`; every transition that changes what serves journals
+//! its [`Inverse`] *before* it acts (an inverse of a change that did not happen is harmless), so
+//! a failure or a cancellation at any point undoes exactly what was done. The failure edge is
+//! the same from every state: run the inverses in reverse and confirm them (`undo.rs`), record
+//! the release as failed or cancelled, and return an error naming the service, the step, the
+//! failing container's last log lines and the [`super::UndoReport`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bollard::Docker;
+use tokio_util::sync::CancellationToken;
 
 use super::container_spec::container_plan;
-use super::engine;
 use super::error::DeployError;
 use super::event::DeployEvent;
+use super::gate::{gate_bound, monitor, wait_exit, wait_healthy};
+use super::hooks::{hook_specs, run_hook, BeforeChange, HookEnv, HookPoint, OnFailure};
 use super::labels::ContainerIdentity;
 use super::plan::{Plan, Step};
-use super::record::VolumeRecords;
 use super::release::{Release, ReleaseOutcome};
-use super::rules::{is_routed, HealthGate};
+use super::rollout::{Inverse, ReplicaState};
+use super::rules::{health_gate, HealthGate};
+use super::seam::Engine;
 use super::state::DesiredRelease;
-use super::switch::TrafficSwitch;
+use super::undo::undo;
 use crate::events::{Event, Observer};
-use crate::wait::wait_until;
-
-/// What was done that a failure must undo.
-#[derive(Debug, Clone)]
-enum Undo {
-    /// A new container was started: stop it (it is kept for inspection).
-    StopNew { service: String, id: String },
-    /// An old container was stopped: start it again.
-    RestartOld { id: String },
-    /// Traffic was switched to a new container.
-    RouteBack { service: String, id: String },
-}
+use crate::route::{RouteError, RouteSpec, TrafficRouter};
+use crate::stack::StackSpec;
 
 /// A failure inside a step: why, and the container whose logs explain it.
 struct StepError {
@@ -48,83 +43,184 @@ impl From<DeployError> for StepError {
     }
 }
 
-/// Runs one plan against one engine.
-pub struct Executor<'a> {
-    docker: &'a Docker,
+impl From<RouteError> for StepError {
+    fn from(e: RouteError) -> Self {
+        StepError { reason: e.to_string(), container: None }
+    }
+}
+
+/// Why the run stopped early.
+enum Stop {
+    Failed(StepError),
+    Cancelled,
+}
+
+/// Runs one plan.
+pub(crate) struct Executor<'a> {
+    engine: &'a dyn Engine,
+    router: Option<&'a dyn TrafficRouter>,
     desired: &'a DesiredRelease,
+    previous: Option<&'a StackSpec>,
     record: Release,
     observer: &'a dyn Observer,
-    router: &'a dyn TrafficSwitch,
+    cancel: CancellationToken,
+    before_change: &'a [Arc<dyn BeforeChange>],
+    hook_env: HookEnv,
     started: BTreeMap<(String, u32), String>,
-    journal: Vec<Undo>,
+    journal: Vec<Inverse>,
+    recorded: bool,
+    changed: bool,
+    post_hook_error: Option<DeployError>,
 }
 
 impl<'a> Executor<'a> {
     /// An executor for `desired`; `record` is written (with its final outcome) by `RecordRelease`
     /// or after a failure.
-    pub fn new(
-        docker: &'a Docker,
+    pub(crate) fn new(
+        engine: &'a dyn Engine,
         desired: &'a DesiredRelease,
         record: Release,
         observer: &'a dyn Observer,
-        router: &'a dyn TrafficSwitch,
+        env: &str,
     ) -> Self {
-        Self { docker, desired, record, observer, router, started: BTreeMap::new(), journal: Vec::new() }
+        let hook_env = HookEnv::new(desired, env, record.parent);
+        Self {
+            engine,
+            router: None,
+            desired,
+            previous: None,
+            record,
+            observer,
+            cancel: CancellationToken::new(),
+            before_change: &[],
+            hook_env,
+            started: BTreeMap::new(),
+            journal: Vec::new(),
+            recorded: false,
+            changed: false,
+            post_hook_error: None,
+        }
+    }
+
+    /// Switch routed services through `router`.
+    pub(crate) fn router(mut self, router: Option<&'a dyn TrafficRouter>) -> Self {
+        self.router = router;
+        self
+    }
+
+    /// The stack being replaced (routes of services the new stack drops).
+    pub(crate) fn previous(mut self, stack: Option<&'a StackSpec>) -> Self {
+        self.previous = stack;
+        self
+    }
+
+    /// Stop, undo and record the release as cancelled when `token` is cancelled.
+    pub(crate) fn cancel(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+
+    /// The before-change hooks the plan's `Backup` steps run.
+    pub(crate) fn before_change(mut self, hooks: &'a [Arc<dyn BeforeChange>]) -> Self {
+        self.before_change = hooks;
+        self
     }
 
     fn emit(&self, e: DeployEvent) {
         self.observer.event(&Event::Deploy(e));
     }
 
-    /// Execute every step; on failure undo and record the release as failed.
-    pub async fn run(mut self, plan: &Plan) -> Result<Release, DeployError> {
+    fn state(&self, service: &str, container: &str, state: ReplicaState) {
+        self.emit(DeployEvent::Replica { service: service.into(), container: container.into(), state });
+    }
+
+    /// Execute every step; on failure or cancellation undo and record the release.
+    pub(crate) async fn run(mut self, plan: &Plan) -> Result<Release, DeployError> {
         let total = plan.steps.len();
+        let cancel = self.cancel.clone();
         for (i, step) in plan.steps.iter().enumerate() {
             let description = step.describe();
             self.emit(DeployEvent::StepStarted { index: i + 1, total, description: description.clone() });
             let t0 = Instant::now();
-            if let Err(e) = self.step(step).await {
-                return Err(self.fail(step, e).await);
+            self.changed |= plan.changes().any(|c| std::ptr::eq(c, step));
+            let outcome = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => Err(Stop::Cancelled),
+                r = self.step(step, plan) => r.map_err(Stop::Failed),
+            };
+            match outcome {
+                Ok(()) => {}
+                Err(Stop::Cancelled) if self.recorded => {
+                    // The release stands; what is skipped is said on it.
+                    self.emit(DeployEvent::Cancelled { step: description.clone() });
+                    self.record.hook_failures.push(format!("cancelled before `{description}`"));
+                    let _ = self.engine.write_record(&self.record).await;
+                    return Ok(self.record);
+                }
+                Err(stop) => return Err(self.fail(step, stop).await),
             }
             let millis = t0.elapsed().as_millis() as u64;
             self.emit(DeployEvent::StepDone { index: i + 1, description, millis });
         }
-        Ok(self.record)
+        match self.post_hook_error.take() {
+            Some(e) => Err(e),
+            None => Ok(self.record),
+        }
     }
 
-    async fn step(&mut self, step: &Step) -> Result<(), StepError> {
-        let d = self.docker;
+    async fn step(&mut self, step: &Step, plan: &Plan) -> Result<(), StepError> {
+        let e = self.engine;
         match step {
+            // Taken and checked before the plan was made (`DockerHost`); shown for the order.
+            Step::Lock { .. } | Step::Policy { .. } => {}
+            Step::Backup { index, .. } => {
+                if let Some(hook) = self.before_change.get(*index) {
+                    hook.before_change(self.desired, plan).await?;
+                }
+            }
+            Step::PreDeployHook { index, .. } => self.hook(HookPoint::PreDeploy, *index).await?,
+            Step::PostDeployHook { index, hook, on_failure } => {
+                if self.post_hook_error.is_some() {
+                    return Ok(()); // the first failing post-deploy hook stops the ones after it
+                }
+                if let Err(err) = self.hook(HookPoint::PostDeploy, *index).await {
+                    if *on_failure == OnFailure::Rollback {
+                        return Err(err);
+                    }
+                    let line = format!("post-deploy hook {} ({hook}): {}", index + 1, err.reason);
+                    self.emit(DeployEvent::PostDeployHookFailed {
+                        index: index + 1,
+                        command: hook.clone(),
+                        reason: err.reason.clone(),
+                    });
+                    self.record.hook_failures.push(line);
+                    e.write_record(&self.record).await?;
+                    self.post_hook_error = Some(DeployError::PostDeployHookFailed {
+                        release: self.record.id.to_string(),
+                        index: index + 1,
+                        command: hook.clone(),
+                        reason: err.reason,
+                        output: Vec::new(),
+                    });
+                }
+            }
             Step::CreateNetwork { key, name } => {
                 let spec = self.desired.stack.networks.get(key).cloned().unwrap_or_default();
-                let mut labels: std::collections::HashMap<String, String> = spec.labels.into_iter().collect();
+                let mut labels: std::collections::HashMap<String, String> = spec.labels.clone().into_iter().collect();
                 labels.insert(super::labels::COMPOSE_PROJECT.into(), self.desired.project().into());
                 labels.insert(super::labels::COMPOSE_NETWORK.into(), key.clone());
                 labels.insert(super::labels::PROJECT.into(), self.desired.project().into());
-                let req = bollard::models::NetworkCreateRequest {
-                    name: name.clone(),
-                    driver: spec.driver,
-                    internal: Some(spec.internal),
-                    labels: Some(labels),
-                    ..Default::default()
-                };
-                d.create_network(req).await.map_err(|e| DeployError::engine("create network", name, e))?;
+                e.create_network(name, &spec, labels).await?;
             }
             Step::CreateVolume { key, name } => {
                 let spec = self.desired.stack.volumes.get(key).cloned().unwrap_or_default();
-                let mut labels: std::collections::HashMap<String, String> = spec.labels.into_iter().collect();
+                let mut labels: std::collections::HashMap<String, String> = spec.labels.clone().into_iter().collect();
                 labels.insert(super::labels::COMPOSE_PROJECT.into(), self.desired.project().into());
                 labels.insert(super::labels::COMPOSE_VOLUME.into(), key.clone());
-                let req = bollard::models::VolumeCreateRequest {
-                    name: Some(name.clone()),
-                    driver: spec.driver,
-                    labels: Some(labels),
-                    ..Default::default()
-                };
-                d.create_volume(req).await.map_err(|e| DeployError::engine("create volume", name, e))?;
+                e.create_volume(name, &spec, labels).await?;
             }
-            Step::Pull { image } => engine::pull(d, image).await?,
-            Step::RemoveOrphan { id, .. } => engine::remove(d, id).await?,
+            Step::Pull { image } => e.pull(image).await?,
+            Step::RemoveOrphan { id, .. } => e.remove(id).await?,
             Step::RunOneOff { service } => self.run_oneoff(service).await?,
             Step::StartReplica { service, replica } => {
                 // `deploy.update_config.delay`: a pause between the replicas of one service.
@@ -133,46 +229,132 @@ impl<'a> Executor<'a> {
                     tokio::time::sleep(delay).await;
                 }
                 let id = self.create(service, *replica, false).await?;
-                self.journal.push(Undo::StopNew { service: service.clone(), id: id.clone() });
+                self.journal.push(Inverse::StopNew { service: service.clone(), container: id.clone() });
                 self.started.insert((service.clone(), *replica), id.clone());
-                engine::start(d, &id).await.map_err(|e| StepError { reason: e.to_string(), container: Some(id) })?;
+                e.start(&id).await.map_err(|err| StepError { reason: err.to_string(), container: Some(id.clone()) })?;
+                self.state(service, &id, ReplicaState::Started);
             }
             Step::WaitHealthy { service, replica, gate } => {
                 let id = self.started.get(&(service.clone(), *replica)).cloned().unwrap_or_default();
-                wait_healthy(d, &id, gate).await.map_err(|reason| StepError { reason, container: Some(id.clone()) })?;
+                let failed = |reason| StepError { reason, container: Some(id.clone()) };
+                wait_healthy(e, &id, gate).await.map_err(failed)?;
                 // `deploy.update_config.monitor`: the new container must also stay up (and not
                 // turn unhealthy) this long before it takes traffic or replaces the old one.
                 if let Some(period) = self.update_config(service).and_then(|u| u.monitor).filter(|p| !p.is_zero()) {
-                    monitor(d, &id, period).await.map_err(|reason| StepError { reason, container: Some(id) })?;
+                    monitor(e, &id, period).await.map_err(failed)?;
                 }
+                self.state(service, &id, ReplicaState::Healthy);
             }
             Step::RouteSwitch { service, replica } => {
                 let id = self.started.get(&(service.clone(), *replica)).cloned().unwrap_or_default();
-                self.router.switch_to(service, &id).await?;
-                self.journal.push(Undo::RouteBack { service: service.clone(), id });
+                if let (Some(router), Some(route)) = (self.router, self.route_of(service)?) {
+                    let backend = e.backend(&id, &route).await?;
+                    self.journal.push(Inverse::Unroute {
+                        route: route.clone(),
+                        container: id.clone(),
+                        backend: backend.clone(),
+                    });
+                    router.add_backend(&route, &backend, self.observer).await?;
+                    self.state(service, &id, ReplicaState::Routed);
+                }
             }
             Step::StopOld { service, id, .. } => {
-                // A service the new stack drops: the switch knows from the previous release
-                // whether it was routed (and then retires its route).
-                let routed = self.desired.stack.services.get(service).is_none_or(is_routed);
-                if routed {
-                    self.router.drain(service, id).await?;
+                if let (Some(router), Some(route)) = (self.router, self.route_of(service)?) {
+                    self.take_out(router, route, service, id).await?;
                 }
-                engine::stop(d, id).await?;
-                self.journal.push(Undo::RestartOld { id: id.clone() });
+                let confirm = self.restart_bound(service);
+                self.journal.push(Inverse::RestartOld { service: service.clone(), container: id.clone(), confirm });
+                e.stop(id).await?;
+                self.state(service, id, ReplicaState::OldRetired);
             }
             Step::RecordRelease { .. } => {
                 self.record.outcome = ReleaseOutcome::Succeeded;
-                VolumeRecords::new(d.clone()).write(&self.record).await?;
-                // From here on the release stands: nothing is undone any more.
-                self.journal.clear();
+                e.write_record(&self.record).await?;
+                self.recorded = true;
             }
             Step::Prune { keep } => {
-                if let Err(e) = super::prune::prune(d, self.desired.project(), *keep).await {
-                    tracing::warn!(error = %e, "prune failed; the release stands");
+                // From here on the release stands: nothing is undone any more.
+                self.journal.clear();
+                if let Err(err) = e.prune(self.desired.project(), *keep).await {
+                    self.emit(DeployEvent::Message { text: format!("prune failed; the release stands: {err}") });
                 }
             }
+            #[allow(unreachable_patterns)]
+            other => return Err(StepError { reason: format!("unknown step {other:?}"), container: None }),
         }
+        Ok(())
+    }
+
+    /// Take an old container out of the rotation (the inverse journalled first), then drain.
+    async fn take_out(
+        &mut self,
+        router: &dyn TrafficRouter,
+        route: RouteSpec,
+        service: &str,
+        id: &str,
+    ) -> Result<(), StepError> {
+        let backend = match self.engine.backend(id, &route).await {
+            Ok(b) => b,
+            // An old container that already died has no address and takes no traffic.
+            Err(err) if !self.engine.state(id).await?.running => {
+                self.emit(DeployEvent::Message {
+                    text: format!("old {service} container {id:.12} not drained: {err}"),
+                });
+                return Ok(());
+            }
+            Err(err) => return Err(err.into()),
+        };
+        self.journal.push(Inverse::Reroute {
+            route: route.clone(),
+            container: id.to_string(),
+            backend: backend.clone(),
+        });
+        match router.remove_backend(&route, &backend, self.observer).await {
+            Ok(()) => {}
+            // Stop-first: the old one is the last backend; the route goes until the new one is in.
+            Err(RouteError::LastBackend { .. }) => router.retire(&route, self.observer).await?,
+            Err(err) => return Err(err.into()),
+        }
+        self.state(service, id, ReplicaState::OldOut);
+        if !route.drain.is_zero() {
+            crate::route::emit(
+                self.observer,
+                crate::route::RouteEvent::Draining {
+                    service: service.into(),
+                    drain_ms: route.drain.as_millis() as u64,
+                },
+            );
+            tokio::time::sleep(route.drain).await;
+        }
+        Ok(())
+    }
+
+    /// The route of a service of the new stack, else of the stack it replaces.
+    fn route_of(&self, service: &str) -> Result<Option<RouteSpec>, RouteError> {
+        if self.router.is_none() {
+            return Ok(None);
+        }
+        let project = self.desired.project();
+        match self.desired.stack.services.get(service).or_else(|| self.previous?.services.get(service)) {
+            Some(svc) => RouteSpec::from_service(project, svc),
+            None => Ok(None),
+        }
+    }
+
+    /// How long an old container restarted by the undo gets to run (and be healthy) again.
+    fn restart_bound(&self, service: &str) -> Duration {
+        let svc = self.desired.stack.services.get(service).or_else(|| self.previous?.services.get(service));
+        match svc.map(|s| health_gate(s, Duration::from_secs(1))) {
+            Some(HealthGate::Healthcheck { timeout_ms }) => Duration::from_millis(timeout_ms),
+            Some(gate) => gate_bound(&gate).min(Duration::from_secs(30)),
+            None => Duration::from_secs(30),
+        }
+    }
+
+    async fn hook(&self, point: HookPoint, index: usize) -> Result<(), StepError> {
+        let specs = hook_specs(self.desired, point)?;
+        let Some(spec) = specs.get(index) else { return Ok(()) };
+        run_hook(self.engine, self.desired, point, index, &spec.hook, &self.hook_env, self.observer).await?;
         Ok(())
     }
 
@@ -189,7 +371,7 @@ impl<'a> Executor<'a> {
             oneoff,
         };
         let plan = container_plan(&self.desired.stack, svc, &identity);
-        Ok(engine::create(self.docker, &plan).await?)
+        Ok(self.engine.create(&plan).await?)
     }
 
     fn update_config(&self, service: &str) -> Option<&crate::stack::UpdateConfig> {
@@ -198,172 +380,69 @@ impl<'a> Executor<'a> {
 
     async fn run_oneoff(&mut self, service: &str) -> Result<(), StepError> {
         let id = self.create(service, 1, true).await?;
-        engine::start(self.docker, &id)
-            .await
-            .map_err(|e| StepError { reason: e.to_string(), container: Some(id.clone()) })?;
+        let failed = |reason: String| StepError { reason, container: Some(id.clone()) };
+        self.engine.start(&id).await.map_err(|e| failed(e.to_string()))?;
         let svc = &self.desired.stack.services[service];
         let limit = super::rules::slipway_settings(svc)
             .get("timeout")
             .and_then(|v| v.as_str().and_then(|s| humantime::parse_duration(s).ok()))
             .unwrap_or(Duration::from_secs(600));
-        let code = engine::wait_exit(self.docker, &id, &format!("one-off {service} to exit"), limit)
-            .await
-            .map_err(|e| StepError { reason: e.to_string(), container: Some(id.clone()) })?;
-        let logs = engine::log_tail(self.docker, &id, 20).await;
+        let code = wait_exit(self.engine, &id, &format!("one-off {service} to exit"), limit).await.map_err(failed)?;
+        let logs = self.engine.log_tail(&id, 20).await;
         self.emit(DeployEvent::OneOffDone { service: service.into(), exit_code: code, logs });
         if code != 0 {
-            return Err(StepError { reason: format!("exited with code {code}"), container: Some(id) });
+            return Err(failed(format!("exited with code {code}")));
         }
         Ok(())
     }
 
-    /// The failure edge: undo the journal backwards, record the failure, build the error.
-    async fn fail(mut self, step: &Step, e: StepError) -> DeployError {
-        self.emit(DeployEvent::StepFailed { description: step.describe(), reason: e.reason.clone() });
-        let logs = match &e.container {
-            Some(id) => engine::log_tail(self.docker, id, 20).await,
+    /// The failure edge: undo the journal backwards, record the outcome, build the error.
+    async fn fail(mut self, step: &Step, stop: Stop) -> DeployError {
+        let description = step.describe();
+        let (reason, container) = match &stop {
+            Stop::Failed(e) => (e.reason.clone(), e.container.clone()),
+            Stop::Cancelled => ("cancelled".to_string(), None),
+        };
+        match &stop {
+            Stop::Failed(_) => {
+                self.emit(DeployEvent::StepFailed { description: description.clone(), reason: reason.clone() })
+            }
+            Stop::Cancelled => self.emit(DeployEvent::Cancelled { step: description.clone() }),
+        }
+        let logs = match &container {
+            Some(id) => self.engine.log_tail(id, 20).await,
             None => Vec::new(),
         };
-        let journal: Vec<Undo> = self.journal.drain(..).rev().collect();
-        let mut restarted = BTreeSet::new();
-        for undo in journal {
-            let (what, result) = match &undo {
-                Undo::StopNew { service, id } => {
-                    (format!("stop new {service} container {id:.12} (kept)"), engine::stop(self.docker, id).await)
-                }
-                Undo::RestartOld { id } => {
-                    restarted.insert(id.clone());
-                    (format!("start old container {id:.12} again"), engine::start(self.docker, id).await)
-                }
-                Undo::RouteBack { service, id } => {
-                    (format!("route {service} away from {id:.12}"), self.router.undo(service, id).await)
-                }
-            };
-            self.emit(DeployEvent::Undo { description: what.clone() });
-            if let Err(err) = result {
-                tracing::warn!(error = %err, "undo step failed: {what}");
-            }
-        }
+        let journal = std::mem::take(&mut self.journal);
+        let report = undo(self.engine, self.router, journal, self.observer).await;
         // The failing container (a one-off, or a new replica) stays stopped for inspection.
-        if let Some(id) = &e.container {
-            let _ = engine::stop(self.docker, id).await;
+        if let Some(id) = &container {
+            let _ = self.engine.stop(id).await;
         }
         let service = step.service().unwrap_or_default().to_string();
-        self.record.outcome =
-            ReleaseOutcome::Failed { service: service.clone(), step: step.describe(), reason: e.reason.clone() };
-        if let Err(err) = VolumeRecords::new(self.docker.clone()).write(&self.record).await {
-            tracing::warn!(error = %err, "could not record the failed release");
-        }
-        DeployError::StepFailed {
-            release: self.record.id.to_string(),
-            service,
-            step: step.describe(),
-            reason: e.reason,
-            logs,
-        }
-    }
-}
-
-/// Wait (bounded) until a new container passes its gate; `Err(reason)` otherwise.
-async fn wait_healthy(docker: &Docker, id: &str, gate: &HealthGate) -> Result<(), String> {
-    let start = Instant::now();
-    let (bound, need) = match gate {
-        HealthGate::Healthcheck { timeout_ms } => (Duration::from_millis(*timeout_ms), None),
-        HealthGate::StillRunning { after_ms } => {
-            (Duration::from_millis(*after_ms) + Duration::from_secs(5), Some(Duration::from_millis(*after_ms)))
-        }
-        HealthGate::Probes { targets, timeout_ms } => {
-            return wait_probes(docker, id, targets, Duration::from_millis(*timeout_ms)).await;
-        }
-        #[allow(unreachable_patterns)]
-        _ => (Duration::from_secs(60), Some(Duration::from_secs(5))),
-    };
-    let verdict =
-        wait_until(&format!("container {id:.12} to become healthy"), bound, Duration::from_millis(200), || async {
-            match engine::container_state(docker, id).await {
-                Err(e) => Some(Err(e.to_string())),
-                Ok((false, _, code)) => Some(Err(format!("the container exited (code {})", code.unwrap_or(-1)))),
-                Ok((true, Some(h), _)) if need.is_none() && h == "healthy" => Some(Ok(())),
-                Ok((true, Some(h), _)) if need.is_none() && h == "unhealthy" => {
-                    Some(Err("the healthcheck reports unhealthy".into()))
-                }
-                Ok((true, _, _)) if need.is_some_and(|n| start.elapsed() >= n) => Some(Ok(())),
-                Ok(_) => None,
+        self.record.outcome = match stop {
+            Stop::Failed(_) => {
+                ReleaseOutcome::Failed { service: service.clone(), step: description.clone(), reason: reason.clone() }
             }
-        })
-        .await;
-    match verdict {
-        Ok(r) => r,
-        Err(timeout) => Err(format!("not healthy: {timeout}")),
-    }
-}
-
-/// Watch a container that passed its gate for `period`: it must keep running and must not turn
-/// unhealthy. (The wait runs out when nothing went wrong: that is the good outcome here.)
-async fn monitor(docker: &Docker, id: &str, period: Duration) -> Result<(), String> {
-    let start = Instant::now();
-    let what = format!("container {id:.12} through its monitor period");
-    let went_wrong = wait_until(&what, period, Duration::from_millis(200), || async {
-        match engine::container_state(docker, id).await {
-            Err(e) => Some(e.to_string()),
-            Ok((false, _, code)) => Some(format!(
-                "the container exited (code {}) {:.1}s after passing its health gate, within the {}s monitor period",
-                code.unwrap_or(-1),
-                start.elapsed().as_secs_f64(),
-                period.as_secs_f64()
-            )),
-            Ok((true, Some(h), _)) if h == "unhealthy" => {
-                Some(format!("the healthcheck turned unhealthy within the {}s monitor period", period.as_secs_f64()))
-            }
-            Ok(_) => None,
+            Stop::Cancelled => ReleaseOutcome::Cancelled { step: description.clone() },
+        };
+        // A failure before the first change (a backup, a pre-deploy hook) leaves no record: nothing
+        // happened on the host. A cancellation is always recorded.
+        let record = self.changed || matches!(self.record.outcome, ReleaseOutcome::Cancelled { .. });
+        if let Err(err) = if record { self.engine.write_record(&self.record).await } else { Ok(()) } {
+            self.emit(DeployEvent::Message { text: format!("could not record the release's outcome: {err}") });
         }
-    })
-    .await;
-    match went_wrong {
-        Ok(reason) => Err(reason),
-        Err(_period_over) => Ok(()),
-    }
-}
-
-/// The `x-slipway.probes` gate: the container keeps running and every probe answers healthy.
-async fn wait_probes(docker: &Docker, id: &str, targets: &[String], bound: Duration) -> Result<(), String> {
-    use crate::health::{target, Outcome};
-    let inspect = docker.inspect_container(id, None).await.map_err(|e| e.to_string())?;
-    let name = inspect.name.unwrap_or_default().trim_start_matches('/').to_string();
-    let ip = inspect
-        .network_settings
-        .and_then(|n| n.networks)
-        .and_then(|n| n.into_values().find_map(|e| e.ip_address.filter(|ip| !ip.is_empty())))
-        .unwrap_or_default();
-    let options = target::TargetOptions::default().engine(crate::health::docker::Engine::with_client(docker.clone()));
-    let mut probes = Vec::new();
-    for t in targets {
-        let t = t.replace("{container}", &name).replace("{ip}", &ip);
-        probes.push(target::parse_target_with(&t, &options).map_err(|e| e.to_string())?);
-    }
-    let last = std::sync::Mutex::new(String::new());
-    let verdict = wait_until(&format!("probes of {name}"), bound, Duration::from_millis(300), || async {
-        match engine::container_state(docker, id).await {
-            Err(e) => return Some(Err(e.to_string())),
-            Ok((false, _, code)) => return Some(Err(format!("the container exited (code {})", code.unwrap_or(-1)))),
-            Ok(_) => {}
-        }
-        for p in &probes {
-            let r = p.probe(Duration::from_secs(2)).await;
-            if r.outcome != Outcome::Healthy {
-                if let Ok(mut l) = last.lock() {
-                    *l = format!("{}: {:?}", p.target(), r.outcome);
-                }
-                return None;
-            }
-        }
-        Some(Ok(()))
-    })
-    .await;
-    match verdict {
-        Ok(r) => r,
-        Err(timeout) => {
-            Err(format!("not healthy: {timeout}; last: {}", last.lock().map(|l| l.clone()).unwrap_or_default()))
+        let release = self.record.id.to_string();
+        match stop {
+            Stop::Cancelled => DeployError::Cancelled { release, step: description, undo: Box::new(report) },
+            Stop::Failed(_) => DeployError::StepFailed {
+                release,
+                service,
+                step: description,
+                reason,
+                logs: logs.into(),
+                undo: Box::new(report),
+            },
         }
     }
 }

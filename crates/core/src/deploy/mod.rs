@@ -10,7 +10,11 @@ mod engine;
 mod error;
 mod event;
 mod executor;
-mod hook_container;
+#[cfg(test)]
+pub(crate) mod fake;
+#[cfg(test)]
+mod fake_tests;
+mod gate;
 mod hooks;
 pub mod labels;
 mod lock;
@@ -20,16 +24,17 @@ mod prune;
 mod record;
 mod release;
 mod resolve;
+mod rollout;
 mod rules;
+mod seam;
 mod state;
-mod switch;
+mod undo;
 
 pub use container_spec::{container_plan, ContainerPlan};
 pub use docker_host::DockerHost;
 pub use error::DeployError;
 pub use event::DeployEvent;
-pub use executor::Executor;
-pub use hooks::{check_hooks, hook_timeout, hooks_of, run_hooks, BeforeChange, Hook, HookPoint};
+pub use hooks::{check_hooks, hook_specs, hook_timeout, hooks_of, BeforeChange, Hook, HookPoint, HookSpec, OnFailure};
 pub use lock::DeployLock;
 pub use options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 pub use plan::{plan, plan_with, Plan, PlanOptions, Step};
@@ -37,10 +42,12 @@ pub use prune::{prune, PruneReport};
 pub use record::VolumeRecords;
 pub use release::{config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService};
 pub use resolve::{check_policy, resolve_images, DefaultImagePolicy, DigestResolver, ImagePolicy, MOVING_TAGS};
+pub use rollout::ReplicaState;
 pub use rules::{dependency_order, health_gate, is_oneoff, is_routed, update_order, HealthGate};
 pub use state::{ActualContainer, ActualState, DesiredRelease};
-
-pub use switch::{NoRouter, TrafficSwitch};
+/// The token that cancels a deploy ([`DeployOptions::cancel`]).
+pub use tokio_util::sync::CancellationToken;
+pub use undo::{UndoAction, UndoReport};
 
 use async_trait::async_trait;
 

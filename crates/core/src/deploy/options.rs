@@ -11,8 +11,9 @@ use super::labels::Role;
 use super::plan::Plan;
 use super::release::{Release, ReleaseId};
 use super::resolve::{DigestResolver, ImagePolicy};
-use super::switch::{NoRouter, TrafficSwitch};
+use crate::route::TrafficRouter;
 use crate::stack::PullPolicy;
+use tokio_util::sync::CancellationToken;
 
 /// How to deploy. Build with `DeployOptions::default()` and the setters.
 #[derive(Clone)]
@@ -38,10 +39,14 @@ pub struct DeployOptions {
     pub resolver: Option<Arc<dyn DigestResolver>>,
     /// A pull policy for every service, over the stack's own `pull_policy` (`--pull`).
     pub pull: Option<PullPolicy>,
-    /// The traffic switch (the route room's; default none).
-    pub router: Arc<dyn TrafficSwitch>,
+    /// The traffic router for routed services when the stack has no `x-slipway.traefik`
+    /// (default none: network aliases carry the traffic).
+    pub router: Option<Arc<dyn TrafficRouter>>,
     /// Rust hooks run before anything changes (e.g. a database backup), in order.
     pub before_change: Vec<Arc<dyn BeforeChange>>,
+    /// Cancels the deploy: the executor stops the current step within its bound, undoes what
+    /// was done, records the release as cancelled and releases the lock (default: never).
+    pub cancel: CancellationToken,
 }
 
 impl Default for DeployOptions {
@@ -57,8 +62,9 @@ impl Default for DeployOptions {
             policy: Arc::new(crate::policy::EnvironmentPolicies::builtin()),
             resolver: None,
             pull: None,
-            router: Arc::new(NoRouter),
+            router: None,
             before_change: Vec::new(),
+            cancel: CancellationToken::new(),
         }
     }
 }
@@ -131,10 +137,19 @@ impl DeployOptions {
         self.before_change.push(hook);
         self
     }
-    /// Set the traffic switch.
-    pub fn router(mut self, r: Arc<dyn TrafficSwitch>) -> Self {
-        self.router = r;
+    /// Set the traffic router (used when the stack has no `x-slipway.traefik`).
+    pub fn router(mut self, r: Arc<dyn TrafficRouter>) -> Self {
+        self.router = Some(r);
         self
+    }
+    /// Cancel the deploy through `token` (e.g. on SIGINT / KeyboardInterrupt).
+    pub fn cancel(mut self, token: CancellationToken) -> Self {
+        self.cancel = token;
+        self
+    }
+    /// The deploy's cancellation token.
+    pub fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
     }
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::error::DeployError;
+use super::hooks::{check_hooks, hook_specs, HookPoint, OnFailure};
 use super::release::ReleaseId;
 use super::rules::{dependency_order, health_gate, is_oneoff, is_routed, update_order, HealthGate};
 use super::state::{ActualContainer, ActualState, DesiredRelease};
@@ -18,6 +19,33 @@ use crate::stack::UpdateOrder;
 #[serde(tag = "step", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Step {
+    /// Hold the project's deploy lock (taken before the host's state is read, released at the
+    /// end whatever happens).
+    Lock {
+        /// Project.
+        project: String,
+    },
+    /// The environment's policy (pins, backup before change) is checked before the plan is made.
+    Policy {
+        /// Environment.
+        env: String,
+    },
+    /// A before-change hook (a database backup): before anything can change data.
+    Backup {
+        /// Its place among the before-change hooks (from 0).
+        index: usize,
+        /// What it backs up.
+        description: String,
+    },
+    /// Run a pre-deploy hook (`x-slipway.hooks.pre-deploy[index]`).
+    PreDeployHook {
+        /// Its place in the list (from 0).
+        index: usize,
+        /// The hook as shown.
+        hook: String,
+        /// What its failure does.
+        on_failure: OnFailure,
+    },
     /// Create a network the stack declares.
     CreateNetwork {
         /// Stack key.
@@ -86,6 +114,16 @@ pub enum Step {
         /// The release id.
         release: ReleaseId,
     },
+    /// Run a post-deploy hook (`x-slipway.hooks.post-deploy[index]`) after the release is
+    /// recorded.
+    PostDeployHook {
+        /// Its place in the list (from 0).
+        index: usize,
+        /// The hook as shown.
+        hook: String,
+        /// What its failure does.
+        on_failure: OnFailure,
+    },
     /// Remove containers and images of releases beyond retention.
     Prune {
         /// Releases kept.
@@ -96,7 +134,20 @@ pub enum Step {
 impl Step {
     /// A one-line description for progress output and `--dry-run`.
     pub fn describe(&self) -> String {
+        let on_failure = |o: &OnFailure| match o {
+            OnFailure::Rollback => " (on failure: roll back)",
+            _ => "",
+        };
         match self {
+            Step::Lock { project } => format!("hold the deploy lock of {project}"),
+            Step::Policy { env } => format!("check the {env} policy"),
+            Step::Backup { description, .. } => format!("back up: {description}"),
+            Step::PreDeployHook { index, hook, on_failure: o } => {
+                format!("pre-deploy hook {}: {hook}{}", index + 1, on_failure(o))
+            }
+            Step::PostDeployHook { index, hook, on_failure: o } => {
+                format!("post-deploy hook {}: {hook}{}", index + 1, on_failure(o))
+            }
             Step::CreateNetwork { name, .. } => format!("create network {name}"),
             Step::CreateVolume { name, .. } => format!("create volume {name}"),
             Step::Pull { image } => format!("pull {image}"),
@@ -143,21 +194,70 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
+
+    /// The steps that change the host (without lock, policy, hooks, backups and prune).
+    pub fn changes(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| {
+            !matches!(
+                s,
+                Step::Lock { .. }
+                    | Step::Policy { .. }
+                    | Step::Backup { .. }
+                    | Step::PreDeployHook { .. }
+                    | Step::PostDeployHook { .. }
+                    | Step::Prune { .. }
+            )
+        })
+    }
 }
 
 /// Options of a plan that do not come from the stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PlanOptions {
     /// Releases whose containers and images are kept (default 5).
     pub retain: usize,
     /// "Still running after" duration for services without a healthcheck (default 5 s).
     pub min_running: Duration,
+    /// The environment whose policy was checked (default `default`).
+    pub env: String,
+    /// Run the stack's pre-/post-deploy hooks (default true).
+    pub hooks: bool,
+    /// The before-change hooks (backups), as described by each.
+    pub backups: Vec<String>,
 }
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        Self { retain: 5, min_running: Duration::from_secs(5) }
+        Self { retain: 5, min_running: Duration::from_secs(5), env: "default".into(), hooks: true, backups: Vec::new() }
+    }
+}
+
+impl PlanOptions {
+    /// Set the retention.
+    pub fn retain(mut self, n: usize) -> Self {
+        self.retain = n;
+        self
+    }
+    /// Set the default "still running after" duration.
+    pub fn min_running(mut self, d: Duration) -> Self {
+        self.min_running = d;
+        self
+    }
+    /// Set the environment.
+    pub fn env(mut self, env: impl Into<String>) -> Self {
+        self.env = env.into();
+        self
+    }
+    /// Plan the stack's hooks or not.
+    pub fn hooks(mut self, on: bool) -> Self {
+        self.hooks = on;
+        self
+    }
+    /// The before-change hooks (backups) by description.
+    pub fn backups(mut self, backups: Vec<String>) -> Self {
+        self.backups = backups;
+        self
     }
 }
 
@@ -294,7 +394,31 @@ pub fn plan_with(desired: &DesiredRelease, actual: &ActualState, opts: PlanOptio
         .any(|c| kept.contains(c.id.as_str()) && c.release.is_none_or(|r| !recorded.contains(&r)));
     if !steps.is_empty() || !unchanged_record || kept_unrecorded {
         steps.push(Step::RecordRelease { release: desired.id });
-        steps.push(Step::Prune { keep: opts.retain });
     }
-    Ok(Plan { project, release: desired.id, steps })
+    if steps.is_empty() {
+        return Ok(Plan { project, release: desired.id, steps });
+    }
+    // The whole deploy in one order: lock -> policy -> backup -> pre-deploy hooks -> (networks,
+    // volumes) pulls -> one-offs and per-replica rollouts -> record -> post-deploy hooks -> prune.
+    let (pre, post) = if opts.hooks {
+        check_hooks(desired)?;
+        (hook_specs(desired, HookPoint::PreDeploy)?, hook_specs(desired, HookPoint::PostDeploy)?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let mut all = vec![Step::Lock { project: project.clone() }, Step::Policy { env: opts.env.clone() }];
+    all.extend(opts.backups.iter().enumerate().map(|(index, d)| Step::Backup { index, description: d.clone() }));
+    all.extend(pre.into_iter().enumerate().map(|(index, h)| Step::PreDeployHook {
+        index,
+        hook: h.hook.describe(),
+        on_failure: h.on_failure,
+    }));
+    all.extend(steps);
+    all.extend(post.into_iter().enumerate().map(|(index, h)| Step::PostDeployHook {
+        index,
+        hook: h.hook.describe(),
+        on_failure: h.on_failure,
+    }));
+    all.push(Step::Prune { keep: opts.retain });
+    Ok(Plan { project, release: desired.id, steps: all })
 }

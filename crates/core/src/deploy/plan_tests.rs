@@ -101,6 +101,7 @@ fn record(d: &DesiredRelease, outcome: ReleaseOutcome) -> Release {
         outcome,
         parent: None,
         rollback_of: None,
+        hook_failures: Vec::new(),
     }
 }
 
@@ -117,8 +118,10 @@ fn first_deploy_creates_everything_in_dependency_order() {
     let d = desired(1, &shop("demo:1"));
     let p = plan(&d, &ActualState::default()).unwrap();
     let steps = describe(&p);
-    assert_eq!(steps[0], "create network shop_default");
-    assert_eq!(steps[1], "create volume shop_data");
+    assert_eq!(steps[0], "hold the deploy lock of shop");
+    assert_eq!(steps[1], "check the default policy");
+    assert_eq!(steps[2], "create network shop_default");
+    assert_eq!(steps[3], "create volume shop_data");
     // demo, postgres, redis: three distinct images pulled, before any container step.
     let pulls: Vec<usize> = (0..p.steps.len()).filter(|i| matches!(p.steps[*i], Step::Pull { .. })).collect();
     assert_eq!(pulls.len(), 3);
@@ -281,7 +284,15 @@ fn interrupted_before_record_only_records() {
     let mut actual = deployed(&d1);
     actual.history.clear();
     let p = plan(&desired(2, &shop("demo:1")), &actual).unwrap();
-    assert_eq!(describe(&p), ["record release 2", "prune beyond the last 5 releases"]);
+    assert_eq!(
+        describe(&p),
+        [
+            "hold the deploy lock of shop",
+            "check the default policy",
+            "record release 2",
+            "prune beyond the last 5 releases"
+        ]
+    );
 }
 
 #[test]

@@ -46,6 +46,12 @@ pub enum ReleaseOutcome {
         /// Why.
         reason: String,
     },
+    /// The caller cancelled the deploy (Ctrl-C, SIGTERM, KeyboardInterrupt); what was done was
+    /// undone (see the deploy's `UndoReport`).
+    Cancelled {
+        /// The step that was running.
+        step: String,
+    },
 }
 
 impl ReleaseOutcome {
@@ -92,6 +98,10 @@ pub struct Release {
     pub parent: Option<ReleaseId>,
     /// When this release is a rollback: the release it redeployed.
     pub rollback_of: Option<ReleaseId>,
+    /// Post-deploy hooks that failed after the release was recorded (it stands), e.g.
+    /// `post-deploy hook 2 (notify): exited with 1`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hook_failures: Vec<String>,
 }
 
 /// `user@host` of this process.

@@ -4,14 +4,14 @@
 //! "stop the old container": [`TrafficRouter::switch`] puts the new backend into the rotation
 //! (confirmed live by the proxy itself), takes the old one out (confirmed the same way) and waits
 //! out the drain period; only after it returns may the caller stop the old container.
-//! [`traefik::TraefikRouter`] drives Traefik v3 through its file provider and API;
-//! [`memory::MemoryRouter`] is the in-memory double for unit tests of code above this trait.
+//! [`traefik::TraefikRouter`] drives Traefik v3 through its file provider and API. It is the one
+//! traffic trait: the deployer's rollout state machine calls it directly (container addresses
+//! come from the deployer's engine seam) and keeps the inverse of every change itself, so a
+//! router holds no undo state. The in-memory double for unit tests is `deploy::fake::FakeRouter`.
 
-mod deploy_hook;
 mod docker;
 mod error;
 mod event;
-pub mod memory;
 mod spec;
 pub mod traefik;
 
@@ -22,7 +22,6 @@ use serde::Serialize;
 
 use crate::events::{Event, Observer};
 
-pub use deploy_hook::RouteSwitch;
 pub use docker::{backend_for_container, container_labels, ROUTE_LABEL};
 pub use error::RouteError;
 pub use event::RouteEvent;

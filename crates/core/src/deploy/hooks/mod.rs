@@ -2,25 +2,27 @@
 //! - a string, run by `sh -c` on the operator machine;
 //! - a list of arguments, run on the operator machine;
 //! - `{service: NAME, command: [...]}`: a one-off container from that service's image in the
-//!   release being deployed (see `hook_container.rs`), e.g. a migration or a cache warm-up.
+//!   release being deployed (see `container.rs`), e.g. a migration or a cache warm-up;
+//! - an object `{command: ..., on_failure: rollback}` / `{service: ..., on_failure: rollback}`.
 //!
 //! Every hook gets the release in environment variables (`SLIPWAY_PROJECT`, `SLIPWAY_RELEASE`,
 //! `SLIPWAY_VERSION`, `SLIPWAY_PARENT`, `SLIPWAY_WHO`, `SLIPWAY_ENV`, `SLIPWAY_IMAGES`) and is
 //! bounded by `x-slipway.hooks.timeout` (default 10 minutes). The hooks of both points are read
-//! and checked before anything changes; the first failing hook stops the rest.
+//! and checked before anything changes. Each hook is one step of the plan (see `plan.rs`).
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use bollard::Docker;
-
 use super::error::DeployError;
 use super::event::DeployEvent;
-use super::hook_container::{run_container_hook, ContainerHook};
 use super::plan::Plan;
 use super::release::ReleaseId;
+use super::seam::Engine;
 use super::state::DesiredRelease;
 use crate::events::{Event, Observer};
+use async_trait::async_trait;
+use container::ContainerHook;
+
+pub(crate) mod container;
 
 /// A hook in Rust, run after the pre-deploy commands and before the first step changes anything
 /// (the backup room takes its pre-deploy backup here). An error stops the deploy unchanged.
@@ -28,6 +30,10 @@ use crate::events::{Event, Observer};
 pub trait BeforeChange: Send + Sync {
     /// Called once per deploy or rollback that has steps to run, with the release and its plan.
     async fn before_change(&self, desired: &DesiredRelease, plan: &Plan) -> Result<(), DeployError>;
+    /// How the hook is shown as a plan step (`--dry-run`), e.g. "back up databases of shop".
+    fn describe(&self) -> String {
+        "before-change hook".into()
+    }
 }
 
 /// Which hook.
@@ -77,18 +83,44 @@ impl Hook {
     }
 }
 
+/// What a failing hook does to the deploy (`on_failure:` of an object hook).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum OnFailure {
+    /// The default. A pre-deploy hook stops the deploy (what was done is undone); a post-deploy
+    /// hook's failure is recorded on the release, which stands (exit 1: "deployed; post-deploy
+    /// hook N failed").
+    #[default]
+    Stop,
+    /// The deploy is undone and recorded as failed (for a post-deploy hook: the previous release
+    /// is put back in service although the new one was recorded).
+    Rollback,
+}
+
+/// A hook with its failure behaviour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HookSpec {
+    /// The hook.
+    pub hook: Hook,
+    /// What its failure does.
+    pub on_failure: OnFailure,
+}
+
 /// The environment every hook gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HookEnv(pub Vec<(String, String)>);
 
 impl HookEnv {
-    fn new(desired: &DesiredRelease, env: &str, parent: Option<ReleaseId>) -> Self {
+    pub(crate) fn new(desired: &DesiredRelease, env: &str, parent: Option<ReleaseId>) -> Self {
         let images: Vec<String> = desired.services.iter().map(|(k, v)| format!("{k}={}", v.pinned)).collect();
         let pairs = [
             ("SLIPWAY_PROJECT", desired.project().to_string()),
             ("SLIPWAY_RELEASE", desired.id.to_string()),
             ("SLIPWAY_VERSION", desired.version.clone().unwrap_or_default()),
             ("SLIPWAY_PARENT", parent.map(|p| p.to_string()).unwrap_or_default()),
-            ("SLIPWAY_WHO", super::release::who()),
+            ("SLIPWAY_WHO", crate::deploy::who()),
             ("SLIPWAY_ENV", env.to_string()),
             ("SLIPWAY_IMAGES", images.join(" ")),
         ];
@@ -97,6 +129,7 @@ impl HookEnv {
 }
 
 /// The outcome of one hook run: exit code and the last output lines.
+#[derive(Debug, Clone)]
 pub(crate) struct HookRun {
     pub exit_code: i64,
     pub output: Vec<String>,
@@ -106,6 +139,11 @@ pub(crate) struct HookRun {
 
 /// The hooks configured for `point`, checked: an entry slipway cannot run is an error naming it.
 pub fn hooks_of(desired: &DesiredRelease, point: HookPoint) -> Result<Vec<Hook>, DeployError> {
+    Ok(hook_specs(desired, point)?.into_iter().map(|h| h.hook).collect())
+}
+
+/// The hooks configured for `point` with their `on_failure`, checked.
+pub fn hook_specs(desired: &DesiredRelease, point: HookPoint) -> Result<Vec<HookSpec>, DeployError> {
     let invalid = |i: usize, why: &str| DeployError::Invalid(format!("x-slipway.hooks.{}[{i}]: {why}", point.key()));
     let Some(hooks) = desired.stack.slipway.get("hooks") else { return Ok(Vec::new()) };
     let list = match hooks.get(point.key()) {
@@ -124,36 +162,61 @@ pub fn hooks_of(desired: &DesiredRelease, point: HookPoint) -> Result<Vec<Hook>,
     };
     let mut out = Vec::new();
     for (i, h) in list.iter().enumerate() {
-        let hook = match h {
+        let spec = match h {
             serde_json::Value::Object(m) => {
-                if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "service" | "command")) {
+                if let Some(k) = m.keys().find(|k| !matches!(k.as_str(), "service" | "command" | "on_failure")) {
                     return Err(invalid(
                         i,
-                        &format!("unknown key `{k}`; a container hook has `service` and `command`"),
+                        &format!("unknown key `{k}`; a hook object has `service`, `command` and `on_failure`"),
                     ));
                 }
-                let service = m
-                    .get("service")
-                    .and_then(|s| s.as_str())
-                    .ok_or_else(|| invalid(i, "a container hook names its `service`"))?;
-                if !desired.stack.services.contains_key(service) {
-                    return Err(invalid(i, &format!("no service `{service}` in the stack")));
-                }
-                let command = match m.get("command") {
-                    None => None,
-                    // A string is split into words, as compose does for `command:`.
-                    Some(serde_json::Value::String(s)) => {
-                        Some(shlex::split(s).ok_or_else(|| invalid(i, &format!("command `{s}`: unbalanced quotes")))?)
+                let on_failure = match m.get("on_failure").map(|v| v.as_str()) {
+                    None | Some(Some("stop")) => OnFailure::Stop,
+                    Some(Some("rollback")) => OnFailure::Rollback,
+                    Some(other) => {
+                        return Err(invalid(
+                            i,
+                            &format!("on_failure `{}`: expected stop or rollback", other.unwrap_or("?")),
+                        ))
                     }
-                    Some(v) => Some(argv(v).ok_or_else(|| invalid(i, "`command` is a string or a list of strings"))?),
                 };
-                Hook::Container { service: service.to_string(), command }
+                let hook = match m.get("service") {
+                    None => {
+                        let c = m.get("command").ok_or_else(|| {
+                            invalid(i, "a hook object names its `service` (a container hook) or its `command`")
+                        })?;
+                        Hook::Command(argv(c).ok_or_else(|| invalid(i, "`command` is a string or a list of strings"))?)
+                    }
+                    Some(s) => {
+                        let service = s.as_str().ok_or_else(|| invalid(i, "`service` is a service name"))?;
+                        if !desired.stack.services.contains_key(service) {
+                            return Err(invalid(i, &format!("no service `{service}` in the stack")));
+                        }
+                        let command = match m.get("command") {
+                            None => None,
+                            // A string is split into words, as compose does for `command:`.
+                            Some(serde_json::Value::String(s)) => Some(
+                                shlex::split(s)
+                                    .ok_or_else(|| invalid(i, &format!("command `{s}`: unbalanced quotes")))?,
+                            ),
+                            Some(v) => {
+                                Some(argv(v).ok_or_else(|| invalid(i, "`command` is a string or a list of strings"))?)
+                            }
+                        };
+                        Hook::Container { service: service.to_string(), command }
+                    }
+                };
+                HookSpec { hook, on_failure }
             }
-            other => Hook::Command(
-                argv(other).ok_or_else(|| invalid(i, "a hook is a string, a list of strings or {service, command}"))?,
-            ),
+            other => HookSpec {
+                hook: Hook::Command(
+                    argv(other)
+                        .ok_or_else(|| invalid(i, "a hook is a string, a list of strings or {service, command}"))?,
+                ),
+                on_failure: OnFailure::Stop,
+            },
         };
-        out.push(hook);
+        out.push(spec);
     }
     Ok(out)
 }
@@ -172,53 +235,48 @@ pub fn hook_timeout(desired: &DesiredRelease) -> Result<Duration, DeployError> {
 /// Check both points' hooks before anything changes.
 pub fn check_hooks(desired: &DesiredRelease) -> Result<(), DeployError> {
     hook_timeout(desired)?;
-    hooks_of(desired, HookPoint::PreDeploy)?;
-    hooks_of(desired, HookPoint::PostDeploy)?;
+    hook_specs(desired, HookPoint::PreDeploy)?;
+    hook_specs(desired, HookPoint::PostDeploy)?;
     Ok(())
 }
 
-/// Run the hooks of `point` in order; the first failure stops and is returned.
-pub async fn run_hooks(
-    docker: &Docker,
+/// Run one hook (the `index`-th of `point`, from 0) and report it to the observer. `Err` when it
+/// failed or could not be run, with its output.
+pub(crate) async fn run_hook(
+    engine: &dyn Engine,
     desired: &DesiredRelease,
     point: HookPoint,
-    env: &str,
-    parent: Option<ReleaseId>,
+    index: usize,
+    hook: &Hook,
+    env: &HookEnv,
     observer: &dyn Observer,
 ) -> Result<(), DeployError> {
     let timeout = hook_timeout(desired)?;
-    let hook_env = HookEnv::new(desired, env, parent);
-    for (index, hook) in hooks_of(desired, point)?.into_iter().enumerate() {
-        let shown = hook.describe();
-        let run = match &hook {
-            Hook::Command(argv) => run_command(argv, &hook_env, timeout).await,
-            Hook::Container { service, command } => {
-                let hook = ContainerHook { point, index, service, command: command.as_deref() };
-                run_container_hook(docker, desired, &hook, &hook_env, timeout).await
-            }
-        }
-        .map_err(|reason| DeployError::HookFailed {
-            hook: point.key().into(),
-            command: shown.clone(),
-            reason,
-            output: vec![],
-        })?;
-        observer.event(&Event::Deploy(DeployEvent::HookDone {
-            hook: point.key().into(),
-            command: shown.clone(),
-            exit_code: run.exit_code,
-            output: run.output.clone(),
-        }));
-        if let Some(reason) = run.failure {
-            return Err(DeployError::HookFailed {
-                hook: point.key().into(),
-                command: shown,
-                reason,
-                output: run.output,
-            });
+    let shown = hook.describe();
+    let failed = |reason: String, output: Vec<String>| DeployError::HookFailed {
+        hook: point.key().into(),
+        command: shown.clone(),
+        reason,
+        output,
+    };
+    let run = match hook {
+        Hook::Command(argv) => run_command(argv, env, timeout).await,
+        Hook::Container { service, command } => {
+            let hook = ContainerHook { point, index, service, command: command.as_deref() };
+            engine.run_container_hook(desired, &hook, env, timeout).await
         }
     }
-    Ok(())
+    .map_err(|reason| failed(reason, Vec::new()))?;
+    observer.event(&Event::Deploy(DeployEvent::HookDone {
+        hook: point.key().into(),
+        command: shown.clone(),
+        exit_code: run.exit_code,
+        output: run.output.clone(),
+    }));
+    match run.failure {
+        Some(reason) => Err(failed(reason, run.output)),
+        None => Ok(()),
+    }
 }
 
 /// A command on the operator machine.
@@ -276,11 +334,16 @@ mod tests {
             vec![Hook::Container { service: "app".into(), command: None }]
         );
         assert_eq!(hook_timeout(&d).unwrap(), Duration::from_secs(30));
+        let d = desired(serde_json::json!({"post-deploy": [{"command": "smoke", "on_failure": "rollback"}, "notify"]}));
+        let specs = hook_specs(&d, HookPoint::PostDeploy).unwrap();
+        assert_eq!(specs[0].hook, Hook::Command(vec!["sh".into(), "-c".into(), "smoke".into()]));
+        assert_eq!((specs[0].on_failure, specs[1].on_failure), (OnFailure::Rollback, OnFailure::Stop));
         for (bad, want) in [
             (serde_json::json!({"pre-deploy": [42]}), "pre-deploy[0]"),
             (serde_json::json!({"pre-deploy": ["ok", {"service": "nosuch"}]}), "no service `nosuch`"),
             (serde_json::json!({"post-deploy": [{"service": "app", "image": "x"}]}), "unknown key `image`"),
-            (serde_json::json!({"post-deploy": [{"command": ["x"]}]}), "names its `service`"),
+            (serde_json::json!({"post-deploy": [{"on_failure": "rollback"}]}), "names its `service`"),
+            (serde_json::json!({"post-deploy": [{"command": "x", "on_failure": "pause"}]}), "on_failure `pause`"),
             (serde_json::json!({"pre-deploy": "echo"}), "expected a list"),
             (serde_json::json!({"timeout": "soon"}), "hooks.timeout"),
         ] {
@@ -290,24 +353,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn command_hooks_get_the_release_and_a_failure_stops() {
-        // Command hooks never touch the engine: a client that is never connected is enough.
-        let docker = Docker::connect_with_http("http://127.0.0.1:1", 1, bollard::API_DEFAULT_VERSION).unwrap();
+    async fn command_hooks_get_the_release_and_a_failure_is_named() {
+        // Command hooks never touch the engine.
+        let engine = crate::deploy::fake::FakeEngine::default();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("seen");
         let d = desired(serde_json::json!({
             "pre-deploy": [format!("echo $SLIPWAY_PROJECT $SLIPWAY_RELEASE $SLIPWAY_PARENT > {}", out.display())],
-            "post-deploy": [["sh", "-c", "echo boom; exit 3"], "touch never-run"],
+            "post-deploy": [["sh", "-c", "echo boom; exit 3"]],
         }));
         let seen = crate::RecordingObserver::new();
-        run_hooks(&docker, &d, HookPoint::PreDeploy, "staging", Some(ReleaseId(6)), &seen).await.unwrap();
+        let env = HookEnv::new(&d, "staging", Some(ReleaseId(6)));
+        let pre = &hooks_of(&d, HookPoint::PreDeploy).unwrap()[0];
+        run_hook(&engine, &d, HookPoint::PreDeploy, 0, pre, &env, &seen).await.unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), "shop 7 6");
         assert_eq!(seen.events().len(), 1);
-        let err = run_hooks(&docker, &d, HookPoint::PostDeploy, "staging", None, &seen).await.unwrap_err();
+        let post = &hooks_of(&d, HookPoint::PostDeploy).unwrap()[0];
+        let err = run_hook(&engine, &d, HookPoint::PostDeploy, 0, post, &env, &seen).await.unwrap_err();
         assert!(
             matches!(&err, DeployError::HookFailed { hook, output, .. } if hook == "post-deploy" && output == &["boom"]),
             "{err}"
         );
-        assert_eq!(seen.events().len(), 2, "the failing hook stops the ones after it");
+        assert_eq!(seen.events().len(), 2);
     }
 }

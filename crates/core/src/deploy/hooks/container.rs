@@ -16,11 +16,11 @@ use bollard::models::{EndpointSettings, MountType, NetworkingConfig};
 use bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
 use bollard::Docker;
 
-use super::container_spec::{container_plan, ContainerPlan};
-use super::engine;
-use super::hooks::{HookEnv, HookPoint, HookRun};
-use super::labels::{self, ContainerIdentity};
-use super::state::DesiredRelease;
+use super::{HookEnv, HookPoint, HookRun};
+use crate::deploy::container_spec::{container_plan, ContainerPlan};
+use crate::deploy::engine;
+use crate::deploy::labels::{self, ContainerIdentity};
+use crate::deploy::state::DesiredRelease;
 
 /// One container hook to run: which point, its place in the list, the service, the command.
 pub(crate) struct ContainerHook<'a> {
