@@ -8,33 +8,29 @@
 //! the release as failed or cancelled, and return an error naming the service, the step, the
 //! failing container's last log lines and the [`super::UndoReport`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use super::container_spec::container_plan;
 use super::error::DeployError;
 use super::event::DeployEvent;
-use super::gate::{gate_bound, monitor, wait_exit, wait_healthy};
 use super::hooks::{hook_specs, run_hook, BeforeChange, HookEnv, HookPoint, OnFailure};
-use super::labels::ContainerIdentity;
+use super::lanes::is_rollout;
 use super::plan::{Plan, Step};
 use super::release::{Release, ReleaseOutcome};
 use super::rollout::{Inverse, ReplicaState};
-use super::rules::{health_gate, HealthGate};
 use super::seam::Engine;
 use super::state::DesiredRelease;
 use super::undo::undo;
 use crate::events::{Event, Observer};
-use crate::route::{RouteError, RouteSpec, TrafficRouter};
+use crate::route::{RouteError, TrafficRouter};
 use crate::stack::StackSpec;
 
 /// A failure inside a step: why, and the container whose logs explain it.
-struct StepError {
-    reason: String,
-    container: Option<String>,
+pub(crate) struct StepError {
+    pub(crate) reason: String,
+    pub(crate) container: Option<String>,
 }
 
 impl From<DeployError> for StepError {
@@ -50,27 +46,26 @@ impl From<RouteError> for StepError {
 }
 
 /// Why the run stopped early.
-enum Stop {
+pub(crate) enum Stop {
     Failed(StepError),
     Cancelled,
 }
 
 /// Runs one plan.
 pub(crate) struct Executor<'a> {
-    engine: &'a dyn Engine,
-    router: Option<&'a dyn TrafficRouter>,
-    desired: &'a DesiredRelease,
-    previous: Option<&'a StackSpec>,
-    record: Release,
-    observer: &'a dyn Observer,
-    cancel: CancellationToken,
-    before_change: &'a [Arc<dyn BeforeChange>],
-    hook_env: HookEnv,
-    started: BTreeMap<(String, u32), String>,
-    journal: Vec<Inverse>,
-    recorded: bool,
-    changed: bool,
-    post_hook_error: Option<DeployError>,
+    pub(super) engine: &'a dyn Engine,
+    pub(super) router: Option<&'a dyn TrafficRouter>,
+    pub(super) desired: &'a DesiredRelease,
+    pub(super) previous: Option<&'a StackSpec>,
+    pub(super) record: Release,
+    pub(super) observer: &'a dyn Observer,
+    pub(super) cancel: CancellationToken,
+    pub(super) before_change: &'a [Arc<dyn BeforeChange>],
+    pub(super) hook_env: HookEnv,
+    pub(super) journal: Vec<Inverse>,
+    pub(super) recorded: bool,
+    pub(super) changed: bool,
+    pub(super) post_hook_error: Option<DeployError>,
 }
 
 impl<'a> Executor<'a> {
@@ -94,7 +89,6 @@ impl<'a> Executor<'a> {
             cancel: CancellationToken::new(),
             before_change: &[],
             hook_env,
-            started: BTreeMap::new(),
             journal: Vec::new(),
             recorded: false,
             changed: false,
@@ -126,11 +120,11 @@ impl<'a> Executor<'a> {
         self
     }
 
-    fn emit(&self, e: DeployEvent) {
+    pub(super) fn emit(&self, e: DeployEvent) {
         self.observer.event(&Event::Deploy(e));
     }
 
-    fn state(&self, service: &str, container: &str, state: ReplicaState) {
+    pub(super) fn state(&self, service: &str, container: &str, state: ReplicaState) {
         self.emit(DeployEvent::Replica { service: service.into(), container: container.into(), state });
     }
 
@@ -138,7 +132,21 @@ impl<'a> Executor<'a> {
     pub(crate) async fn run(mut self, plan: &Plan) -> Result<Release, DeployError> {
         let total = plan.steps.len();
         let cancel = self.cancel.clone();
-        for (i, step) in plan.steps.iter().enumerate() {
+        let mut i = 0;
+        while i < total {
+            let step = &plan.steps[i];
+            if is_rollout(step) {
+                // One-offs and replica rollouts: independent services at once (`replica.rs`).
+                let end = (i..total).find(|j| !is_rollout(&plan.steps[*j])).unwrap_or(total);
+                self.changed = true;
+                let (journal, failure) = self.roll(plan, i, end, &cancel).await;
+                self.journal.extend(journal);
+                if let Some((k, stop)) = failure {
+                    return Err(self.fail(&plan.steps[k], stop).await);
+                }
+                i = end;
+                continue;
+            }
             let description = step.describe();
             self.emit(DeployEvent::StepStarted { index: i + 1, total, description: description.clone() });
             let t0 = Instant::now();
@@ -161,6 +169,7 @@ impl<'a> Executor<'a> {
             }
             let millis = t0.elapsed().as_millis() as u64;
             self.emit(DeployEvent::StepDone { index: i + 1, description, millis });
+            i += 1;
         }
         match self.post_hook_error.take() {
             Some(e) => Err(e),
@@ -221,52 +230,6 @@ impl<'a> Executor<'a> {
             }
             Step::Pull { image } => e.pull(image).await?,
             Step::RemoveOrphan { id, .. } => e.remove(id).await?,
-            Step::RunOneOff { service } => self.run_oneoff(service).await?,
-            Step::StartReplica { service, replica } => {
-                // `deploy.update_config.delay`: a pause between the replicas of one service.
-                let rolled_before = self.started.keys().any(|(s, _)| s == service);
-                if let Some(delay) = self.update_config(service).and_then(|u| u.delay).filter(|_| rolled_before) {
-                    tokio::time::sleep(delay).await;
-                }
-                let id = self.create(service, *replica, false).await?;
-                self.journal.push(Inverse::StopNew { service: service.clone(), container: id.clone() });
-                self.started.insert((service.clone(), *replica), id.clone());
-                e.start(&id).await.map_err(|err| StepError { reason: err.to_string(), container: Some(id.clone()) })?;
-                self.state(service, &id, ReplicaState::Started);
-            }
-            Step::WaitHealthy { service, replica, gate } => {
-                let id = self.started.get(&(service.clone(), *replica)).cloned().unwrap_or_default();
-                let failed = |reason| StepError { reason, container: Some(id.clone()) };
-                wait_healthy(e, &id, gate).await.map_err(failed)?;
-                // `deploy.update_config.monitor`: the new container must also stay up (and not
-                // turn unhealthy) this long before it takes traffic or replaces the old one.
-                if let Some(period) = self.update_config(service).and_then(|u| u.monitor).filter(|p| !p.is_zero()) {
-                    monitor(e, &id, period).await.map_err(failed)?;
-                }
-                self.state(service, &id, ReplicaState::Healthy);
-            }
-            Step::RouteSwitch { service, replica } => {
-                let id = self.started.get(&(service.clone(), *replica)).cloned().unwrap_or_default();
-                if let (Some(router), Some(route)) = (self.router, self.route_of(service)?) {
-                    let backend = e.backend(&id, &route).await?;
-                    self.journal.push(Inverse::Unroute {
-                        route: route.clone(),
-                        container: id.clone(),
-                        backend: backend.clone(),
-                    });
-                    router.add_backend(&route, &backend, self.observer).await?;
-                    self.state(service, &id, ReplicaState::Routed);
-                }
-            }
-            Step::StopOld { service, id, .. } => {
-                if let (Some(router), Some(route)) = (self.router, self.route_of(service)?) {
-                    self.take_out(router, route, service, id).await?;
-                }
-                let confirm = self.restart_bound(service);
-                self.journal.push(Inverse::RestartOld { service: service.clone(), container: id.clone(), confirm });
-                e.stop(id).await?;
-                self.state(service, id, ReplicaState::OldRetired);
-            }
             Step::RecordRelease { .. } => {
                 self.record.outcome = ReleaseOutcome::Succeeded;
                 e.write_record(&self.record).await?;
@@ -279,120 +242,16 @@ impl<'a> Executor<'a> {
                     self.emit(DeployEvent::Message { text: format!("prune failed; the release stands: {err}") });
                 }
             }
-            #[allow(unreachable_patterns)]
-            other => return Err(StepError { reason: format!("unknown step {other:?}"), container: None }),
+            // Rollout steps run in lanes (`replica.rs`).
+            other => return Err(StepError { reason: format!("not a plan-level step: {other:?}"), container: None }),
         }
         Ok(())
-    }
-
-    /// Take an old container out of the rotation (the inverse journalled first), then drain.
-    async fn take_out(
-        &mut self,
-        router: &dyn TrafficRouter,
-        route: RouteSpec,
-        service: &str,
-        id: &str,
-    ) -> Result<(), StepError> {
-        let backend = match self.engine.backend(id, &route).await {
-            Ok(b) => b,
-            // An old container that already died has no address and takes no traffic.
-            Err(err) if !self.engine.state(id).await?.running => {
-                self.emit(DeployEvent::Message {
-                    text: format!("old {service} container {id:.12} not drained: {err}"),
-                });
-                return Ok(());
-            }
-            Err(err) => return Err(err.into()),
-        };
-        self.journal.push(Inverse::Reroute {
-            route: route.clone(),
-            container: id.to_string(),
-            backend: backend.clone(),
-        });
-        match router.remove_backend(&route, &backend, self.observer).await {
-            Ok(()) => {}
-            // Stop-first: the old one is the last backend; the route goes until the new one is in.
-            Err(RouteError::LastBackend { .. }) => router.retire(&route, self.observer).await?,
-            Err(err) => return Err(err.into()),
-        }
-        self.state(service, id, ReplicaState::OldOut);
-        if !route.drain.is_zero() {
-            crate::route::emit(
-                self.observer,
-                crate::route::RouteEvent::Draining {
-                    service: service.into(),
-                    drain_ms: route.drain.as_millis() as u64,
-                },
-            );
-            tokio::time::sleep(route.drain).await;
-        }
-        Ok(())
-    }
-
-    /// The route of a service of the new stack, else of the stack it replaces.
-    fn route_of(&self, service: &str) -> Result<Option<RouteSpec>, RouteError> {
-        if self.router.is_none() {
-            return Ok(None);
-        }
-        let project = self.desired.project();
-        match self.desired.stack.services.get(service).or_else(|| self.previous?.services.get(service)) {
-            Some(svc) => RouteSpec::from_service(project, svc),
-            None => Ok(None),
-        }
-    }
-
-    /// How long an old container restarted by the undo gets to run (and be healthy) again.
-    fn restart_bound(&self, service: &str) -> Duration {
-        let svc = self.desired.stack.services.get(service).or_else(|| self.previous?.services.get(service));
-        match svc.map(|s| health_gate(s, Duration::from_secs(1))) {
-            Some(HealthGate::Healthcheck { timeout_ms }) => Duration::from_millis(timeout_ms),
-            Some(gate) => gate_bound(&gate).min(Duration::from_secs(30)),
-            None => Duration::from_secs(30),
-        }
     }
 
     async fn hook(&self, point: HookPoint, index: usize) -> Result<(), StepError> {
         let specs = hook_specs(self.desired, point)?;
         let Some(spec) = specs.get(index) else { return Ok(()) };
         run_hook(self.engine, self.desired, point, index, &spec.hook, &self.hook_env, self.observer).await?;
-        Ok(())
-    }
-
-    async fn create(&self, service: &str, replica: u32, oneoff: bool) -> Result<String, StepError> {
-        let svc = &self.desired.stack.services[service];
-        let hash = &self.desired.services[service].config_hash;
-        let release = self.desired.id.to_string();
-        let identity = ContainerIdentity {
-            project: self.desired.project(),
-            service,
-            release: &release,
-            config_hash: hash,
-            replica,
-            oneoff,
-        };
-        let plan = container_plan(&self.desired.stack, svc, &identity);
-        Ok(self.engine.create(&plan).await?)
-    }
-
-    fn update_config(&self, service: &str) -> Option<&crate::stack::UpdateConfig> {
-        self.desired.stack.services.get(service).and_then(|s| s.deploy.update_config.as_ref())
-    }
-
-    async fn run_oneoff(&mut self, service: &str) -> Result<(), StepError> {
-        let id = self.create(service, 1, true).await?;
-        let failed = |reason: String| StepError { reason, container: Some(id.clone()) };
-        self.engine.start(&id).await.map_err(|e| failed(e.to_string()))?;
-        let svc = &self.desired.stack.services[service];
-        let limit = super::rules::slipway_settings(svc)
-            .get("timeout")
-            .and_then(|v| v.as_str().and_then(|s| humantime::parse_duration(s).ok()))
-            .unwrap_or(Duration::from_secs(600));
-        let code = wait_exit(self.engine, &id, &format!("one-off {service} to exit"), limit).await.map_err(failed)?;
-        let logs = self.engine.log_tail(&id, 20).await;
-        self.emit(DeployEvent::OneOffDone { service: service.into(), exit_code: code, logs });
-        if code != 0 {
-            return Err(failed(format!("exited with code {code}")));
-        }
         Ok(())
     }
 

@@ -348,3 +348,42 @@ fn the_plan_orders_the_whole_deploy() {
         .iter()
         .any(|s| s.describe() == "post-deploy hook 1: container of web: smoke (on failure: roll back)"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn independent_services_and_parallel_replicas_roll_together_and_undo_together() {
+    let stack = |v: &str| {
+        let mut w = web(v);
+        w.deploy.replicas = Some(3);
+        w.deploy.update_config = Some(UpdateConfig { parallelism: Some(3), ..Default::default() });
+        stack_of(vec![w, worker(v)])
+    };
+    let (world, backups) = deployed(stack).await;
+    let before = world.snapshot();
+    let d = prepare(&world, &stack("v2"), &backups);
+    let seen = RecordingObserver::new();
+    execute(&world, &d, &backups, &seen, CancellationToken::new()).await.unwrap();
+    let events: Vec<String> = seen
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Deploy(DeployEvent::StepStarted { description, .. }) => Some(format!("start {description}")),
+            Event::Deploy(DeployEvent::StepDone { description, .. }) => Some(format!("done {description}")),
+            _ => None,
+        })
+        .collect();
+    let at = |e: &str| events.iter().position(|x| x.starts_with(e)).unwrap_or_else(|| panic!("{e} in {events:#?}"));
+    assert!(at("start start web replica 3") < at("done stop old web"), "replicas in one batch: {events:#?}");
+    assert!(at("start start worker replica 1") < at("done stop old web"), "services at once: {events:#?}");
+    assert_eq!(world.snapshot().1["shop-web"].len(), 3);
+
+    // The worker fails while the web replicas roll: everything is undone, the error names the
+    // worker's step.
+    let (world, backups) = deployed(stack).await;
+    let d = prepare(&world, &stack("v2"), &backups);
+    world.fail_on("create shop-worker");
+    let err = execute(&world, &d, &backups, &crate::NoopObserver, CancellationToken::new()).await.unwrap_err();
+    let DeployError::StepFailed { step, undo, .. } = &err else { panic!("{err}") };
+    assert_eq!(step, "start worker replica 1");
+    assert!(undo.restored(), "{}", undo.summary());
+    assert_eq!(world.snapshot(), before);
+}
