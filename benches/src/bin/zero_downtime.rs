@@ -14,9 +14,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context;
-use slipway::deploy::{DeployOptions, Deployer, DockerHost};
+use slipway::deploy::{DeployEvent, DeployOptions, Deployer, DockerHost};
 use slipway::stack::{HealthcheckSpec, NetworkSpec, ServiceSpec, StackSpec};
-use slipway::NoopObserver;
+use slipway::{Event, NoopObserver, Observer, RecordingObserver};
 use slipway_e2e::load::{Load, Sample};
 use slipway_e2e::project::ProjectGuard;
 use slipway_e2e::traefik::TestTraefik;
@@ -69,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
     for (s, c) in slipway.steps.iter().zip(&compose.steps) {
         let ratio = s.millis as f64 / (c.millis.max(1)) as f64;
         println!(
-            "{:<26} | {:>10} {:>7} {:>7} | {:>10} {:>7} {:>7} | {ratio:>5.2}",
+            "{:<28} | {:>10} {:>7} {:>7} | {:>10} {:>7} {:>7} | {ratio:>5.2}",
             s.what, s.millis, s.ok, s.failed, c.millis, c.ok, c.failed
         );
     }
@@ -82,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
             breakdown(&run.samples)
         );
         for s in &run.steps {
-            println!("  {:<26} {}", s.what, s.outcome);
+            println!("  {:<28} {}", s.what, s.outcome);
         }
     }
     println!("\nversions over time (per second; x = failed):");
@@ -156,16 +156,40 @@ async fn run_slipway(image: &str) -> anyhow::Result<RunFigures> {
     for (what, version, healthy) in STEPS {
         let from = load.elapsed();
         let t = Instant::now();
+        let seen = RecordingObserver::new();
+        let planned_at = std::sync::Mutex::new(None);
+        let observer = |e: &Event| {
+            if matches!(e, Event::Deploy(DeployEvent::Planned { .. })) {
+                if let Ok(mut p) = planned_at.lock() {
+                    *p = Some(Instant::now());
+                }
+            }
+            seen.event(e);
+        };
         let result = if what == "rollback" {
-            host.rollback(&project, None, &opts, &NoopObserver).await
+            host.rollback(&project, None, &opts, &observer).await
         } else {
-            host.apply(&stack(&project, image, version, healthy, &traefik), &opts, &NoopObserver).await
+            host.apply(&stack(&project, image, version, healthy, &traefik), &opts, &observer).await
         };
         let millis = t.elapsed().as_millis();
-        let outcome = match result {
+        let mut outcome = match result {
             Ok(out) => format!("release {}", out.release.map(|r| r.id.to_string()).unwrap_or_default()),
             Err(e) => format!("failed and undone: {}", e.to_string().lines().next().unwrap_or_default()),
         };
+        // Where the time went: until the plan, then the steps that took 100 ms or more.
+        if let Some(planned) = planned_at.lock().ok().and_then(|p| *p) {
+            outcome.push_str(&format!(
+                "\n      {:>5} ms  before the plan (lock, digests, state)",
+                (planned - t).as_millis()
+            ));
+        }
+        for e in seen.events() {
+            if let Event::Deploy(DeployEvent::StepDone { description, millis, .. }) = e {
+                if millis >= 100 {
+                    outcome.push_str(&format!("\n      {millis:>5} ms  {description}"));
+                }
+            }
+        }
         windows.push((format!("{what} -> {version}"), millis, outcome, from, load.elapsed()));
         tokio::time::sleep(GAP).await;
     }
