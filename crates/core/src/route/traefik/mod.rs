@@ -23,7 +23,7 @@ pub use api::{ServiceView, TraefikApi};
 use super::{emit, Backend, RouteError, RouteEvent, RouteSpec, TrafficRouter};
 use crate::events::Observer;
 use crate::stack::StackSpec;
-use crate::wait::wait_until;
+use crate::wait::{wait_until, WaitTimeout};
 
 /// Drives Traefik v3 through a watched dynamic-configuration directory and its API.
 #[derive(Debug)]
@@ -159,31 +159,31 @@ impl TraefikRouter {
         Ok(())
     }
 
-    /// Probe `backend`'s health path directly until it answers 2xx/3xx (bounded).
-    async fn probe_direct(&self, route: &RouteSpec, backend: &Backend) -> Result<(), RouteError> {
+    /// Probe `backend`'s health path directly until it answers 2xx/3xx (bounded); how long the
+    /// answering probe took.
+    async fn probe_direct(&self, route: &RouteSpec, backend: &Backend) -> Result<Duration, RouteError> {
         let url = format!("{}{}", backend.url(), route.health.path);
         let last = std::sync::Mutex::new(String::from("not probed"));
-        let result = wait_until(
-            &format!("{url} to answer"),
-            self.health_timeout,
-            self.poll.max(Duration::from_millis(100)),
-            || {
-                let req = self.probe.get(&url).timeout(route.health.timeout).send();
-                let last = &last;
-                async move {
-                    let outcome = match req.await {
-                        Ok(r) if r.status().is_success() || r.status().is_redirection() => return Some(()),
-                        Ok(r) => format!("HTTP {}", r.status()),
-                        Err(e) => e.to_string(),
-                    };
-                    if let Ok(mut l) = last.lock() {
-                        *l = outcome;
-                    }
-                    None
+        let what = format!("{url} to answer");
+        // Bounded from outside too: the whole poll, the request in flight included.
+        let outer = self.health_timeout + route.health.timeout + Duration::from_secs(1);
+        let poll = wait_until(&what, self.health_timeout, self.poll.max(Duration::from_millis(100)), || {
+            let req = self.probe.get(&url).timeout(route.health.timeout).send();
+            let last = &last;
+            async move {
+                let sent = Instant::now();
+                let outcome = match req.await {
+                    Ok(r) if r.status().is_success() || r.status().is_redirection() => return Some(sent.elapsed()),
+                    Ok(r) => format!("HTTP {}", r.status()),
+                    Err(e) => e.to_string(),
+                };
+                if let Ok(mut l) = last.lock() {
+                    *l = outcome;
                 }
-            },
-        )
-        .await;
+                None
+            }
+        });
+        let result = tokio::time::timeout(outer, poll).await.unwrap_or(Err(WaitTimeout { what, waited: outer }));
         result.map_err(|t| RouteError::BackendUnhealthy {
             service: route.service.clone(),
             backend: backend.to_string(),
@@ -208,7 +208,7 @@ impl TraefikRouter {
         want.sort();
         let seen = std::sync::Mutex::new(String::from("nothing"));
         let routers: Vec<String> = route.routers.iter().map(|r| config::router_name(route, &r.name)).collect();
-        let result = wait_until(what, timeout, self.poll, || {
+        let poll = wait_until(what, timeout, self.poll, || {
             let (want, seen, routers) = (&want, &seen, &routers);
             async move {
                 let view = match self.api.service(&route.key()).await {
@@ -244,8 +244,11 @@ impl TraefikRouter {
                 }
                 Some(())
             }
-        })
-        .await;
+        });
+        // Bounded from outside too: the whole poll, the API request in flight included.
+        let outer = timeout + Duration::from_secs(6);
+        let waited = WaitTimeout { what: what.to_string(), waited: outer };
+        let result = tokio::time::timeout(outer, poll).await.unwrap_or(Err(waited));
         match result {
             Ok(()) => Ok(start.elapsed()),
             Err(t) => Err(RouteError::NotConfirmed {
@@ -298,7 +301,7 @@ impl TrafficRouter for TraefikRouter {
             next.sort();
         }
         emit(observer, RouteEvent::Probing { service: route.service.clone(), backend: backend.to_string() });
-        self.probe_direct(route, backend).await?;
+        let latency = self.probe_direct(route, backend).await?;
         let written = Instant::now();
         self.write_set(route, &next, observer).await?;
         let live = format!("backend {backend} live");
@@ -306,9 +309,12 @@ impl TrafficRouter for TraefikRouter {
             self.restore(route, &current, observer).await;
             return Err(e);
         }
-        // Traefik shows a new server UP before its own first check: wait one check round and
-        // confirm again, so "live" means Traefik's own health check passed too.
-        tokio::time::sleep(route.health.interval + route.health.timeout).await;
+        // Traefik shows a new server UP before its own first check, which it runs one interval
+        // after the reload: wait that long plus what the check itself takes (observed: the
+        // direct probe's latency, with a margin, at most the check's timeout), and confirm
+        // again, so "live" means Traefik's own health check passed too.
+        let check = (latency * 4 + Duration::from_millis(150)).min(route.health.timeout);
+        tokio::time::sleep(route.health.interval + check).await;
         let stays = format!("backend {backend} UP under Traefik's own health check");
         let recheck = route.health.interval.max(self.poll * 2);
         if let Err(e) = self.confirm(route, &next, std::slice::from_ref(backend), &stays, recheck).await {
