@@ -30,6 +30,7 @@ mod rollout;
 mod rules;
 mod seam;
 mod state;
+mod step;
 mod undo;
 
 pub use container_spec::{container_plan, ContainerPlan};

@@ -1,0 +1,171 @@
+//! `Step`: one typed step of a deploy plan, with its one-line description for progress output
+//! and `--dry-run`.
+
+use serde::Serialize;
+
+use super::hooks::OnFailure;
+use super::release::ReleaseId;
+use super::rules::HealthGate;
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Step {
+    /// Hold the project's deploy lock (taken before the host's state is read, released at the
+    /// end whatever happens).
+    Lock {
+        /// Project.
+        project: String,
+    },
+    /// The environment's policy (pins, backup before change) is checked before the plan is made.
+    Policy {
+        /// Environment.
+        env: String,
+    },
+    /// A before-change hook (a database backup): before anything can change data.
+    Backup {
+        /// Its place among the before-change hooks (from 0).
+        index: usize,
+        /// What it backs up.
+        description: String,
+    },
+    /// Run a pre-deploy hook (`x-slipway.hooks.pre-deploy[index]`).
+    PreDeployHook {
+        /// Its place in the list (from 0).
+        index: usize,
+        /// The hook as shown.
+        hook: String,
+        /// What its failure does.
+        on_failure: OnFailure,
+    },
+    /// Create a network the stack declares.
+    CreateNetwork {
+        /// Stack key.
+        key: String,
+        /// Engine-side name.
+        name: String,
+    },
+    /// Create a named volume the stack declares.
+    CreateVolume {
+        /// Stack key.
+        key: String,
+        /// Engine-side name.
+        name: String,
+    },
+    /// Pull an image by digest (through the engine, with its credentials).
+    Pull {
+        /// The pinned reference.
+        image: String,
+    },
+    /// Remove a stopped container left by an interrupted deploy (its release was never recorded).
+    RemoveOrphan {
+        /// Engine id.
+        id: String,
+        /// Name.
+        name: String,
+    },
+    /// Run a one-off task to completion (exit code 0 required).
+    RunOneOff {
+        /// Service.
+        service: String,
+    },
+    /// Create and start a new container for one replica.
+    StartReplica {
+        /// Service.
+        service: String,
+        /// Replica number.
+        replica: u32,
+    },
+    /// Wait (bounded) until the new replica is healthy.
+    WaitHealthy {
+        /// Service.
+        service: String,
+        /// Replica number.
+        replica: u32,
+        /// How health is judged.
+        gate: HealthGate,
+    },
+    /// Move traffic to the new replica (a hook for the route room; a no-op without a router).
+    RouteSwitch {
+        /// Service.
+        service: String,
+        /// Replica number.
+        replica: u32,
+    },
+    /// Stop an old container with its stop signal and grace period; it is kept (stopped).
+    StopOld {
+        /// Service.
+        service: String,
+        /// Engine id.
+        id: String,
+        /// Name.
+        name: String,
+    },
+    /// Write the release record on the host.
+    RecordRelease {
+        /// The release id.
+        release: ReleaseId,
+    },
+    /// Run a post-deploy hook (`x-slipway.hooks.post-deploy[index]`) after the release is
+    /// recorded.
+    PostDeployHook {
+        /// Its place in the list (from 0).
+        index: usize,
+        /// The hook as shown.
+        hook: String,
+        /// What its failure does.
+        on_failure: OnFailure,
+    },
+    /// Remove containers and images of releases beyond retention.
+    Prune {
+        /// Releases kept.
+        keep: usize,
+    },
+}
+
+impl Step {
+    /// A one-line description for progress output and `--dry-run`.
+    pub fn describe(&self) -> String {
+        let on_failure = |o: &OnFailure| match o {
+            OnFailure::Rollback => " (on failure: roll back)",
+            _ => "",
+        };
+        match self {
+            Step::Lock { project } => format!("hold the deploy lock of {project}"),
+            Step::Policy { env } => format!("check the {env} policy"),
+            Step::Backup { description, .. } => format!("back up: {description}"),
+            Step::PreDeployHook { index, hook, on_failure: o } => {
+                format!("pre-deploy hook {}: {hook}{}", index + 1, on_failure(o))
+            }
+            Step::PostDeployHook { index, hook, on_failure: o } => {
+                format!("post-deploy hook {}: {hook}{}", index + 1, on_failure(o))
+            }
+            Step::CreateNetwork { name, .. } => format!("create network {name}"),
+            Step::CreateVolume { name, .. } => format!("create volume {name}"),
+            Step::Pull { image } => format!("pull {image}"),
+            Step::RemoveOrphan { name, .. } => format!("remove orphan container {name}"),
+            Step::RunOneOff { service } => format!("run one-off {service}"),
+            Step::StartReplica { service, replica } => format!("start {service} replica {replica}"),
+            Step::WaitHealthy { service, replica, gate } => {
+                format!("wait for {service} replica {replica} ({})", gate.describe())
+            }
+            Step::RouteSwitch { service, replica } => format!("switch traffic of {service} to replica {replica}"),
+            Step::StopOld { service, name, .. } => format!("stop old {service} container {name}"),
+            Step::RecordRelease { release } => format!("record release {release}"),
+            Step::Prune { keep } => format!("prune beyond the last {keep} releases"),
+        }
+    }
+
+    /// The service the step is about, when it is about one.
+    pub fn service(&self) -> Option<&str> {
+        match self {
+            Step::RunOneOff { service }
+            | Step::StartReplica { service, .. }
+            | Step::WaitHealthy { service, .. }
+            | Step::RouteSwitch { service, .. }
+            | Step::StopOld { service, .. } => Some(service),
+            _ => None,
+        }
+    }
+}
