@@ -37,6 +37,16 @@ fn first(a: Option<(usize, Stop)>, b: Option<(usize, Stop)>) -> Option<(usize, S
     }
 }
 
+/// Append the groups' inverses to `journal` (in order); the first failure among them.
+fn merge(journal: &mut Vec<Inverse>, results: Vec<Rolled>) -> Option<(usize, Stop)> {
+    let mut failure = None;
+    for (j, f) in results {
+        journal.extend(j);
+        failure = first(failure, f);
+    }
+    failure
+}
+
 impl<'a> Executor<'a> {
     /// Run the rollout steps `plan.steps[from..to]`: services in waves, units in batches.
     pub(crate) async fn roll(&self, plan: &Plan, from: usize, to: usize, cancel: &CancellationToken) -> Rolled {
@@ -49,13 +59,8 @@ impl<'a> Executor<'a> {
                 lanes.push(self.roll_service(service, mine, plan, cancel));
             }
             let results: Vec<Rolled> = futures::stream::iter(lanes).buffered(MAX_SERVICES).collect().await;
-            let mut failure = None;
-            for (j, f) in results {
-                journal.extend(j);
-                failure = first(failure, f);
-            }
-            if failure.is_some() {
-                return (journal, failure);
+            if let Some(failure) = merge(&mut journal, results) {
+                return (journal, Some(failure));
             }
         }
         (journal, None)
@@ -78,14 +83,8 @@ impl<'a> Executor<'a> {
             for unit in group {
                 runs.push(self.roll_unit(unit, plan, cancel));
             }
-            let results = futures::future::join_all(runs).await;
-            let mut failure = None;
-            for (j, f) in results {
-                journal.extend(j);
-                failure = first(failure, f);
-            }
-            if failure.is_some() {
-                return (journal, failure);
+            if let Some(failure) = merge(&mut journal, futures::future::join_all(runs).await) {
+                return (journal, Some(failure));
             }
         }
         (journal, None)
