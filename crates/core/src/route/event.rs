@@ -46,7 +46,16 @@ pub enum RouteEvent {
         /// The drain period.
         drain_ms: u64,
     },
-    /// A failed step was undone: the previous server set is configured again.
+    /// A failed step could not be undone: the previous server set is not (confirmed) back.
+    RestoreFailed {
+        /// The service.
+        service: String,
+        /// The servers that should be configured.
+        backends: Vec<String>,
+        /// Why.
+        reason: String,
+    },
+    /// A failed step was undone: the previous server set is configured again (confirmed).
     Restored {
         /// The service.
         service: String,

@@ -261,23 +261,22 @@ impl TraefikRouter {
         }
     }
 
-    /// Undo: configure `previous` again and wait (bounded) until Traefik shows it.
+    /// Undo: configure `previous` again and wait (bounded) until Traefik shows it; the observer
+    /// hears `Restored` only when Traefik confirmed it, else `RestoreFailed`.
     async fn restore(&self, route: &RouteSpec, previous: &[Backend], observer: &dyn Observer) {
-        if let Err(e) = self.write_set(route, previous, observer).await {
-            tracing::error!(service = %route.service, error = %e, "could not restore the previous route");
-            return;
+        let backends: Vec<String> = previous.iter().map(|b| b.to_string()).collect();
+        let result = match self.write_set(route, previous, observer).await {
+            Ok(()) => self.confirm(route, previous, &[], "the previous backends restored", self.confirm_timeout).await,
+            Err(e) => Err(e),
+        };
+        let service = route.service.clone();
+        match result {
+            Ok(_) => emit(observer, RouteEvent::Restored { service, backends }),
+            Err(e) => {
+                tracing::error!(service = %route.service, error = %e, "previous route not restored");
+                emit(observer, RouteEvent::RestoreFailed { service, backends, reason: e.to_string() });
+            }
         }
-        if let Err(e) = self.confirm(route, previous, &[], "the previous backends restored", self.confirm_timeout).await
-        {
-            tracing::error!(service = %route.service, error = %e, "previous route not confirmed");
-        }
-        emit(
-            observer,
-            RouteEvent::Restored {
-                service: route.service.clone(),
-                backends: previous.iter().map(|b| b.to_string()).collect(),
-            },
-        );
     }
 }
 
