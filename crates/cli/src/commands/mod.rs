@@ -10,5 +10,6 @@ pub mod prune;
 pub mod reference;
 pub mod registry;
 pub mod releases;
+pub mod render;
 pub mod restore;
 pub mod tags;
