@@ -53,6 +53,62 @@ pub enum KubernetesError {
     /// A dependency cycle between services.
     #[error(transparent)]
     Order(Box<crate::deploy::DeployError>),
+    /// A request to the cluster failed.
+    #[error("{action}: {source}")]
+    Api {
+        /// What was being done.
+        action: String,
+        /// The cause.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// A Deployment did not roll out, or a Job failed.
+    #[error("{kind} {name}: {reason}{}", describe(diagnosis))]
+    WorkloadFailed {
+        /// `Deployment` or `Job`.
+        kind: String,
+        /// The object.
+        name: String,
+        /// Why (kubectl's wording, or the bound that passed).
+        reason: String,
+        /// The pod, its events and log lines.
+        diagnosis: Box<super::deploy::Diagnosis>,
+    },
+    /// The release failed and the previous one was applied again.
+    #[error("{cause}; release {to} was applied again and {}", if *restored { "rolled out" } else { "did NOT roll out either: look at the cluster" })]
+    RolledBack {
+        /// Why the release failed.
+        #[source]
+        cause: Box<KubernetesError>,
+        /// The release re-applied.
+        to: u64,
+        /// Whether it rolled out.
+        restored: bool,
+    },
+    /// Another deploy holds the project's Lease.
+    #[error("project {project} is being deployed by {holder} (Lease slipway-{project}); wait, or delete the Lease if that deploy died")]
+    LockHeld {
+        /// The project.
+        project: String,
+        /// The Lease's holder identity.
+        holder: String,
+    },
+    /// No release to roll back to.
+    #[error("project {project}: no recorded release {what}")]
+    NoRelease {
+        /// The project.
+        project: String,
+        /// Which one was asked for.
+        what: String,
+    },
+    /// A recorded manifest stream cannot be read back.
+    #[error("release record of {project}: manifests unreadable: {reason}")]
+    BadRecord {
+        /// The project.
+        project: String,
+        /// Why.
+        reason: String,
+    },
     /// An object could not be serialised.
     #[error("cannot serialise {kind} {name}: {source}")]
     Serialise {
@@ -66,6 +122,20 @@ pub enum KubernetesError {
     },
 }
 
+fn describe(d: &super::deploy::Diagnosis) -> String {
+    let mut out = String::new();
+    if let Some(pod) = &d.pod {
+        out.push_str(&format!("; pod {pod}"));
+    }
+    if !d.events.is_empty() {
+        out.push_str(&format!("; last events: {}", d.events.join(" | ")));
+    }
+    if !d.logs.is_empty() {
+        out.push_str(&format!("; last log lines:\n    {}", d.logs.join("\n    ")));
+    }
+    out
+}
+
 fn list(warnings: &[MappingWarning]) -> String {
     warnings.iter().map(|w| format!("  - {w}")).collect::<Vec<_>>().join("\n")
 }
@@ -74,7 +144,12 @@ impl KubernetesError {
     /// How faces report it.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            KubernetesError::Serialise { .. } => ErrorKind::Failed,
+            KubernetesError::Serialise { .. }
+            | KubernetesError::Api { .. }
+            | KubernetesError::WorkloadFailed { .. }
+            | KubernetesError::RolledBack { .. }
+            | KubernetesError::LockHeld { .. }
+            | KubernetesError::BadRecord { .. } => ErrorKind::Failed,
             _ => ErrorKind::InvalidInput,
         }
     }

@@ -6,6 +6,7 @@
 //! stream that `kubectl apply -f` accepts.
 
 mod config;
+pub mod deploy;
 mod error;
 mod ingress;
 mod jobs;

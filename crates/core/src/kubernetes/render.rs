@@ -94,6 +94,13 @@ pub struct Rendered {
     pub order: Vec<(String, bool)>,
 }
 
+impl Manifest {
+    /// A manifest from its parts (for streams read back from a record).
+    pub fn new(kind: String, name: String, service: Option<String>, body: serde_json::Value) -> Self {
+        Manifest { kind, name, service, body }
+    }
+}
+
 impl Rendered {
     /// The multi-document YAML stream.
     pub fn to_yaml(&self) -> String {
