@@ -250,3 +250,20 @@ async fn a_held_lease_refuses_the_deploy_and_changes_nothing() {
     assert_eq!(s.requests.len(), 2, "create (409), then read the holder: {:#?}", s.requests);
     assert!(!s.requests.iter().any(|r| r.starts_with("PATCH") || r.starts_with("DELETE")));
 }
+
+#[tokio::test]
+async fn rollback_to_a_named_release_re_applies_its_manifests_and_records_a_new_release() {
+    let v1 = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    dev.slipway.service: web\nspec:\n  progressDeadlineSeconds: 60\n";
+    let (deployer, state) =
+        mock(Scenario { existing_records: vec![record(1, v1), record(2, v1)], ..Default::default() });
+    let release = deployer.rollback("shop", Some(1), &RecordingObserver::default()).await.expect("rolls back");
+    assert_eq!((release.id, release.parent), (3, Some(2)));
+    {
+        let s = state.lock().unwrap();
+        assert_eq!(s.web_release, "3", "release 1's Deployment applied as release 3");
+        assert_eq!(s.records.len(), 1);
+        assert_eq!(s.records[0]["metadata"]["name"], "slipway-shop-r3");
+    }
+    let err = deployer.rollback("shop", Some(9), &RecordingObserver::default()).await.expect_err("no release 9");
+    assert!(err.to_string().contains("no recorded release 9"), "{err}");
+}

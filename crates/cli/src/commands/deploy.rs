@@ -25,6 +25,9 @@ pub struct Target {
     /// Docker engine (`unix:///...`, `tcp://...`); default DOCKER_HOST, else the local socket.
     #[arg(long = "host", short = 'H')]
     pub host: Option<String>,
+    /// `--target`, `--context`, `--namespace` (kubernetes room).
+    #[command(flatten)]
+    pub kube: super::kubernetes::KubeTarget,
 }
 
 impl Target {
@@ -179,6 +182,12 @@ pub async fn run(args: Args) -> u8 {
 }
 
 async fn deploy(args: &Args) -> Result<u8, slipway::Error> {
+    if args.target.kube.is_kubernetes() {
+        let policy_file = args.policy_file.as_deref();
+        return Ok(
+            super::kubernetes::deploy(&args.target, &args.env, args.tag.as_deref(), policy_file, args.json).await
+        );
+    }
     let stack = load_stack(&args.target.files, args.target.project.as_deref(), args.tag.as_deref())?;
     let host = args.target.host().await?;
     let policies = slipway::policy::EnvironmentPolicies::builtin_with_file(args.policy_file.as_deref())?;

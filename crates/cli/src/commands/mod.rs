@@ -4,6 +4,7 @@ pub mod backup;
 pub mod build;
 pub mod config;
 pub mod deploy;
+pub mod kubernetes;
 pub mod policy;
 pub mod probe;
 pub mod prune;

@@ -53,6 +53,14 @@ pub enum KubernetesError {
     /// A dependency cycle between services.
     #[error(transparent)]
     Order(Box<crate::deploy::DeployError>),
+    /// No cluster could be configured from the kubeconfig.
+    #[error("cannot use {context} of the kubeconfig: {reason}")]
+    Connect {
+        /// The context (or "the current context").
+        context: String,
+        /// Why (the kubeconfig error, which holds no credentials).
+        reason: String,
+    },
     /// A request to the cluster failed.
     #[error("{action}: {source}")]
     Api {

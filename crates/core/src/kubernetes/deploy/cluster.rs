@@ -43,6 +43,22 @@ impl Cluster {
         Cluster { client, namespace: namespace.into(), poll: Duration::from_secs(2) }
     }
 
+    /// A namespace of the cluster of a kubeconfig context (`None`: the current context; the
+    /// namespace defaults to the context's, else `default`). Reads `KUBECONFIG` or ~/.kube/config.
+    pub async fn connect(context: Option<&str>, namespace: Option<&str>) -> Result<Self, KubernetesError> {
+        let opts = kube::config::KubeConfigOptions { context: context.map(String::from), ..Default::default() };
+        let what = context.map_or("the current context".to_string(), |c| format!("context {c}"));
+        let config = kube::Config::from_kubeconfig(&opts)
+            .await
+            .map_err(|e| KubernetesError::Connect { context: what.clone(), reason: e.to_string() })?;
+        let ns = namespace.map(String::from).unwrap_or_else(|| config.default_namespace.clone());
+        let client = Client::try_from(config).map_err(|source| KubernetesError::Api {
+            action: format!("connect to {what}"),
+            source: Box::new(source),
+        })?;
+        Ok(Cluster::new(client, ns))
+    }
+
     /// Poll interval of the waits (default 2 s).
     pub fn poll(mut self, every: Duration) -> Self {
         self.poll = every;
