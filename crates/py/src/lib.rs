@@ -8,6 +8,7 @@ mod convert;
 mod deploy;
 mod errors;
 mod health;
+mod kubernetes;
 mod policy;
 mod reference;
 mod registry;
@@ -29,5 +30,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     deploy::register(m)?;
     backup::register(m)?;
     build::register(m)?;
+    kubernetes::register(m)?;
     Ok(())
 }
