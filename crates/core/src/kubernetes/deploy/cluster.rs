@@ -99,39 +99,7 @@ impl Cluster {
         observer: &dyn Observer,
     ) -> Result<(), KubernetesError> {
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.namespace);
-        let wait = async {
-            let mut last = String::new();
-            loop {
-                let d = api.get(name).await.map_err(|source| KubernetesError::Api {
-                    action: format!("read Deployment {name}"),
-                    source: Box::new(source),
-                });
-                let d = match d {
-                    Ok(d) => d,
-                    Err(e) => return Err(Err(e)),
-                };
-                match rollout::deployment(&d) {
-                    Progress::Done(msg) => {
-                        message(observer, msg);
-                        return Ok(());
-                    }
-                    Progress::Failed(reason) => return Err(Ok(reason)),
-                    Progress::Waiting(msg) if msg != last => {
-                        message(observer, format!("deployment {name}: {msg}"));
-                        last = msg;
-                    }
-                    Progress::Waiting(_) => {}
-                }
-                tokio::time::sleep(self.poll).await;
-            }
-        };
-        let reason = match tokio::time::timeout(bound, wait).await {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(Ok(reason))) => reason,
-            Ok(Err(Err(e))) => return Err(e),
-            Err(_) => format!("not rolled out after {}", humantime::format_duration(bound)),
-        };
-        Err(self.failed("Deployment", name, name, reason).await)
+        self.await_progress(&api, "Deployment", name, name, bound, observer, rollout::deployment).await
     }
 
     /// Wait until a Job has succeeded, at most `bound`; its failure is an error.
@@ -143,33 +111,59 @@ impl Cluster {
         observer: &dyn Observer,
     ) -> Result<(), KubernetesError> {
         let api: Api<Job> = Api::namespaced(self.client.clone(), &self.namespace);
+        self.await_progress(&api, "Job", name, service, bound, observer, rollout::job).await
+    }
+
+    /// Poll `name` until `condition` says done or failed, the whole wait bounded by `bound`;
+    /// each new waiting message is a progress event; a failure carries the diagnosis.
+    #[allow(clippy::too_many_arguments)]
+    async fn await_progress<K>(
+        &self,
+        api: &Api<K>,
+        kind: &str,
+        name: &str,
+        service: &str,
+        bound: Duration,
+        observer: &dyn Observer,
+        condition: fn(&K) -> Progress,
+    ) -> Result<(), KubernetesError>
+    where
+        K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
         let wait = async {
+            let mut last = String::new();
             loop {
-                let d = api.get(name).await.map_err(|source| KubernetesError::Api {
-                    action: format!("read Job {name}"),
-                    source: Box::new(source),
-                });
-                let d = match d {
-                    Ok(d) => d,
-                    Err(e) => return Err(Err(e)),
+                let obj = match api.get(name).await {
+                    Ok(o) => o,
+                    Err(source) => {
+                        return Err(Err(KubernetesError::Api {
+                            action: format!("read {kind} {name}"),
+                            source: Box::new(source),
+                        }))
+                    }
                 };
-                match rollout::job(&d) {
+                match condition(&obj) {
                     Progress::Done(msg) => {
                         message(observer, msg);
                         return Ok(());
                     }
                     Progress::Failed(reason) => return Err(Ok(reason)),
-                    Progress::Waiting(_) => tokio::time::sleep(self.poll).await,
+                    Progress::Waiting(msg) if msg != last => {
+                        message(observer, format!("{} {name}: {msg}", kind.to_ascii_lowercase()));
+                        last = msg;
+                    }
+                    Progress::Waiting(_) => {}
                 }
+                tokio::time::sleep(self.poll).await;
             }
         };
         let reason = match tokio::time::timeout(bound, wait).await {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(Ok(reason))) => reason,
             Ok(Err(Err(e))) => return Err(e),
-            Err(_) => format!("not finished after {}", humantime::format_duration(bound)),
+            Err(_) => format!("not done after {}", humantime::format_duration(bound)),
         };
-        Err(self.failed("Job", name, service, reason).await)
+        Err(self.failed(kind, name, service, reason).await)
     }
 
     async fn failed(&self, kind: &str, name: &str, service: &str, reason: String) -> KubernetesError {
