@@ -51,6 +51,8 @@ struct Scenario {
     web_release: String,
     /// Another holder's unexpired Lease.
     lease_holder: Option<String>,
+    /// Finished one-off Jobs on the cluster: (name, release label).
+    old_jobs: Vec<(String, String)>,
 }
 
 fn ok(v: Value) -> Response<Body> {
@@ -90,6 +92,13 @@ fn answer(s: &mut Scenario, method: &str, path: &str, body: Value) -> Response<B
                     body["metadata"]["labels"]["dev.slipway.release"].as_str().unwrap_or_default().to_string();
             }
             ok(body)
+        }
+        ("GET", p) if p.contains("/jobs?") => {
+            let items = s.old_jobs.iter().map(|(n, r)| json!({"metadata": {"name": n, "labels": {"dev.slipway.release": r}}, "spec": {"template": {}}, "status": {"succeeded": 1}})).collect();
+            list("JobList", items)
+        }
+        ("DELETE", p) if p.contains("/secrets/") || p.contains("/jobs/") => {
+            ok(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}))
         }
         ("GET", p) if p.contains("/jobs/") => {
             let st = if s.job_fails {
@@ -266,4 +275,20 @@ async fn rollback_to_a_named_release_re_applies_its_manifests_and_records_a_new_
     }
     let err = deployer.rollback("shop", Some(9), &RecordingObserver::default()).await.expect_err("no release 9");
     assert!(err.to_string().contains("no recorded release 9"), "{err}");
+}
+
+#[tokio::test]
+async fn prune_deletes_records_beyond_retention_and_old_jobs_but_keeps_the_current_release() {
+    let v1 = "---\n";
+    let (deployer, state) = mock(Scenario {
+        existing_records: (1..=4).map(|i| record(i, v1)).collect(),
+        old_jobs: vec![("migrate-aaa".into(), "1".into()), ("migrate-bbb".into(), "4".into())],
+        ..Default::default()
+    });
+    let deleted = deployer.prune("shop", 2).await.expect("prunes");
+    assert_eq!(deleted, ["slipway-shop-r1", "slipway-shop-r2", "migrate-aaa"]);
+    let s = state.lock().unwrap();
+    let deletes: Vec<&String> = s.requests.iter().filter(|r| r.starts_with("DELETE")).collect();
+    assert_eq!(deletes.len(), 3, "{deletes:#?}");
+    assert!(deletes[2].contains("/jobs/migrate-aaa"), "{deletes:#?}");
 }

@@ -129,8 +129,19 @@ pub async fn rollback(target: &Target, to: Option<&str>, json: bool) -> u8 {
     )
 }
 
-/// `slipway prune --target kubernetes`: not implemented yet; says so (exit 2).
-pub async fn prune(_target: &Target) -> u8 {
-    eprintln!("slipway: prune --target kubernetes is not implemented yet: delete old slipway-<project>-r<N> Secrets and finished Jobs with kubectl");
-    2
+/// `slipway prune --target kubernetes`: records beyond `retain` and old releases' Jobs.
+pub async fn prune(target: &Target, retain: usize, json: bool) -> u8 {
+    finish(
+        async {
+            let project = target.project()?;
+            let deleted = target.kube.deployer().await?.prune(&project, retain).await?;
+            if json {
+                output::json_line(&serde_json::json!({ "project": project, "deleted": deleted }));
+            } else {
+                println!("{project}: deleted {} object(s): {}", deleted.len(), deleted.join(", "));
+            }
+            Ok(0)
+        }
+        .await,
+    )
 }

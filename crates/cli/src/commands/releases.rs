@@ -146,7 +146,7 @@ pub async fn rollback(args: RollbackArgs) -> u8 {
 /// Run `slipway prune`.
 pub async fn prune(target: &Target, retain: usize, json: bool) -> u8 {
     if target.kube.is_kubernetes() {
-        return super::kubernetes::prune(target).await;
+        return super::kubernetes::prune(target, retain, json).await;
     }
     let run = async {
         let project = target.project()?;

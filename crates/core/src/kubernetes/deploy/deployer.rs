@@ -232,6 +232,39 @@ impl KubernetesDeployer {
         Ok(records::list(&self.cluster, project).await?.into_iter().map(|r| r.release).collect())
     }
 
+    /// Delete release records beyond the last `retain` (the last successful one is always kept)
+    /// and the finished Jobs of older releases. Returns the names deleted.
+    pub async fn prune(&self, project: &str, retain: usize) -> crate::Result<Vec<String>> {
+        use k8s_openapi::api::batch::v1::Job;
+        use k8s_openapi::api::core::v1::Secret;
+        use kube::api::DeleteParams;
+        let api_err = |action: String| move |source| KubernetesError::Api { action, source: Box::new(source) };
+        let history = records::list(&self.cluster, project).await?;
+        let current = history.iter().rev().find(|r| r.release.outcome == "succeeded").map(|r| r.release.id);
+        let keep_from = history.len().saturating_sub(retain.max(1));
+        let mut deleted = Vec::new();
+        let secrets: Api<Secret> = Api::namespaced(self.cluster.client().clone(), self.cluster.namespace());
+        for r in history.iter().take(keep_from).filter(|r| Some(r.release.id) != current) {
+            let name = records::record_name(project, r.release.id);
+            secrets.delete(&name, &DeleteParams::default()).await.map_err(api_err(format!("delete {name}")))?;
+            deleted.push(name);
+        }
+        let jobs: Api<Job> = Api::namespaced(self.cluster.client().clone(), self.cluster.namespace());
+        let selector = format!("{PROJECT_LABEL}={},{}=true", label_value(project), crate::deploy::labels::ONEOFF);
+        let list = jobs.list(&ListParams::default().labels(&selector)).await.map_err(api_err("list Jobs".into()))?;
+        for j in list.items {
+            let release =
+                j.metadata.labels.as_ref().and_then(|l| l.get(RELEASE_LABEL)).and_then(|v| v.parse::<u64>().ok());
+            let finished = j.status.as_ref().is_some_and(|s| s.active.unwrap_or(0) == 0);
+            let (Some(name), Some(release), Some(current)) = (j.metadata.name, release, current) else { continue };
+            if release < current && finished {
+                jobs.delete(&name, &DeleteParams::background()).await.map_err(api_err(format!("delete Job {name}")))?;
+                deleted.push(name);
+            }
+        }
+        Ok(deleted)
+    }
+
     /// The project's Deployments with their replica counts.
     pub async fn status(&self, project: &str) -> crate::Result<Vec<WorkloadStatus>> {
         let api: Api<Deployment> = Api::namespaced(self.cluster.client().clone(), self.cluster.namespace());

@@ -71,11 +71,16 @@ pub async fn list(cluster: &Cluster, project: &str) -> Result<Vec<Record>, Kuber
     Ok(out)
 }
 
+/// The Secret name of a project's release record.
+pub fn record_name(project: &str, id: u64) -> String {
+    suffixed(&format!("slipway-{}", dns_label(project)), &format!("r{id}"))
+}
+
 /// Write a record.
 pub async fn write(cluster: &Cluster, record: &Record) -> Result<(), KubernetesError> {
     let api: Api<Secret> = Api::namespaced(cluster.client().clone(), cluster.namespace());
     let r = &record.release;
-    let name = suffixed(&format!("slipway-{}", dns_label(&r.project)), &format!("r{}", r.id));
+    let name = record_name(&r.project, r.id);
     let json = serde_json::to_vec(r).map_err(|source| KubernetesError::Serialise {
         kind: "Secret".into(),
         name: name.clone(),
