@@ -79,3 +79,8 @@ __all__ += ["history", "rollback", "status"]
 from slipway._native import backup, list_backups, prune_backups, restore, verify_backup  # noqa: E402
 
 __all__ += ["backup", "restore", "verify_backup", "list_backups", "prune_backups"]
+
+# kubernetes room
+from slipway._native import render_kubernetes  # noqa: E402
+
+__all__ += ["render_kubernetes"]

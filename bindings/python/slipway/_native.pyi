@@ -415,3 +415,16 @@ def rollback(
 # --- route ---------------------------------------------------------------------------------------
 
 # --- backup --------------------------------------------------------------------------------------
+
+# kubernetes room
+def render_kubernetes(
+    files: Union[str, List[str]],
+    env_file: Optional[str] = None,
+    profiles: Optional[List[str]] = None,
+    project: Optional[str] = None,
+    namespace: Optional[str] = None,
+    ingress: str = "ingress",
+    strict: bool = False,
+) -> Dict[str, Any]:
+    """Render compose files as Kubernetes manifests: {"yaml", "objects", "warnings"}."""
+    ...

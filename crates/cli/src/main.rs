@@ -73,6 +73,8 @@ enum Command {
     Probe(commands::probe::Args),
     /// Print the resolved compose stack (like `docker compose config`).
     Config(commands::config::Args),
+    /// Render the compose stack for another platform (Kubernetes manifests).
+    Render(commands::render::Args),
 }
 
 fn main() -> ExitCode {
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
             Command::Policy(args) => commands::policy::run(args).await,
             Command::Probe(args) => commands::probe::run(args).await,
             Command::Config(args) => commands::config::run(args).await,
+            Command::Render(args) => commands::render::run(args).await,
         }
     });
     ExitCode::from(code)

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod kubernetes;
 pub mod policy;
 pub mod reference;
 pub mod registry;

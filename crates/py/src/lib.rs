@@ -9,6 +9,7 @@ mod convert;
 mod deploy;
 mod errors;
 mod health;
+mod kubernetes;
 mod policy;
 mod reference;
 mod registry;
@@ -31,5 +32,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     backup::register(m)?;
     build::register(m)?;
     compose_build::register(m)?;
+    kubernetes::register(m)?;
     Ok(())
 }

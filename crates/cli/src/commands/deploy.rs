@@ -22,8 +22,12 @@ pub struct Target {
     #[arg(short = 'p', long = "project-name")]
     pub project: Option<String>,
     /// The engine: -H, --context, --tls* (default DOCKER_HOST, a Docker context, else the local socket).
+    /// With `--target kubernetes`, `--context` names the kubeconfig context.
     #[command(flatten)]
     pub engine: crate::engine_args::EngineArgs,
+    /// `--target`, `--namespace` (kubernetes room).
+    #[command(flatten)]
+    pub kube: super::kubernetes::KubeTarget,
 }
 
 impl Target {
@@ -231,6 +235,9 @@ pub async fn run(args: Args) -> u8 {
 async fn deploy(args: &Args) -> Result<u8, slipway::Error> {
     let mut req = args.request.request(args.tag.as_deref());
     req.pull = args.pull;
+    if args.target.kube.is_kubernetes() {
+        return Ok(super::kubernetes::deploy(&args.target, &req, args.json).await);
+    }
     let stack = load_stack(&args.target.files, args.target.project.as_deref(), req.tag.as_deref())?;
     let host = args.target.host().await?;
     let progress = Progress::default();

@@ -56,6 +56,9 @@ fn outcome(o: &ReleaseOutcome) -> String {
 
 /// Run `slipway status`.
 pub async fn status(args: StatusArgs) -> u8 {
+    if args.target.kube.is_kubernetes() {
+        return super::kubernetes::status(&args.target, args.json).await;
+    }
     let run = async {
         let project = args.target.project()?;
         let st = args.target.host().await?.status(&project).await?;
@@ -85,6 +88,9 @@ pub async fn status(args: StatusArgs) -> u8 {
 
 /// Run `slipway history`.
 pub async fn history(args: HistoryArgs) -> u8 {
+    if args.target.kube.is_kubernetes() {
+        return super::kubernetes::history(&args.target, args.json).await;
+    }
     let run = async {
         let project = args.target.project()?;
         let list = args.target.host().await?.history(&project).await?;
@@ -113,6 +119,9 @@ pub async fn history(args: HistoryArgs) -> u8 {
 
 /// Run `slipway rollback`.
 pub async fn rollback(args: RollbackArgs) -> u8 {
+    if args.target.kube.is_kubernetes() {
+        return super::kubernetes::rollback(&args.target, args.to.as_deref(), args.json).await;
+    }
     let run = async {
         let project = args.target.project()?;
         let to = match &args.to {
@@ -138,6 +147,9 @@ pub async fn rollback(args: RollbackArgs) -> u8 {
 
 /// Run `slipway prune`.
 pub async fn prune(target: &Target, retain: usize, json: bool) -> u8 {
+    if target.kube.is_kubernetes() {
+        return super::kubernetes::prune(target, retain, json).await;
+    }
     let run = async {
         let project = target.project()?;
         let report = target.host().await?.prune(&project, retain).await?;
