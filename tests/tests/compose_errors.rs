@@ -1,7 +1,8 @@
 //! Bad compose files (`tests/compose/bad`): each gives its specific `ComposeError` variant at the
 //! right line (asserted on the variant and the line, never on message text). Where Docker Compose
-//! v2 also refuses the file, that is checked too; where it accepts it (keys slipway does not
-//! support, `build:` without `image:`, a host port published twice) slipway is stricter on purpose.
+//! v2 also refuses the file, that is checked too; where it accepts it (a valid key slipway does
+//! not apply, a host port published twice) slipway is stricter on purpose and says why. All the
+//! problems of a file come in one error, sorted by position, each with its line and column.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,7 +39,22 @@ type Check = fn(&ComposeError) -> bool;
 const CASES: &[(&str, usize, bool, Check)] = &[
     ("unknown-key.yml", 4, true, |e| matches!(e, ComposeError::UnknownKey { key, .. } if key == "imagee")),
     ("unknown-nested-key.yml", 6, true, |e| matches!(e, ComposeError::UnknownKey { key, .. } if key == "intervall")),
-    ("unsupported-key.yml", 4, false, |e| matches!(e, ComposeError::UnknownKey { key, .. } if key == "secrets")),
+    (
+        "unsupported-key.yml",
+        4,
+        false,
+        |e| matches!(e, ComposeError::UnsupportedKey { key, reason, .. } if key == "develop" && !reason.is_empty()),
+    ),
+    (
+        "misspelt-key.yml",
+        4,
+        true,
+        |e| matches!(e, ComposeError::UnknownKey { key, hint: Some(h), .. } if key == "enviroment" && h == "environment"),
+    ),
+    ("empty-services.yml", 1, true, |e| matches!(e, ComposeError::InvalidValue { at, .. } if at.key == "services")),
+    ("empty-volumes.yml", 4, true, |e| matches!(e, ComposeError::InvalidValue { at, .. } if at.key == "volumes")),
+    ("empty-service.yml", 2, true, |e| matches!(e, ComposeError::InvalidValue { at, .. } if at.key == "services.app")),
+    ("several-problems.yml", 4, true, |e| matches!(e, ComposeError::Several { errors } if errors.len() == 4)),
     ("wrong-type.yml", 5, true, |e| matches!(e, ComposeError::InvalidValue { .. })),
     ("wrong-shape.yml", 6, true, |e| matches!(e, ComposeError::InvalidValue { .. })),
     (
@@ -67,12 +83,6 @@ const CASES: &[(&str, usize, bool, Check)] = &[
         |e| matches!(e, ComposeError::UndeclaredVolume { volume, .. } if volume == "db-data"),
     ),
     (
-        "build-without-image.yml",
-        3,
-        false,
-        |e| matches!(e, ComposeError::BuildWithoutImage { service, .. } if service == "app"),
-    ),
-    (
         "required-variable.yml",
         5,
         true,
@@ -99,6 +109,42 @@ fn every_bad_file_gets_its_error_at_its_line() {
         assert_eq!(slipway::Error::from(e).kind(), slipway::ErrorKind::InvalidInput);
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn several_problems_come_sorted_with_lines_columns_and_key_paths() {
+    let e = error_of("several-problems.yml");
+    let found: Vec<(usize, usize, String)> = e
+        .problems()
+        .iter()
+        .map(|p| {
+            let at = p.location().expect("every problem has a location");
+            (at.line, at.column, at.key.clone())
+        })
+        .collect();
+    let want = [
+        (4, 5, "services.app.imagee"),
+        (7, 9, "services.app.ports[0].publishd"),
+        (11, 7, "services.db.healthcheck.intervall"),
+        (14, 5, "networks.n.drivr"),
+    ];
+    let want: Vec<(usize, usize, String)> = want.iter().map(|(l, c, k)| (*l, *c, k.to_string())).collect();
+    assert_eq!(found, want);
+    let text = e.to_string();
+    assert!(text.contains("several-problems.yml:4:5"), "{text}");
+}
+
+#[test]
+fn build_without_image_is_read_and_refused_only_by_deploy() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yml"), "services:\n  app:\n    build: ./app\n").unwrap();
+    let env = [("PATH".to_string(), std::env::var("PATH").unwrap_or_default())].into_iter().collect();
+    let loaded = load(&LoadOptions::new([dir.path().join("compose.yml")]).environment(env).project("b")).unwrap();
+    let app = &loaded.stack.services["app"];
+    assert_eq!(app.image, None);
+    assert_eq!(app.build.as_ref().unwrap().context, dir.path().join("app").to_string_lossy());
+    let refused = slipway::deploy::DeployError::MissingImage { service: "app".into() }.to_string();
+    assert!(refused.contains("slipway build -f"), "{refused}");
 }
 
 #[test]

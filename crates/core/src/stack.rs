@@ -7,6 +7,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod host;
+pub use host::{
+    BuildSpec, DeviceSpec, FileMountSpec, FileObjectSource, FileObjectSpec, HostSettings, LoggingSpec, MountOptions,
+};
+
 /// A whole stack (one compose project).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -24,6 +29,15 @@ pub struct StackSpec {
     /// The project directory (the first compose file's folder): relative paths resolve against it.
     #[serde(default)]
     pub project_dir: String,
+    /// Top-level secrets by key.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, FileObjectSpec>,
+    /// Top-level configs by key.
+    #[serde(default)]
+    pub configs: BTreeMap<String, FileObjectSpec>,
+    /// Every top-level `x-*` key (`x-slipway` among them), as `docker compose config` keeps them.
+    #[serde(default)]
+    pub extensions: BTreeMap<String, serde_json::Value>,
 }
 
 /// One service.
@@ -79,6 +93,24 @@ pub struct ServiceSpec {
     pub deploy: DeploySpec,
     /// `x-*` extension keys of the service (`x-slipway` among them), kept as data.
     pub extensions: BTreeMap<String, serde_json::Value>,
+    /// `container_name`: one fixed name, so the service updates stop-first with one replica.
+    #[serde(default)]
+    pub container_name: Option<String>,
+    /// The `build:` section (used by `slipway build`; deploys use `image:`).
+    #[serde(default)]
+    pub build: Option<BuildSpec>,
+    /// Container settings (capabilities, limits, DNS, devices, logging, ...).
+    #[serde(default)]
+    pub host: HostSettings,
+    /// Options of mounts, by container path (long syntax and `:z`/`:Z` short modes).
+    #[serde(default)]
+    pub mount_options: BTreeMap<String, MountOptions>,
+    /// Secrets the service mounts.
+    #[serde(default)]
+    pub secrets: Vec<FileMountSpec>,
+    /// Configs the service mounts.
+    #[serde(default)]
+    pub configs: Vec<FileMountSpec>,
 }
 
 /// A port mapping.
@@ -132,6 +164,15 @@ pub struct MountSpec {
 pub struct ServiceNetwork {
     /// Extra DNS aliases.
     pub aliases: Vec<String>,
+    /// A static IPv4 address.
+    #[serde(default)]
+    pub ipv4_address: Option<String>,
+    /// A static IPv6 address.
+    #[serde(default)]
+    pub ipv6_address: Option<String>,
+    /// `priority` (order of connection).
+    #[serde(default)]
+    pub priority: Option<i64>,
 }
 
 /// When a dependency counts as ready.
@@ -234,6 +275,19 @@ pub struct DeploySpec {
     pub limits: Option<ResourceLimits>,
     /// `deploy.labels` (service labels, not container labels).
     pub labels: BTreeMap<String, String>,
+    /// `resources.reservations.memory` in bytes (the container's memory reservation).
+    #[serde(default)]
+    pub reservation_memory: Option<u64>,
+    /// `resources.reservations.cpus` (read; a Docker host reserves no CPUs).
+    #[serde(default)]
+    pub reservation_cpus: Option<f64>,
+    /// Swarm-only keys as written (`placement`, `restart_policy`, `mode`, `endpoint_mode`):
+    /// read, not applied on a Docker host (a `NotApplicable` warning says why).
+    #[serde(default)]
+    pub swarm: BTreeMap<String, serde_json::Value>,
+    /// The service has a `deploy:` section at all.
+    #[serde(default)]
+    pub present: bool,
 }
 
 /// A top-level network.
@@ -250,6 +304,18 @@ pub struct NetworkSpec {
     pub internal: bool,
     /// Labels.
     pub labels: BTreeMap<String, String>,
+    /// `attachable`.
+    #[serde(default)]
+    pub attachable: bool,
+    /// `enable_ipv6`.
+    #[serde(default)]
+    pub enable_ipv6: Option<bool>,
+    /// `driver_opts`.
+    #[serde(default)]
+    pub driver_opts: BTreeMap<String, String>,
+    /// `ipam`, as written (driver, config list of subnet/ip_range/gateway/aux_addresses, options).
+    #[serde(default)]
+    pub ipam: Option<serde_json::Value>,
 }
 
 /// A top-level volume.
@@ -264,6 +330,9 @@ pub struct VolumeSpec {
     pub driver: Option<String>,
     /// Labels.
     pub labels: BTreeMap<String, String>,
+    /// `driver_opts`.
+    #[serde(default)]
+    pub driver_opts: BTreeMap<String, String>,
 }
 
 mod opt_duration {

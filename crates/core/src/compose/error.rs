@@ -15,18 +15,30 @@ pub struct Location {
     pub line: usize,
     /// The key path, e.g. `services.app.ports[0]`.
     pub key: String,
+    /// 1-based column; 0 when not known.
+    pub column: usize,
 }
 
 impl Location {
     /// A location.
     pub fn new(file: impl Into<PathBuf>, line: usize, key: impl Into<String>) -> Self {
-        Self { file: file.into(), line, key: key.into() }
+        Self { file: file.into(), line, key: key.into(), column: 0 }
+    }
+
+    /// The same location with a column.
+    pub fn column(mut self, column: usize) -> Self {
+        self.column = column;
+        self
     }
 }
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: `{}`", self.file.display(), self.line, self.key)
+        if self.column > 0 {
+            write!(f, "{}:{}:{}: `{}`", self.file.display(), self.line, self.column, self.key)
+        } else {
+            write!(f, "{}:{}: `{}`", self.file.display(), self.line, self.key)
+        }
     }
 }
 
@@ -52,13 +64,31 @@ pub enum ComposeError {
         /// The parser's message.
         message: String,
     },
-    /// A key slipway does not know or does not support (never silently dropped).
-    #[error("{at}: unknown or unsupported key `{key}`; remove it, or move it under an `x-` extension")]
+    /// A key the Compose specification does not have at this position (never silently dropped).
+    #[error("{at}: unknown key `{key}`{}; remove it, or move it under an `x-` extension", hint.as_ref().map(|h| format!(" (did you mean `{h}`?)")).unwrap_or_default())]
     UnknownKey {
         /// Where.
         at: Location,
         /// The key.
         key: String,
+        /// The nearest valid key at this position, when one is close.
+        hint: Option<String>,
+    },
+    /// A valid Compose key that slipway cannot honour, and why.
+    #[error("{at}: `{key}` is not supported by slipway: {reason}")]
+    UnsupportedKey {
+        /// Where.
+        at: Location,
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// Several problems of one project, sorted by file and position (each one of the other variants).
+    #[error("{} problems:\n{}", errors.len(), errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    Several {
+        /// The problems, sorted by file, line and column.
+        errors: Vec<ComposeError>,
     },
     /// A value of the wrong type or shape.
     #[error("{at}: invalid value: {message}")]
@@ -185,6 +215,7 @@ impl ComposeError {
     pub fn location(&self) -> Option<&Location> {
         match self {
             Self::UnknownKey { at, .. }
+            | Self::UnsupportedKey { at, .. }
             | Self::InvalidValue { at, .. }
             | Self::InvalidInterpolation { at, .. }
             | Self::RequiredVariable { at, .. }
@@ -200,10 +231,33 @@ impl ComposeError {
         }
     }
 
+    /// Every problem this error holds (itself, or the list of [`ComposeError::Several`]).
+    pub fn problems(&self) -> Vec<&ComposeError> {
+        match self {
+            Self::Several { errors } => errors.iter().collect(),
+            other => vec![other],
+        }
+    }
+
+    /// One error from a list: the single one, or [`ComposeError::Several`] sorted by position.
+    pub fn from_list(mut errors: Vec<ComposeError>) -> Option<ComposeError> {
+        let pos = |e: &ComposeError| {
+            let at = e.location();
+            (at.map(|a| a.file.clone()), e.line(), at.map(|a| a.column).unwrap_or(0))
+        };
+        errors.sort_by_key(pos);
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(ComposeError::Several { errors }),
+        }
+    }
+
     /// The 1-based line the error is about (0 when unknown).
     pub fn line(&self) -> usize {
         match self {
             Self::Yaml { line, .. } => *line,
+            Self::Several { errors } => errors.first().map(|e| e.line()).unwrap_or(0),
             _ => self.location().map(|l| l.line).unwrap_or(0),
         }
     }

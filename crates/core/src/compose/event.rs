@@ -35,6 +35,17 @@ pub enum ComposeWarning {
         /// Where.
         at: Location,
     },
+    /// A key that does not apply to a deploy on a Docker host: read, and ignored for this reason.
+    NotApplicable {
+        /// The service (empty for a top-level key).
+        service: String,
+        /// The key path inside the service.
+        key: String,
+        /// Why it does not apply.
+        reason: String,
+        /// Where.
+        at: Location,
+    },
     /// The top-level `version:` key is obsolete and ignored.
     VersionObsolete {
         /// Where.
@@ -49,7 +60,10 @@ impl fmt::Display for ComposeWarning {
                 write!(f, "{at}: the \"{variable}\" variable is not set. Defaulting to a blank string.")
             }
             Self::BuildIgnored { service, at } => {
-                write!(f, "{at}: service `{service}` has both `build:` and `image:`; `build:` is ignored (slipway deploys by pull)")
+                write!(f, "{at}: service `{service}` has both `build:` and `image:`; deploys pull `image:` (`slipway build` builds and pushes it)")
+            }
+            Self::NotApplicable { service, key, reason, at } => {
+                write!(f, "{at}: service `{service}`: `{key}` is not applied on a Docker host: {reason}")
             }
             Self::VersionObsolete { at } => write!(f, "{at}: `version` is obsolete and ignored"),
         }

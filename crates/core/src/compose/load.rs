@@ -10,8 +10,9 @@ use serde_yaml_ng::Value;
 
 use super::error::ComposeError;
 use super::event::ComposeWarning;
+use super::extends::Resolver;
 use super::interpolate::{interpolate, InterpolationError};
-use super::merge::merge_files;
+use super::merge::{merge_files, strip_tags};
 use super::model::ComposeModel;
 use super::resolve::{resolve, ResolveInput};
 use super::schema;
@@ -82,7 +83,8 @@ pub struct LoadedStack {
     pub warnings: Vec<ComposeWarning>,
 }
 
-fn read(path: &Path) -> Result<String, ComposeError> {
+/// Read a file's text.
+pub(super) fn read(path: &Path) -> Result<String, ComposeError> {
     std::fs::read_to_string(path).map_err(|source| ComposeError::Read { file: path.to_path_buf(), source })
 }
 
@@ -152,6 +154,10 @@ fn load_texts(
         sources.files.push(yf);
     }
     let mut root = merged.unwrap_or(Value::Mapping(Default::default()));
+    let mut resolver = Resolver { env, warnings: &mut warnings, sources: &mut sources };
+    resolver.include(&mut root, project_dir, 0)?;
+    resolver.extends(&mut root, project_dir)?;
+    strip_tags(&mut root);
     let ext = schema::check(&mut root, &sources)?;
     let model: ComposeModel = serde_path_to_error::deserialize(root).map_err(|e| {
         let path = KeyPath(
@@ -183,7 +189,7 @@ fn dedup(warnings: Vec<ComposeWarning>) -> Vec<ComposeWarning> {
 }
 
 /// Interpolate every string value (keys are left alone, as compose does).
-fn interpolate_tree(
+pub(super) fn interpolate_tree(
     v: &mut Value,
     path: &KeyPath,
     file: &YamlFile,

@@ -2,14 +2,57 @@
 //! scalars are replaced; `command`, `entrypoint` and `healthcheck.test` are replaced whole;
 //! `environment`, `labels`, `extra_hosts`, `depends_on`, `networks` merge as mappings (list forms
 //! are read as mappings first); `ports` are appended without duplicates; `volumes` are merged by
-//! container path; other lists are appended without duplicates.
+//! container path; other lists are appended without duplicates. A later value tagged `!reset`
+//! removes the key, one tagged `!override` replaces it whole ([`strip_tags`] then applies the
+//! tags left in the result).
 
 use serde_yaml_ng::{Mapping, Value};
+
+/// `!reset` / `!override` on a value written in a later file (or an extending service).
+fn tag_action(b: &mut Mapping, k: &Value, v: Value) -> Option<Value> {
+    if let Value::Tagged(t) = &v {
+        match t.tag.to_string().as_str() {
+            "!reset" => {
+                b.remove(k);
+                return None;
+            }
+            "!override" => {
+                b.insert(k.clone(), v);
+                return None;
+            }
+            _ => {}
+        }
+    }
+    Some(v)
+}
+
+/// Apply the tags left in a merged document: `!reset` keys go, `!override` values stay as written.
+pub fn strip_tags(v: &mut Value) {
+    match v {
+        Value::Mapping(m) => {
+            m.retain(|_, v| !matches!(v, Value::Tagged(t) if t.tag == "!reset"));
+            for (_, v) in m.iter_mut() {
+                strip_tags(v);
+            }
+        }
+        Value::Sequence(items) => {
+            items.retain(|v| !matches!(v, Value::Tagged(t) if t.tag == "!reset"));
+            items.iter_mut().for_each(strip_tags);
+        }
+        Value::Tagged(t) if t.tag == "!override" => {
+            let mut inner = std::mem::take(&mut t.value);
+            strip_tags(&mut inner);
+            *v = inner;
+        }
+        _ => {}
+    }
+}
 
 /// Merge `over` (a later file) into `base`.
 pub fn merge_files(base: &mut Value, over: Value) {
     let (Value::Mapping(b), Value::Mapping(o)) = (&mut *base, over) else { return };
     for (k, v) in o {
+        let Some(v) = tag_action(b, &k, v) else { continue };
         let is_services = k.as_str() == Some("services");
         match b.get_mut(&k) {
             Some(existing) if is_services => merge_services(existing, v),
@@ -26,6 +69,7 @@ fn merge_services(base: &mut Value, over: Value) {
         return;
     };
     for (name, svc) in o {
+        let Some(svc) = tag_action(b, &name, svc) else { continue };
         match b.get_mut(&name) {
             Some(existing) => merge_service(existing, svc),
             None => {
@@ -35,13 +79,15 @@ fn merge_services(base: &mut Value, over: Value) {
     }
 }
 
-fn merge_service(base: &mut Value, over: Value) {
+/// Merge one service definition `over` into `base` (later file, or the service that extends).
+pub fn merge_service(base: &mut Value, over: Value) {
     let Value::Mapping(o) = over else { return };
     if !base.is_mapping() {
         *base = Value::Mapping(Mapping::new());
     }
     let Value::Mapping(b) = base else { return };
     for (k, v) in o {
+        let Some(v) = tag_action(b, &k, v) else { continue };
         let key = k.as_str().unwrap_or_default().to_string();
         let Some(existing) = b.get_mut(&k) else {
             b.insert(k, v);
@@ -89,6 +135,7 @@ fn deep_merge(base: &mut Value, over: Value) {
     match (&mut *base, over) {
         (Value::Mapping(b), Value::Mapping(o)) => {
             for (k, v) in o {
+                let Some(v) = tag_action(b, &k, v) else { continue };
                 match b.get_mut(&k) {
                     Some(e) => deep_merge(e, v),
                     None => {

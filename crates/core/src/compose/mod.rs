@@ -6,13 +6,19 @@
 //! (`model`), resolves services, networks and volumes (`resolve`, `service`) and validates across
 //! services (`validate`). [`render`] turns a `StackSpec` back into compose's JSON/YAML shape.
 
+pub mod diff;
 mod error;
 mod event;
+mod extends;
+mod host;
 pub mod interpolate;
+mod keys;
 mod load;
 mod merge;
 mod model;
+mod objects;
 mod render;
+mod render_host;
 mod resolve;
 mod schema;
 mod service;

@@ -1,6 +1,6 @@
-//! The serde shapes of the compose subset slipway reads (after interpolation and merging).
-//! Unknown keys are caught with their line by `schema.rs` before these run; `deny_unknown_fields`
-//! stays on as a second guard. Scalars accept what compose accepts (`A: 1` for a string,
+//! The serde shapes of the compose keys slipway reads (after interpolation and merging).
+//! Unknown keys are caught with their line by `schema.rs` before these run; the keys a struct
+//! does not name land in its `rest` map and are read by `host.rs` (container settings). Scalars accept what compose accepts (`A: 1` for a string,
 //! `replicas: "2"` after interpolation for a number).
 
 use std::collections::BTreeMap;
@@ -10,7 +10,6 @@ use serde_yaml_ng::Value;
 
 /// A whole compose file (or several merged).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ComposeModel {
     /// Obsolete; accepted and ignored as compose does.
     pub version: Option<Value>,
@@ -22,11 +21,14 @@ pub struct ComposeModel {
     pub networks: Option<BTreeMap<String, Option<Network>>>,
     /// Volumes.
     pub volumes: Option<BTreeMap<String, Option<Volume>>>,
+    /// Secrets.
+    pub secrets: Option<BTreeMap<String, Option<Value>>>,
+    /// Configs.
+    pub configs: Option<BTreeMap<String, Option<Value>>>,
 }
 
 /// One service.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Service {
     pub image: Option<Str>,
     pub build: Option<Value>,
@@ -51,6 +53,9 @@ pub struct Service {
     pub extra_hosts: Option<ListOrMap>,
     pub profiles: Option<Vec<Str>>,
     pub deploy: Option<Deploy>,
+    /// Every other key of the specification, read by `host.rs`.
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, Value>,
 }
 
 /// A string; numbers and booleans are taken as their text, as compose does.
@@ -139,11 +144,12 @@ pub enum EnvFileEntry {
 
 /// `{path, required}`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct EnvFileLong {
     pub path: Str,
     #[serde(default, deserialize_with = "flex_bool")]
     pub required: Option<bool>,
+    /// `raw`: values taken as written (no quotes, no interpolation); absent: dotenv.
+    pub format: Option<Str>,
 }
 
 /// A port: short string/number or long mapping.
@@ -158,7 +164,6 @@ pub enum Port {
 
 /// The long port syntax.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PortLong {
     #[serde(deserialize_with = "flex_u16")]
     pub target: Option<u16>,
@@ -180,7 +185,6 @@ pub enum Mount {
 
 /// The long volume syntax.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct MountLong {
     #[serde(rename = "type")]
     pub kind: Str,
@@ -188,6 +192,9 @@ pub struct MountLong {
     pub target: Str,
     #[serde(default, deserialize_with = "flex_bool")]
     pub read_only: Option<bool>,
+    /// `bind`, `volume`, `tmpfs`, `consistency`.
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, Value>,
 }
 
 /// Service `networks`: list or map.
@@ -202,9 +209,12 @@ pub enum ServiceNetworks {
 
 /// One network of a service.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ServiceNetworkLong {
     pub aliases: Option<Vec<Str>>,
+    pub ipv4_address: Option<Str>,
+    pub ipv6_address: Option<Str>,
+    #[serde(default, deserialize_with = "flex_i64")]
+    pub priority: Option<i64>,
 }
 
 /// `depends_on`: list or map.
@@ -219,7 +229,6 @@ pub enum DependsOn {
 
 /// One `depends_on` entry.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DependsOnLong {
     pub condition: Option<Str>,
     #[serde(default, deserialize_with = "flex_bool")]
@@ -230,7 +239,6 @@ pub struct DependsOnLong {
 
 /// `healthcheck`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Healthcheck {
     pub test: Option<StrOrList>,
     pub interval: Option<Str>,
@@ -245,7 +253,6 @@ pub struct Healthcheck {
 
 /// `deploy`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Deploy {
     #[serde(default, deserialize_with = "flex_u32")]
     pub replicas: Option<u32>,
@@ -253,11 +260,13 @@ pub struct Deploy {
     pub rollback_config: Option<UpdateConfig>,
     pub resources: Option<Resources>,
     pub labels: Option<ListOrMap>,
+    /// `placement`, `restart_policy`, `mode`, `endpoint_mode`: not applicable on one host.
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, Value>,
 }
 
 /// `deploy.update_config` / `rollback_config`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct UpdateConfig {
     #[serde(default, deserialize_with = "flex_u32")]
     pub parallelism: Option<u32>,
@@ -269,14 +278,20 @@ pub struct UpdateConfig {
 
 /// `deploy.resources`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Resources {
     pub limits: Option<Limits>,
+    pub reservations: Option<Reservations>,
+}
+
+/// `deploy.resources.reservations`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Reservations {
+    pub cpus: Option<Str>,
+    pub memory: Option<Str>,
 }
 
 /// `deploy.resources.limits`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Limits {
     pub cpus: Option<Str>,
     pub memory: Option<Str>,
@@ -286,38 +301,55 @@ pub struct Limits {
 
 /// A top-level network.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Network {
-    #[serde(default, deserialize_with = "flex_bool")]
+    #[serde(default, deserialize_with = "flex_external")]
     pub external: Option<bool>,
     pub name: Option<Str>,
     pub driver: Option<Str>,
     #[serde(default, deserialize_with = "flex_bool")]
     pub internal: Option<bool>,
     pub labels: Option<ListOrMap>,
+    #[serde(default, deserialize_with = "flex_bool")]
+    pub attachable: Option<bool>,
+    #[serde(default, deserialize_with = "flex_bool")]
+    pub enable_ipv6: Option<bool>,
+    pub driver_opts: Option<BTreeMap<String, Str>>,
+    pub ipam: Option<Value>,
 }
 
 /// A top-level volume.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Volume {
-    #[serde(default, deserialize_with = "flex_bool")]
+    #[serde(default, deserialize_with = "flex_external")]
     pub external: Option<bool>,
     pub name: Option<Str>,
     pub driver: Option<Str>,
     pub labels: Option<ListOrMap>,
+    pub driver_opts: Option<BTreeMap<String, Str>>,
 }
 
 fn flex<'de, D: Deserializer<'de>, T: std::str::FromStr>(d: D, what: &str) -> Result<Option<T>, D::Error> {
     let v = Value::deserialize(d)?;
+    flex_value(v, what).map_err(serde::de::Error::custom)
+}
+
+fn flex_value<T: std::str::FromStr>(v: Value, what: &str) -> Result<Option<T>, String> {
     let text = match &v {
         Value::Null => return Ok(None),
         Value::String(s) => s.trim().to_string(),
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
-        other => return Err(serde::de::Error::custom(format!("expected {what}, found {}", kind(other)))),
+        other => return Err(format!("expected {what}, found {}", kind(other))),
     };
-    text.parse::<T>().map(Some).map_err(|_| serde::de::Error::custom(format!("expected {what}, found `{text}`")))
+    text.parse::<T>().map(Some).map_err(|_| format!("expected {what}, found `{text}`"))
+}
+
+/// `external: true` or the obsolete `external: {name: ...}` (true).
+fn flex_external<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Mapping(_) => Ok(Some(true)),
+        other => flex_value(other, "true or false").map_err(serde::de::Error::custom),
+    }
 }
 
 fn flex_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {

@@ -2,15 +2,17 @@
 //! environment as a map, command/entrypoint as lists, durations in Go notation, and every `$`
 //! written as `$$` so that the output is itself a valid compose file.
 //!
-//! Not rendered (compose adds them, they carry no information here): `command: null` /
-//! `entrypoint: null`, `ipam: {}` on networks, `deploy.placement: {}`, `volume: {}` on
-//! short-syntax volume mounts, an empty `deploy.resources`, and top-level `x-*` keys other than
-//! `x-slipway`. Service-level `x-*` keys are rendered (compose drops them).
+//! The defaults Compose fills in are printed too (`command: null`, `ipam: {}`, `volume: {}`,
+//! `deploy.placement: {}`, `deploy.resources: {}`); top-level `x-*` keys are kept and
+//! service-level ones dropped, as Compose does. Container settings: `render_host.rs`.
 
 use serde_json::{json, Map, Value};
 
+use super::render_host;
 use super::syntax::format_duration;
-use crate::stack::{DependencyCondition, MountKind, ServiceSpec, StackSpec, UpdateConfig, UpdateOrder};
+use crate::stack::{
+    DependencyCondition, FileObjectSource, MountKind, ServiceSpec, StackSpec, UpdateConfig, UpdateOrder,
+};
 
 /// The stack as compose's JSON value.
 pub fn render(stack: &StackSpec) -> Value {
@@ -32,8 +34,18 @@ pub fn render(stack: &StackSpec) -> Value {
                 if n.external {
                     m.insert("external".into(), json!(true));
                 }
+                m.insert("ipam".into(), n.ipam.clone().unwrap_or_else(|| json!({})));
                 if !n.labels.is_empty() {
                     m.insert("labels".into(), json!(n.labels));
+                }
+                if n.attachable {
+                    m.insert("attachable".into(), json!(true));
+                }
+                if let Some(v6) = n.enable_ipv6 {
+                    m.insert("enable_ipv6".into(), json!(v6));
+                }
+                if !n.driver_opts.is_empty() {
+                    m.insert("driver_opts".into(), json!(n.driver_opts));
                 }
                 (k.clone(), Value::Object(m))
             })
@@ -58,10 +70,36 @@ pub fn render(stack: &StackSpec) -> Value {
                 if !v.labels.is_empty() {
                     m.insert("labels".into(), json!(v.labels));
                 }
+                if !v.driver_opts.is_empty() {
+                    m.insert("driver_opts".into(), json!(v.driver_opts));
+                }
                 (k.clone(), Value::Object(m))
             })
             .collect();
         top.insert("volumes".into(), Value::Object(vols));
+    }
+    for (key, objects) in [("secrets", &stack.secrets), ("configs", &stack.configs)] {
+        if objects.is_empty() {
+            continue;
+        }
+        let rendered: Map<String, Value> = objects
+            .iter()
+            .map(|(k, o)| {
+                let mut m = Map::new();
+                m.insert("name".into(), json!(o.name));
+                match &o.source {
+                    FileObjectSource::File(f) => m.insert("file".into(), json!(f)),
+                    FileObjectSource::Environment(e) => m.insert("environment".into(), json!(e)),
+                    FileObjectSource::Content(c) => m.insert("content".into(), json!(c)),
+                    FileObjectSource::External(_) => m.insert("external".into(), json!(true)),
+                };
+                (k.clone(), Value::Object(m))
+            })
+            .collect();
+        top.insert(key.into(), Value::Object(rendered));
+    }
+    for (k, v) in &stack.extensions {
+        top.insert(k.clone(), v.clone());
     }
     if !stack.slipway.is_null() {
         top.insert("x-slipway".into(), stack.slipway.clone());
@@ -157,6 +195,7 @@ fn service(s: &ServiceSpec) -> Value {
     if let Some(u) = &d.rollback_config {
         dep.insert("rollback_config".into(), update(u));
     }
+    let mut resources = Map::new();
     if let Some(l) = &d.limits {
         let mut lim = Map::new();
         if let Some(c) = l.cpus {
@@ -169,9 +208,24 @@ fn service(s: &ServiceSpec) -> Value {
         if let Some(p) = l.pids {
             lim.insert("pids".into(), json!(p));
         }
-        dep.insert("resources".into(), json!({ "limits": lim }));
+        resources.insert("limits".into(), Value::Object(lim));
     }
-    if !dep.is_empty() {
+    if d.reservation_memory.is_some() || d.reservation_cpus.is_some() {
+        let mut r = Map::new();
+        if let Some(c) = d.reservation_cpus {
+            r.insert("cpus".into(), render_host::number(c));
+        }
+        if let Some(mem) = d.reservation_memory {
+            r.insert("memory".into(), json!(mem.to_string()));
+        }
+        resources.insert("reservations".into(), Value::Object(r));
+    }
+    for (k, v) in &d.swarm {
+        dep.insert(k.clone(), v.clone());
+    }
+    if d.present {
+        dep.insert("resources".into(), Value::Object(resources));
+        dep.entry("placement").or_insert(json!({}));
         m.insert("deploy".into(), Value::Object(dep));
     }
     if let Some(e) = &s.entrypoint {
@@ -217,7 +271,21 @@ fn service(s: &ServiceSpec) -> Value {
     let nets: Map<String, Value> = s
         .networks
         .iter()
-        .map(|(k, n)| (k.clone(), if n.aliases.is_empty() { Value::Null } else { json!({ "aliases": n.aliases }) }))
+        .map(|(k, n)| {
+            let mut e = Map::new();
+            if !n.aliases.is_empty() {
+                e.insert("aliases".into(), json!(n.aliases));
+            }
+            for (key, v) in [("ipv4_address", &n.ipv4_address), ("ipv6_address", &n.ipv6_address)] {
+                if let Some(v) = v {
+                    e.insert(key.into(), json!(v));
+                }
+            }
+            if let Some(p) = n.priority {
+                e.insert("priority".into(), json!(p));
+            }
+            (k.clone(), if e.is_empty() { Value::Null } else { Value::Object(e) })
+        })
         .collect();
     m.insert("networks".into(), Value::Object(nets));
     if !s.ports.is_empty() {
@@ -273,8 +341,48 @@ fn service(s: &ServiceSpec) -> Value {
                 if v.read_only {
                     e.insert("read_only".into(), json!(true));
                 }
-                if v.create_host_path {
-                    e.insert("bind".into(), json!({ "create_host_path": true }));
+                let o = s.mount_options.get(&v.target).cloned().unwrap_or_default();
+                match v.kind {
+                    MountKind::Bind => {
+                        let mut b = Map::new();
+                        if let Some(p) = &o.propagation {
+                            b.insert("propagation".into(), json!(p));
+                        }
+                        if v.create_host_path {
+                            b.insert("create_host_path".into(), json!(true));
+                        }
+                        if let Some(z) = &o.selinux {
+                            b.insert("selinux".into(), json!(z));
+                        }
+                        if !b.is_empty() {
+                            e.insert("bind".into(), Value::Object(b));
+                        }
+                    }
+                    MountKind::Volume => {
+                        if let Some(z) = &o.selinux {
+                            e.insert("bind".into(), json!({ "selinux": z }));
+                        }
+                        let mut b = Map::new();
+                        if o.nocopy {
+                            b.insert("nocopy".into(), json!(true));
+                        }
+                        if let Some(p) = &o.subpath {
+                            b.insert("subpath".into(), json!(p));
+                        }
+                        e.insert("volume".into(), Value::Object(b));
+                    }
+                    MountKind::Tmpfs => {
+                        let mut b = Map::new();
+                        if let Some(size) = o.tmpfs_size {
+                            b.insert("size".into(), json!(size.to_string()));
+                        }
+                        if let Some(mode) = o.tmpfs_mode {
+                            b.insert("mode".into(), json!(format!("{mode:o}").parse::<i64>().unwrap_or(mode)));
+                        }
+                        if !b.is_empty() {
+                            e.insert("tmpfs".into(), Value::Object(b));
+                        }
+                    }
                 }
                 Value::Object(e)
             })
@@ -284,8 +392,6 @@ fn service(s: &ServiceSpec) -> Value {
     if let Some(w) = &s.working_dir {
         m.insert("working_dir".into(), json!(w));
     }
-    for (k, v) in &s.extensions {
-        m.insert(k.clone(), v.clone());
-    }
+    render_host::render(s, &mut m);
     Value::Object(m)
 }

@@ -140,6 +140,10 @@ pub fn resolve(
             driver: n.driver.map(|d| d.0),
             internal: n.internal.unwrap_or(false),
             labels: labels(n.labels),
+            attachable: n.attachable.unwrap_or(false),
+            enable_ipv6: n.enable_ipv6,
+            driver_opts: n.driver_opts.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect(),
+            ipam: n.ipam.as_ref().map(|i| to_json(i, input.sources, &format!("networks.{key}.ipam"))).transpose()?,
         };
         out_networks.insert(key.clone(), spec);
     }
@@ -152,11 +156,31 @@ pub fn resolve(
             (None, true) => key.clone(),
             (None, false) => format!("{name}_{key}"),
         };
-        let spec = VolumeSpec { name: engine_name, external, driver: v.driver.map(|d| d.0), labels: labels(v.labels) };
+        let spec = VolumeSpec {
+            name: engine_name,
+            external,
+            driver: v.driver.map(|d| d.0),
+            labels: labels(v.labels),
+            driver_opts: v.driver_opts.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect(),
+        };
         out_volumes.insert(key.clone(), spec);
     }
     stack.networks = out_networks;
     stack.volumes = out_volumes;
+    let used = |secrets: bool| -> BTreeSet<String> {
+        stack
+            .services
+            .values()
+            .flat_map(|s| if secrets { &s.secrets } else { &s.configs })
+            .map(|m| m.source.clone())
+            .collect()
+    };
+    let (used_secrets, used_configs) = (used(true), used(false));
+    stack.secrets = super::objects::resolve(&name, "secrets", model.secrets, &used_secrets, input)?;
+    stack.configs = super::objects::resolve(&name, "configs", model.configs, &used_configs, input)?;
+    for (k, v) in &ext.top {
+        stack.extensions.insert(k.clone(), to_json(v, input.sources, k)?);
+    }
     if let Some(x) = ext.top.remove("x-slipway") {
         stack.slipway = to_json(&x, input.sources, "x-slipway")?;
     }

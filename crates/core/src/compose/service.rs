@@ -13,8 +13,8 @@ use super::model::{self, ListOrMap, Service, StrOrList};
 use super::syntax;
 use super::yaml::{KeyPath, Sources};
 use crate::stack::{
-    Dependency, DependencyCondition, DeploySpec, HealthcheckSpec, MountKind, MountSpec, PortSpec, PullPolicy,
-    ResourceLimits, ServiceNetwork, ServiceSpec, UpdateConfig, UpdateOrder,
+    Dependency, DependencyCondition, DeploySpec, HealthcheckSpec, MountKind, MountOptions, MountSpec, PortSpec,
+    PullPolicy, ResourceLimits, ServiceNetwork, ServiceSpec, UpdateConfig, UpdateOrder,
 };
 
 /// What resolving a service needs from the project.
@@ -30,14 +30,14 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn at(&self, service: &str, rest: &str) -> Location {
+    pub(super) fn at(&self, service: &str, rest: &str) -> Location {
         let mut p = KeyPath::parse("services").key(service);
         for k in rest.split('.').filter(|k| !k.is_empty()) {
             p = p.key(k);
         }
         self.sources.locate(&p)
     }
-    fn invalid(&self, service: &str, rest: &str, message: impl Into<String>) -> ComposeError {
+    pub(super) fn invalid(&self, service: &str, rest: &str, message: impl Into<String>) -> ComposeError {
         ComposeError::InvalidValue { at: self.at(service, rest), message: message.into() }
     }
 }
@@ -87,6 +87,7 @@ pub fn resolve(
     ctx: &mut Ctx,
 ) -> Result<ServiceSpec, ComposeError> {
     let mut spec = ServiceSpec { name: name.to_string(), ..Default::default() };
+    // A `build:` without `image:` is read (config, build); deploys refuse it (`check_deployable`).
     spec.image = match (svc.image, svc.build.is_some()) {
         (Some(i), build) => {
             if build {
@@ -94,11 +95,12 @@ pub fn resolve(
             }
             Some(i.0)
         }
-        (None, true) => {
-            return Err(ComposeError::BuildWithoutImage { at: ctx.at(name, "build"), service: name.into() })
-        }
+        (None, true) => None,
         (None, false) => return Err(ComposeError::MissingImage { at: ctx.at(name, ""), service: name.into() }),
     };
+    if let Some(b) = &svc.build {
+        spec.build = Some(super::host::build(ctx, name, b)?);
+    }
     spec.command = svc.command.map(|c| split_words(ctx, name, "command", c)).transpose()?;
     spec.entrypoint = svc.entrypoint.map(|c| split_words(ctx, name, "entrypoint", c)).transpose()?;
     spec.environment = environment(name, svc.env_file, svc.environment, ctx)?;
@@ -106,16 +108,33 @@ pub fn resolve(
         spec.ports.extend(port(ctx, name, p)?);
     }
     for (i, m) in svc.volumes.unwrap_or_default().into_iter().enumerate() {
-        spec.volumes.push(mount(ctx, name, i, m)?);
+        let (m, opts) = mount(ctx, name, i, m)?;
+        if opts != MountOptions::default() {
+            spec.mount_options.insert(m.target.clone(), opts);
+        }
+        spec.volumes.push(m);
     }
+    let networks_given = svc.networks.is_some();
     spec.networks = match svc.networks {
         None => [("default".to_string(), ServiceNetwork::default())].into(),
         Some(model::ServiceNetworks::List(l)) => l.into_iter().map(|n| (n.0, ServiceNetwork::default())).collect(),
         Some(model::ServiceNetworks::Map(m)) => m
             .into_iter()
             .map(|(k, v)| {
-                let aliases = v.and_then(|v| v.aliases).unwrap_or_default().into_iter().map(|a| a.0).collect();
-                (k, ServiceNetwork { aliases })
+                let v = v.unwrap_or(model::ServiceNetworkLong {
+                    aliases: None,
+                    ipv4_address: None,
+                    ipv6_address: None,
+                    priority: None,
+                });
+                let aliases = v.aliases.unwrap_or_default().into_iter().map(|a| a.0).collect();
+                let net = ServiceNetwork {
+                    aliases,
+                    ipv4_address: v.ipv4_address.map(|a| a.0),
+                    ipv6_address: v.ipv6_address.map(|a| a.0),
+                    priority: v.priority,
+                };
+                (k, net)
             })
             .collect(),
     };
@@ -185,6 +204,21 @@ pub fn resolve(
     if let Some(d) = svc.deploy {
         spec.deploy = deploy(ctx, name, d)?;
     }
+    super::host::read(ctx, name, &svc.rest, &mut spec)?;
+    // As Compose: `network_mode` replaces the default network; `links` and `network_mode:
+    // service:X` make dependencies that restart with their target.
+    if spec.host.network_mode.is_some() && !networks_given {
+        spec.networks.clear();
+    }
+    let implied = spec.host.links.iter().map(|l| l.split(':').next().unwrap_or(l).to_string());
+    let via_mode = spec.host.network_mode.as_deref().and_then(|m| m.strip_prefix("service:")).map(str::to_string);
+    for dep in implied.chain(via_mode).collect::<Vec<_>>() {
+        spec.depends_on.entry(dep).or_insert(Dependency {
+            condition: DependencyCondition::ServiceStarted,
+            required: true,
+            restart: true,
+        });
+    }
     for (k, v) in ext {
         let json = serde_json::to_value(&v).map_err(|e| ctx.invalid(name, &k, e.to_string()))?;
         spec.extensions.insert(k, json);
@@ -201,22 +235,36 @@ fn environment(
     let mut out = BTreeMap::new();
     let files = match env_file {
         None => Vec::new(),
-        Some(model::EnvFiles::One(p)) => vec![(p.0, true)],
+        Some(model::EnvFiles::One(p)) => vec![(p.0, true, None)],
         Some(model::EnvFiles::Many(v)) => v
             .into_iter()
             .map(|e| match e {
-                model::EnvFileEntry::Path(p) => (p.0, true),
-                model::EnvFileEntry::Long(l) => (l.path.0, l.required.unwrap_or(true)),
+                model::EnvFileEntry::Path(p) => (p.0, true, None),
+                model::EnvFileEntry::Long(l) => (l.path.0, l.required.unwrap_or(true), l.format.map(|f| f.0)),
             })
             .collect(),
     };
-    for (path, required) in files {
+    for (path, required, format) in files {
         let file = ctx.project_dir.join(&path);
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
             Err(_) if !required => continue,
             Err(source) => return Err(ComposeError::Read { file, source }),
         };
+        match format.as_deref() {
+            None => {}
+            Some("raw") => {
+                for line in text.lines().filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')) {
+                    let (k, v) = line.split_once('=').unwrap_or((line, ""));
+                    out.insert(k.trim().to_string(), Some(v.to_string()));
+                }
+                continue;
+            }
+            Some(other) => {
+                let at = ctx.at(name, "env_file");
+                return Err(ComposeError::InvalidValue { at, message: format!("env_file format `{other}`: use raw") });
+            }
+        }
         for (k, v) in read_dotenv(&file, &text, ctx.env)? {
             if let Some(v) = v {
                 out.insert(k, Some(v));
@@ -227,7 +275,6 @@ fn environment(
         let v = v.or_else(|| ctx.env.get(&k).cloned());
         out.insert(k, v);
     }
-    let _ = name;
     Ok(out)
 }
 
@@ -282,7 +329,7 @@ fn port(ctx: &Ctx, name: &str, p: model::Port) -> Result<Vec<PortSpec>, ComposeE
     }
 }
 
-fn mount(ctx: &Ctx, name: &str, i: usize, m: model::Mount) -> Result<MountSpec, ComposeError> {
+fn mount(ctx: &Ctx, name: &str, i: usize, m: model::Mount) -> Result<(MountSpec, MountOptions), ComposeError> {
     let home = ctx.env.get("HOME").cloned();
     let at = |msg: String| ComposeError::InvalidValue {
         at: ctx.sources.locate(&KeyPath::parse("services").key(name).key("volumes").index(i)),
@@ -305,13 +352,15 @@ fn mount(ctx: &Ctx, name: &str, i: usize, m: model::Mount) -> Result<MountSpec, 
                 MountKind::Bind => source.map(|s| syntax::absolute(&s, ctx.project_dir, home.as_deref())),
                 _ => source,
             };
-            Ok(MountSpec {
+            let (opts, create_host_path) = super::host::mount_options(&l.rest).map_err(at)?;
+            let spec = MountSpec {
                 kind,
                 source,
-                target: l.target.0,
+                target: syntax::clean_target(&l.target.0),
                 read_only: l.read_only.unwrap_or(false),
-                create_host_path: false,
-            })
+                create_host_path: kind == MountKind::Bind && create_host_path,
+            };
+            Ok((spec, opts))
         }
     }
 }
@@ -375,15 +424,15 @@ fn update(ctx: &Ctx, name: &str, key: &str, u: model::UpdateConfig) -> Result<Up
     })
 }
 
-fn deploy(ctx: &Ctx, name: &str, d: model::Deploy) -> Result<DeploySpec, ComposeError> {
-    let mut spec = DeploySpec { replicas: d.replicas, ..Default::default() };
+fn deploy(ctx: &mut Ctx, name: &str, d: model::Deploy) -> Result<DeploySpec, ComposeError> {
+    let mut spec = DeploySpec { replicas: d.replicas, present: true, ..Default::default() };
     if let Some(u) = d.update_config {
         spec.update_config = Some(update(ctx, name, "deploy.update_config", u)?);
     }
     if let Some(u) = d.rollback_config {
         spec.rollback_config = Some(update(ctx, name, "deploy.rollback_config", u)?);
     }
-    if let Some(l) = d.resources.and_then(|r| r.limits) {
+    if let Some(l) = d.resources.as_ref().and_then(|r| r.limits.clone()) {
         let cpus = l
             .cpus
             .map(|c| {
@@ -397,6 +446,53 @@ fn deploy(ctx: &Ctx, name: &str, d: model::Deploy) -> Result<DeploySpec, Compose
             .map(|m| syntax::parse_bytes(&m.0).map_err(|e| ctx.invalid(name, "deploy.resources.limits.memory", e)))
             .transpose()?;
         spec.limits = Some(ResourceLimits { cpus, memory, pids: l.pids });
+    }
+    if let Some(r) = d.resources.as_ref().and_then(|r| r.reservations.as_ref()) {
+        spec.reservation_cpus = r
+            .cpus
+            .as_ref()
+            .map(|c| {
+                c.0.trim().parse::<f64>().map_err(|_| {
+                    ctx.invalid(name, "deploy.resources.reservations.cpus", format!("`{}` is not a number", c.0))
+                })
+            })
+            .transpose()?;
+        spec.reservation_memory = r
+            .memory
+            .as_ref()
+            .map(|m| {
+                syntax::parse_bytes(&m.0).map_err(|e| ctx.invalid(name, "deploy.resources.reservations.memory", e))
+            })
+            .transpose()?;
+    }
+    for (key, v) in &d.rest {
+        if let Ok(mut json) = serde_json::to_value(v) {
+            // Durations as Compose prints them (`2m0s`).
+            if let Some(policy) = json.as_object_mut().filter(|_| key == "restart_policy") {
+                for k in ["delay", "window"] {
+                    let text = policy.get(k).and_then(|d| d.as_str()).map(str::to_string);
+                    if let Some(text) = text {
+                        let d = syntax::parse_duration(&text)
+                            .map_err(|m| ctx.invalid(name, &format!("deploy.restart_policy.{k}"), m))?;
+                        policy.insert(k.into(), serde_json::Value::from(syntax::format_duration(d)));
+                    }
+                }
+            }
+            spec.swarm.insert(key.clone(), json);
+        }
+        let reason = match key.as_str() {
+            "placement" => "placement applies to Swarm nodes; a Docker host runs every container itself",
+            "restart_policy" => "restart_policy is a Swarm setting; on a Docker host use `restart:`",
+            "mode" => "a deploy mode is a Swarm setting; a Docker host runs `replicas` containers",
+            "endpoint_mode" => "endpoint_mode is a Swarm setting; a Docker host resolves names by container",
+            _ => continue,
+        };
+        ctx.warnings.push(ComposeWarning::NotApplicable {
+            service: name.into(),
+            key: format!("deploy.{key}"),
+            reason: reason.into(),
+            at: ctx.at(name, &format!("deploy.{key}")),
+        });
     }
     spec.labels = d
         .labels

@@ -4,7 +4,7 @@
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-use crate::stack::{MountKind, MountSpec, PortSpec};
+use crate::stack::{MountKind, MountOptions, MountSpec, PortSpec};
 
 /// Parse a Go duration (`1m30s`, `500ms`, `1.5h`, `0`) as compose does.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -160,6 +160,10 @@ pub fn parse_port(s: &str) -> Result<Vec<PortSpec>, String> {
 
 /// Make `p` absolute against `base` (`~` = `home`) and clean `.`/`..` lexically.
 pub fn absolute(p: &str, base: &Path, home: Option<&str>) -> String {
+    // An absolute path is kept as written, as Compose keeps it.
+    if p.starts_with('/') {
+        return p.to_string();
+    }
     let joined = if let Some(rest) = p.strip_prefix('~') {
         PathBuf::from(home.unwrap_or("~")).join(rest.trim_start_matches('/'))
     } else {
@@ -178,8 +182,37 @@ pub fn absolute(p: &str, base: &Path, home: Option<&str>) -> String {
     out.to_string_lossy().into_owned()
 }
 
-/// Parse the short volume syntax `[source:]target[:mode]`.
-pub fn parse_mount(s: &str, base: &Path, home: Option<&str>) -> Result<MountSpec, String> {
+/// A container path cleaned as Compose cleans it (`/data/` -> `/data`, `a//b` -> `a/b`).
+pub fn clean_target(t: &str) -> String {
+    if t.is_empty() {
+        return String::new();
+    }
+    let abs = t.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for c in t.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|p| *p != "..") {
+                    parts.pop();
+                } else if !abs {
+                    parts.push("..");
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    match (abs, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+/// Parse the short volume syntax `[source:]target[:mode]` (modes `ro`, `rw`, `z`, `Z`,
+/// `nocopy`, bind propagation) with the target cleaned as Compose cleans it.
+pub fn parse_mount(s: &str, base: &Path, home: Option<&str>) -> Result<(MountSpec, MountOptions), String> {
     let parts: Vec<&str> = s.split(':').collect();
     let (source, target, mode) = match parts.as_slice() {
         [t] => (None, *t, None),
@@ -191,21 +224,32 @@ pub fn parse_mount(s: &str, base: &Path, home: Option<&str>) -> Result<MountSpec
         return Err(format!("invalid volume `{s}`: empty source or target"));
     }
     let mut read_only = false;
+    let mut opts = MountOptions::default();
     for opt in mode.unwrap_or("").split(',').filter(|o| !o.is_empty()) {
         match opt {
             "ro" => read_only = true,
             "rw" => read_only = false,
-            other => return Err(format!("unsupported volume mode `{other}` in `{s}` (slipway supports ro and rw)")),
+            "z" | "Z" => opts.selinux = Some(opt.to_string()),
+            "nocopy" => opts.nocopy = true,
+            "shared" | "rshared" | "slave" | "rslave" | "private" | "rprivate" => {
+                opts.propagation = Some(opt.to_string())
+            }
+            other => {
+                return Err(format!(
+                    "unknown volume mode `{other}` in `{s}` (use ro, rw, z, Z, nocopy or a bind propagation)"
+                ))
+            }
         }
     }
     let bind = source.is_some_and(|src| src.starts_with(['/', '.', '~']));
-    Ok(MountSpec {
+    let spec = MountSpec {
         kind: if bind { MountKind::Bind } else { MountKind::Volume },
         source: source.map(|src| if bind { absolute(src, base, home) } else { src.to_string() }),
-        target: target.to_string(),
+        target: clean_target(target),
         read_only,
         create_host_path: bind,
-    })
+    };
+    Ok((spec, opts))
 }
 
 /// One parsed dotenv line: `(line, key, value)`; `value` is `None` for a bare `KEY` line.
@@ -291,9 +335,11 @@ mod tests {
         assert_eq!((p[1].target, p[1].published.as_deref(), p[1].protocol.as_str()), (9001, Some("9001"), "udp"));
         assert_eq!(parse_port("[::1]:53:53").unwrap()[0].host_ip.as_deref(), Some("::1"));
         assert!(parse_port("a:b:c:d").is_err());
-        let m = parse_mount("./src:/src:ro", Path::new("/p"), None).unwrap();
+        let (m, _) = parse_mount("./src:/src:ro", Path::new("/p"), None).unwrap();
         assert_eq!((m.kind, m.source.as_deref(), m.read_only), (MountKind::Bind, Some("/p/src"), true));
-        assert_eq!(parse_mount("/anon", Path::new("/p"), None).unwrap().source, None);
+        assert_eq!(parse_mount("/anon", Path::new("/p"), None).unwrap().0.source, None);
+        let (m, o) = parse_mount("./d/:/data/:z", Path::new("/p"), None).unwrap();
+        assert_eq!((m.target.as_str(), o.selinux.as_deref()), ("/data", Some("z")));
         assert_eq!(parse_bytes("512M").unwrap(), 536870912);
     }
 

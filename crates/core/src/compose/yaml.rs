@@ -67,7 +67,7 @@ pub struct YamlFile {
     pub path: PathBuf,
     /// Its content with anchors resolved and merge keys applied.
     pub value: Value,
-    lines: HashMap<KeyPath, usize>,
+    lines: HashMap<KeyPath, (usize, usize)>,
 }
 
 impl YamlFile {
@@ -83,7 +83,17 @@ impl YamlFile {
         }
         let mut value: Value = serde_yaml_ng::from_str(text)
             .map_err(|e| yaml_err(e.location().map(|l| l.line()).unwrap_or(0), e.to_string()))?;
-        value.apply_merge().map_err(|e| yaml_err(e.location().map(|l| l.line()).unwrap_or(0), e.to_string()))?;
+        // As Compose: a `!reset` key of a mapping that also merges (`<<`) is removed before the
+        // merge, so the merged value comes back.
+        drop_reset_beside_merge(&mut value);
+        // A merged anchor may itself hold `<<` keys (an anchor built from another anchor): apply
+        // merges until none is left (bounded by the nesting a file can have).
+        for _ in 0..32 {
+            value.apply_merge().map_err(|e| yaml_err(e.location().map(|l| l.line()).unwrap_or(0), e.to_string()))?;
+            if !has_merge_key(&value) {
+                break;
+            }
+        }
         if value.is_null() {
             value = Value::Mapping(Default::default());
         }
@@ -95,6 +105,11 @@ impl YamlFile {
 
     /// The line of `path` itself, if the file writes it.
     pub fn line_exact(&self, path: &KeyPath) -> Option<usize> {
+        self.lines.get(path).map(|(l, _)| *l)
+    }
+
+    /// The (line, 1-based column) of `path` itself, if the file writes it.
+    pub fn position(&self, path: &KeyPath) -> Option<(usize, usize)> {
         self.lines.get(path).copied()
     }
 
@@ -103,11 +118,36 @@ impl YamlFile {
     pub fn line_of(&self, path: &KeyPath) -> Option<usize> {
         let mut p = path.0.clone();
         loop {
-            if let Some(l) = self.lines.get(&KeyPath(p.clone())) {
+            if let Some((l, _)) = self.lines.get(&KeyPath(p.clone())) {
                 return Some(*l);
             }
             p.pop()?;
         }
+    }
+}
+
+fn drop_reset_beside_merge(v: &mut Value) {
+    match v {
+        Value::Mapping(m) => {
+            if m.contains_key("<<") {
+                m.retain(|_, v| !matches!(v, Value::Tagged(t) if t.tag == "!reset"));
+            }
+            for (_, v) in m.iter_mut() {
+                drop_reset_beside_merge(v);
+            }
+        }
+        Value::Sequence(items) => items.iter_mut().for_each(drop_reset_beside_merge),
+        Value::Tagged(t) => drop_reset_beside_merge(&mut t.value),
+        _ => {}
+    }
+}
+
+fn has_merge_key(v: &Value) -> bool {
+    match v {
+        Value::Mapping(m) => m.iter().any(|(k, v)| k.as_str() == Some("<<") || has_merge_key(v)),
+        Value::Sequence(items) => items.iter().any(has_merge_key),
+        Value::Tagged(t) => has_merge_key(&t.value),
+        _ => false,
     }
 }
 
@@ -124,7 +164,8 @@ impl Sources {
     pub fn locate(&self, path: &KeyPath) -> Location {
         let key = path.to_string();
         if let Some(f) = self.files.iter().rev().find(|f| f.line_exact(path).is_some()) {
-            return Location::new(&f.path, f.line_exact(path).unwrap_or(0), key);
+            let (line, col) = f.position(path).unwrap_or((0, 0));
+            return Location::new(&f.path, line, key).column(col);
         }
         let mut p = path.0.clone();
         while p.pop().is_some() {
@@ -154,7 +195,8 @@ enum Frame {
 #[derive(Default)]
 struct LineIndexBuilder {
     stack: Vec<Frame>,
-    lines: HashMap<KeyPath, usize>,
+    lines: HashMap<KeyPath, (usize, usize)>,
+    col: usize,
     /// The first key written twice in one mapping (line, key).
     duplicate: Option<(usize, String)>,
 }
@@ -173,7 +215,7 @@ impl LineIndexBuilder {
                         if self.lines.contains_key(&p) && s != "<<" {
                             self.duplicate.get_or_insert((line, s.clone()));
                         }
-                        self.lines.entry(p).or_insert(line);
+                        self.lines.entry(p).or_insert((line, self.col));
                         *key = Some(s.clone());
                     } else {
                         *key = Some(String::new());
@@ -184,7 +226,7 @@ impl LineIndexBuilder {
             Some(Frame::Seq { path, next }) => {
                 let p = path.index(*next);
                 *next += 1;
-                self.lines.entry(p.clone()).or_insert(line);
+                self.lines.entry(p.clone()).or_insert((line, self.col));
                 Some(p)
             }
         }
@@ -194,6 +236,7 @@ impl LineIndexBuilder {
 impl MarkedEventReceiver for LineIndexBuilder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let line = mark.line();
+        self.col = mark.col() + 1;
         match &ev {
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 let in_skip = matches!(self.stack.last(), Some(Frame::Skip));

@@ -1,12 +1,15 @@
 //! From a `ServiceSpec` to the engine's container-create body: env, command, entrypoint, ports,
 //! mounts, networks and aliases, healthcheck, labels, restart, user, workdir, stop signal and
-//! grace period, init, extra hosts, limits. Pure: tested without an engine.
+//! grace period, init, extra hosts, limits; the rest of the container settings (capabilities,
+//! DNS, devices, logging, mount options, secrets) in `host.rs`. Pure: tested without an engine.
+
+mod host;
 
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType, NetworkingConfig, PortBinding,
-    RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
+    NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 
 use super::labels::ContainerIdentity;
@@ -37,11 +40,25 @@ pub fn container_plan(stack: &StackSpec, svc: &ServiceSpec, id: &ContainerIdenti
     }
     let env: Vec<String> = svc.environment.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}"))).collect();
 
-    let mut exposed = Vec::new();
+    let mut exposed: Vec<String> = svc
+        .host
+        .expose
+        .iter()
+        .flat_map(|e| {
+            let (ports, proto) = e.split_once('/').unwrap_or((e, "tcp"));
+            let (a, b) = ports.split_once('-').unwrap_or((ports, ports));
+            match (a.parse::<u32>(), b.parse::<u32>()) {
+                (Ok(a), Ok(b)) if a <= b => (a..=b).map(|p| format!("{p}/{proto}")).collect::<Vec<_>>(),
+                _ => vec![format!("{ports}/{proto}")],
+            }
+        })
+        .collect();
     let mut bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for p in &svc.ports {
         let key = format!("{}/{}", p.target, if p.protocol.is_empty() { "tcp" } else { &p.protocol });
-        exposed.push(key.clone());
+        if !exposed.contains(&key) {
+            exposed.push(key.clone());
+        }
         let host_port = p.published.as_deref().map(|s| s.split('-').next().unwrap_or(s).to_string());
         bindings
             .entry(key)
@@ -50,20 +67,30 @@ pub fn container_plan(stack: &StackSpec, svc: &ServiceSpec, id: &ContainerIdenti
             .push(PortBinding { host_ip: p.host_ip.clone(), host_port: Some(host_port.unwrap_or_default()) });
     }
 
-    // Short-syntax binds go through `Binds`, which creates a missing host path as compose does.
+    // Short-syntax binds go through `Binds`, which creates a missing host path as compose does;
+    // so do mounts relabelled for SELinux (`:z`/`:Z`), which the mount API cannot express.
+    let by_binds = |m: &crate::stack::MountSpec| {
+        let selinux = svc.mount_options.get(&m.target).is_some_and(|o| o.selinux.is_some());
+        (m.kind == MountKind::Bind && m.create_host_path)
+            || (m.kind != MountKind::Tmpfs && m.source.is_some() && selinux)
+    };
     let binds: Vec<String> = svc
         .volumes
         .iter()
-        .filter(|m| m.kind == MountKind::Bind && m.create_host_path)
+        .filter(|m| by_binds(m))
         .filter_map(|m| {
             let src = m.source.as_ref()?;
-            Some(format!("{src}:{}{}", m.target, if m.read_only { ":ro" } else { "" }))
+            let src = match m.kind {
+                MountKind::Volume => stack.volumes.get(src).map(|v| v.name.clone()).unwrap_or(src.clone()),
+                _ => src.clone(),
+            };
+            Some(format!("{src}:{}{}", m.target, host::bind_modes(m.read_only, svc.mount_options.get(&m.target))))
         })
         .collect();
-    let mounts: Vec<Mount> = svc
+    let mut mounts: Vec<Mount> = svc
         .volumes
         .iter()
-        .filter(|m| !(m.kind == MountKind::Bind && m.create_host_path))
+        .filter(|m| !by_binds(m))
         .map(|m| {
             let (typ, source) = match m.kind {
                 MountKind::Volume => (
@@ -73,15 +100,20 @@ pub fn container_plan(stack: &StackSpec, svc: &ServiceSpec, id: &ContainerIdenti
                 MountKind::Bind => (MountType::BIND, m.source.clone()),
                 MountKind::Tmpfs => (MountType::TMPFS, None),
             };
-            Mount {
+            let mut mount = Mount {
                 target: Some(m.target.clone()),
                 source,
                 typ: Some(typ),
                 read_only: Some(m.read_only),
                 ..Default::default()
+            };
+            if let Some(o) = svc.mount_options.get(&m.target) {
+                host::mount_options(&mut mount, o);
             }
+            mount
         })
         .collect();
+    mounts.extend(host::file_mounts(stack, svc));
 
     let disabled =
         svc.healthcheck_disabled.then(|| HealthConfig { test: Some(vec!["NONE".into()]), ..Default::default() });
@@ -99,7 +131,8 @@ pub fn container_plan(stack: &StackSpec, svc: &ServiceSpec, id: &ContainerIdenti
         .or(disabled);
 
     let restart_policy = if id.oneoff { None } else { svc.restart.as_deref().map(restart_policy) };
-    let limits = svc.deploy.limits.clone().unwrap_or_default();
+    let mut host_config = HostConfig::default();
+    host::apply(stack, svc, id.release, &mut host_config);
     let host_config = HostConfig {
         port_bindings: (!bindings.is_empty()).then_some(bindings),
         mounts: (!mounts.is_empty()).then_some(mounts),
@@ -107,15 +140,28 @@ pub fn container_plan(stack: &StackSpec, svc: &ServiceSpec, id: &ContainerIdenti
         restart_policy,
         init: svc.init,
         extra_hosts: (!svc.extra_hosts.is_empty()).then(|| svc.extra_hosts.clone()),
-        nano_cpus: limits.cpus.map(|c| (c * 1e9) as i64),
-        memory: limits.memory.map(|m| m as i64),
-        pids_limit: limits.pids,
-        ..Default::default()
+        ..host_config
     };
 
+    let custom_mode = host::network_mode(stack, svc, id.release);
+    let static_ips: HashMap<String, EndpointIpamConfig> = svc
+        .networks
+        .iter()
+        .filter(|(_, n)| n.ipv4_address.is_some() || n.ipv6_address.is_some())
+        .map(|(key, n)| {
+            let name = stack.networks.get(key).map(|s| s.name.clone()).unwrap_or(key.clone());
+            let ipam = EndpointIpamConfig {
+                ipv4_address: n.ipv4_address.clone(),
+                ipv6_address: n.ipv6_address.clone(),
+                ..Default::default()
+            };
+            (name, ipam)
+        })
+        .collect();
     let mut nets: Vec<(String, Vec<String>)> = svc
         .networks
         .iter()
+        .filter(|_| custom_mode.is_none())
         .map(|(key, n)| {
             let name = stack.networks.get(key).map(|s| s.name.clone()).unwrap_or(key.clone());
             let mut aliases = vec![svc.name.clone()];
@@ -127,7 +173,11 @@ pub fn container_plan(stack: &StackSpec, svc: &ServiceSpec, id: &ContainerIdenti
     let networking_config = first.as_ref().map(|(name, aliases)| NetworkingConfig {
         endpoints_config: Some(HashMap::from([(
             name.clone(),
-            EndpointSettings { aliases: Some(aliases.clone()), ..Default::default() },
+            EndpointSettings {
+                aliases: Some(aliases.clone()),
+                ipam_config: static_ips.get(name).cloned(),
+                ..Default::default()
+            },
         )])),
     });
 
@@ -143,11 +193,23 @@ pub fn container_plan(stack: &StackSpec, svc: &ServiceSpec, id: &ContainerIdenti
         healthcheck,
         stop_signal: svc.stop_signal.clone(),
         stop_timeout: svc.stop_grace_period.map(|d| d.as_secs() as i64),
-        host_config: Some(HostConfig { network_mode: first.as_ref().map(|(n, _)| n.clone()), ..host_config }),
+        hostname: svc.host.hostname.clone(),
+        domainname: svc.host.domainname.clone(),
+        tty: svc.host.tty.then_some(true),
+        open_stdin: svc.host.stdin_open.then_some(true),
+        host_config: Some(HostConfig {
+            network_mode: custom_mode.or_else(|| first.as_ref().map(|(n, _)| n.clone())),
+            ..host_config
+        }),
         networking_config,
         ..Default::default()
     };
-    ContainerPlan { name: id.container_name(), body, more_networks: nets }
+    // `container_name` is honoured for the service's (single, stop-first) replica.
+    let name = match (&svc.container_name, id.oneoff) {
+        (Some(n), false) => n.clone(),
+        _ => id.container_name(),
+    };
+    ContainerPlan { name, body, more_networks: nets }
 }
 
 fn restart_policy(s: &str) -> RestartPolicy {
@@ -178,7 +240,7 @@ mod tests {
         svc.environment.insert("A".into(), Some("1".into()));
         svc.environment.insert("UNSET".into(), None);
         svc.networks.insert("default".into(), ServiceNetwork::default());
-        svc.networks.insert("edge".into(), ServiceNetwork { aliases: vec!["www".into()] });
+        svc.networks.insert("edge".into(), ServiceNetwork { aliases: vec!["www".into()], ..Default::default() });
         svc.ports.push(PortSpec {
             target: 8080,
             published: Some("18080".into()),

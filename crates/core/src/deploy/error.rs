@@ -31,7 +31,7 @@ pub enum DeployError {
         services: String,
     },
     /// A service has no image.
-    #[error("service {service} has no `image:`; slipway deploys images only (build and push them first)")]
+    #[error("service {service} has no `image:`; slipway deploys images only: build and push it first (`slipway build -f COMPOSE_FILE {service} --push`) and set `image:`")]
     MissingImage {
         /// Service.
         service: String,

@@ -83,6 +83,10 @@ pub fn update_order(svc: &ServiceSpec, replicas: u32) -> UpdateOrder {
     if let Some(order) = svc.deploy.update_config.as_ref().and_then(|u| u.order) {
         return order;
     }
+    // compose room: a fixed `container_name` cannot be held by two containers at once.
+    if svc.container_name.is_some() {
+        return UpdateOrder::StopFirst;
+    }
     let fixed_port = svc.ports.iter().any(|p| p.published.as_deref().is_some_and(|s| !s.is_empty() && s != "0"));
     let named_volume = svc.volumes.iter().any(|m| m.kind == MountKind::Volume && m.source.is_some());
     if fixed_port || (named_volume && replicas <= 1) {
