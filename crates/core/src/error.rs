@@ -1,7 +1,7 @@
 //! The crate-level `Error`: one variant per room, each wrapping that room's own error enum,
 //! and the `ErrorKind` that faces map to exit codes and exception classes.
 
-use crate::{backup, build, compose, deploy, digest, health, policy, reference, registry, route};
+use crate::{backup, build, compose, deploy, digest, health, policy, reference, registry, route, swarm};
 
 /// How a caller should treat an error: faces map this to exit codes (1, 2, 3) and exceptions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,6 +61,15 @@ pub enum Error {
     /// Backups and restores.
     #[error(transparent)]
     Backup(Box<backup::BackupError>),
+    /// The Swarm target.
+    #[error(transparent)]
+    Swarm(Box<swarm::SwarmError>),
+}
+
+impl From<swarm::SwarmError> for Error {
+    fn from(e: swarm::SwarmError) -> Self {
+        Error::Swarm(Box::new(e))
+    }
 }
 
 impl From<policy::PolicyError> for Error {
@@ -124,6 +133,7 @@ impl Error {
             Error::Deploy(e) => e.kind(),
             Error::Route(e) => e.kind(),
             Error::Backup(e) => e.kind(),
+            Error::Swarm(e) => e.kind(),
         }
     }
 }

@@ -35,7 +35,7 @@ pub use options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 pub use plan::{plan, plan_with, Plan, PlanOptions, Step};
 pub use prune::{prune, PruneReport};
 pub use record::VolumeRecords;
-pub use release::{config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService};
+pub use release::{canonical_json, config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService};
 pub use resolve::{check_policy, resolve_images, DefaultImagePolicy, DigestResolver, ImagePolicy, MOVING_TAGS};
 pub use rules::{dependency_order, health_gate, is_oneoff, is_routed, update_order, HealthGate};
 pub use state::{ActualContainer, ActualState, DesiredRelease};
