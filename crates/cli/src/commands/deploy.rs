@@ -25,6 +25,10 @@ pub struct Target {
     /// The engine: -H, --context, --tls* (default DOCKER_HOST, a Docker context, else the local socket).
     #[command(flatten)]
     pub engine: crate::engine_args::EngineArgs,
+    /// The kind of target: `host` (one engine, the default) or `swarm` (the engine is a Swarm
+    /// manager); default: the compose file's `x-slipway: {target: ...}`, else host.
+    #[arg(long = "target", value_name = "KIND")]
+    pub kind: Option<super::swarm::TargetKind>,
 }
 
 impl Target {
@@ -186,6 +190,9 @@ async fn deploy(args: &Args) -> Result<u8, slipway::Error> {
     let mut opts = options(&args.env, args.tag.as_deref(), args.lock_wait, args.retain)
         .policy(Arc::new(policies.clone()))
         .pull(args.pull);
+    if super::swarm::wanted(&args.target, Some(&stack)) {
+        return super::swarm::deploy(&args.target, &stack, &opts, args.dry_run, args.json).await;
+    }
     if let (false, false, Ok(policy)) = (args.no_backup, args.dry_run, policies.get(&args.env)) {
         let docker = host.docker().clone();
         let store = BackupStore::new(args.backup_dir.clone().unwrap_or_else(slipway::backup::default_backup_dir));

@@ -11,4 +11,5 @@ pub mod reference;
 pub mod registry;
 pub mod releases;
 pub mod restore;
+pub mod swarm;
 pub mod tags;

@@ -57,6 +57,9 @@ fn outcome(o: &ReleaseOutcome) -> String {
 pub async fn status(args: StatusArgs) -> u8 {
     let run = async {
         let project = args.target.project()?;
+        if super::swarm::wanted(&args.target, None) {
+            return super::swarm::status(&args.target, &project, args.json).await;
+        }
         let st = args.target.host().await?.status(&project).await?;
         if args.json {
             output::json_line(&serde_json::to_value(&st).unwrap_or_default());
@@ -86,7 +89,7 @@ pub async fn status(args: StatusArgs) -> u8 {
 pub async fn history(args: HistoryArgs) -> u8 {
     let run = async {
         let project = args.target.project()?;
-        let list = args.target.host().await?.history(&project).await?;
+        let list = super::swarm::deployer(&args.target).await?.history(&project).await?;
         for r in &list {
             if args.json {
                 output::json_line(&serde_json::json!({
@@ -121,7 +124,7 @@ pub async fn rollback(args: RollbackArgs) -> u8 {
             None => None,
         };
         let opts = options("default", None, args.lock_wait, 5);
-        let out = args.target.host().await?.rollback(&project, to, &opts, &Progress).await?;
+        let out = super::swarm::deployer(&args.target).await?.rollback(&project, to, &opts, &Progress).await?;
         if args.json {
             output::json_line(&serde_json::json!({ "project": project, "release": out.release }));
         } else if let Some(r) = &out.release {
@@ -138,6 +141,9 @@ pub async fn rollback(args: RollbackArgs) -> u8 {
 pub async fn prune(target: &Target, retain: usize, json: bool) -> u8 {
     let run = async {
         let project = target.project()?;
+        if super::swarm::wanted(target, None) {
+            return super::swarm::prune(target, &project, retain, json).await;
+        }
         let report = target.host().await?.prune(&project, retain).await?;
         if json {
             output::json_line(&serde_json::to_value(&report).unwrap_or_default());
