@@ -49,6 +49,8 @@ pub struct ObjectNames {
     pub secrets: BTreeMap<String, String>,
     /// Config key -> Swarm config name.
     pub configs: BTreeMap<String, String>,
+    /// Swarm object name -> its id (Swarm wants both in a reference).
+    pub ids: BTreeMap<String, String>,
 }
 
 /// Start-first, unless a host-mode port could clash on a node (global mode, or as many replicas
@@ -235,7 +237,7 @@ fn secrets(svc: &Svc, objects: &ObjectNames) -> Option<Vec<TaskSpecContainerSpec
                     mode: Some(s.mode.unwrap_or(0o444)),
                 }),
                 secret_name: Some(name.clone()),
-                secret_id: None,
+                secret_id: objects.ids.get(name).cloned(),
             })
         })
         .collect();
@@ -257,6 +259,7 @@ fn configs(svc: &Svc, objects: &ObjectNames) -> Option<Vec<TaskSpecContainerSpec
                     mode: Some(c.mode.unwrap_or(0o444)),
                 }),
                 config_name: Some(name.clone()),
+                config_id: objects.ids.get(name).cloned(),
                 ..Default::default()
             })
         })

@@ -83,18 +83,30 @@ pub async fn ensure_objects(docker: &Docker, stack: &StackSpec) -> Result<Object
         })
     };
     for (kind, objects) in [(ObjectKind::Secret, &stack.secrets), (ObjectKind::Config, &stack.configs)] {
-        let existing = list_names(docker, kind, &stack.name).await?;
+        let mut existing = list_names(docker, kind, &stack.name).await?;
         for (key, spec) in objects.iter().filter(|(k, _)| used(kind, k)) {
             let name = match content(stack, kind, key, spec)? {
-                None => match &spec.source {
-                    FileObjectSource::External(n) => n.clone(),
-                    _ => spec.name.clone(),
-                },
+                None => {
+                    let name = match &spec.source {
+                        FileObjectSource::External(n) => n.clone(),
+                        _ => spec.name.clone(),
+                    };
+                    names.ids.insert(name.clone(), external_id(docker, kind, &name).await?);
+                    name
+                }
                 Some(bytes) => {
                     let name = object_name(&stack.name, key, &bytes);
                     if !existing.contains_key(&name) {
                         create(docker, kind, &stack.name, key, &name, &bytes).await?;
+                        existing = list_names(docker, kind, &stack.name).await?;
                     }
+                    let id = existing.get(&name).cloned().ok_or_else(|| SwarmError::ObjectContent {
+                        kind: kind.as_str(),
+                        key: key.clone(),
+                        from: name.clone(),
+                        reason: "created, but the Swarm does not list it".into(),
+                    })?;
+                    names.ids.insert(name.clone(), id);
                     name
                 }
             };
@@ -105,6 +117,20 @@ pub async fn ensure_objects(docker: &Docker, stack: &StackSpec) -> Result<Object
         }
     }
     Ok(names)
+}
+
+/// The id of an external secret or config (it must exist).
+async fn external_id(docker: &Docker, kind: ObjectKind, name: &str) -> Result<String, SwarmError> {
+    let found = match kind {
+        ObjectKind::Secret => docker.inspect_secret(name).await.map(|s| s.id),
+        ObjectKind::Config => docker.inspect_config(name).await.map(|c| c.id),
+    };
+    found.ok().flatten().ok_or_else(|| SwarmError::ObjectContent {
+        kind: kind.as_str(),
+        key: name.into(),
+        from: "the Swarm".into(),
+        reason: "external object does not exist".into(),
+    })
 }
 
 fn object_labels(project: &str, key: &str) -> HashMap<String, String> {
