@@ -216,3 +216,89 @@ async fn a_release_cycle_on_a_three_node_swarm() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Build the CLI (cargo skips it when fresh) and return its path.
+fn slipway_bin() -> std::path::PathBuf {
+    let root = images::workspace_root();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "-q", "-p", "slipway-cli", "--bin", "slipway"])
+        .status()
+        .expect("cargo build");
+    assert!(status.success());
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("target"));
+    target.join("debug").join("slipway")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_deploys_to_the_swarm_by_x_slipway_and_fails_with_exit_1() -> anyhow::Result<()> {
+    let swarm = TestSwarm::shared().await?;
+    let v1 = swarm.push(&images::demo_image_version("v1").await?, "swarm/cli:v1")?;
+    let v2 = swarm.push(&images::demo_image_version("v2").await?, "swarm/cli:v2")?;
+    let (dir, project) = (tempfile::tempdir()?, names::unique("swarmcli"));
+    let port = 17000 + (std::process::id() % 1000) as u16;
+    let file = dir.path().join("compose.yaml");
+    let write = |image: &str, fail: bool, keep: &str| {
+        let env = if fail { "FAIL_HEALTH: \"1\"".to_string() } else { format!("KEEP: \"{keep}\"") };
+        std::fs::write(
+            &file,
+            format!(
+                "name: {project}\nx-slipway: {{target: swarm}}\nservices:\n  app:\n    image: {image}\n    environment:\n      {env}\n    \
+                 ports: [{{target: 8080, published: {port}, mode: host}}]\n    \
+                 healthcheck: {{test: [\"CMD\", \"/demo-app\", \"check\", \"http://127.0.0.1:8080/health\"], interval: 500ms, timeout: 2s, retries: 3}}\n    \
+                 deploy: {{endpoint_mode: dnsrr}}\n"
+            ),
+        )
+    };
+    let bin = slipway_bin();
+    let m = &swarm.manager;
+    let run = |args: &[&str]| {
+        std::process::Command::new(&bin)
+            .args(args)
+            .args(["-H", &m.ssh_url()])
+            .env("SLIPWAY_SSH_CONFIG", m.ssh_config())
+            .env_remove("DOCKER_HOST")
+            .output()
+    };
+    let f = file.to_str().expect("utf-8 path");
+
+    // x-slipway picks the Swarm target; no --target flag.
+    write(&v1, false, "1")?;
+    let out = run(&["deploy", "-f", f])?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("release 1 deployed on the Swarm"));
+    let out = run(&["status", "-f", f, "--json"])?;
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let task = &st["services"][0]["tasks"][0];
+    assert_eq!(task["health"], "healthy", "{st}");
+    assert!(task["node"].as_str().is_some_and(|n| !n.is_empty()) && task["node_addr"].is_string(), "{st}");
+
+    // An unhealthy upgrade: exit code 1, the service named; v1 still answers.
+    write(&v2, true, "1")?;
+    let out = run(&["deploy", "-f", f])?;
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("service app"), "{}", String::from_utf8_lossy(&out.stderr));
+    let node = task["node_addr"].as_str().unwrap_or_default().to_string();
+    let body = reqwest::get(format!("http://{node}:{port}/version")).await?.text().await?;
+    assert!(body.contains("v1"), "{body}");
+
+    // history / prune with --target swarm and -p (no compose file needed).
+    let out = run(&["history", "--target", "swarm", "-p", &project, "--json"])?;
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["outcome"]["status"], "failed");
+    write(&v2, false, "2")?;
+    let out = run(&["deploy", "-f", f])?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["prune", "--target", "swarm", "-p", &project, "--retain", "1"])?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["history", "--target", "swarm", "-p", &project, "--json"])?;
+    let left: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["id"], 3);
+    Ok(())
+}
