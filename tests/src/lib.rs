@@ -26,6 +26,7 @@ pub mod remote_host;
 pub mod remote_tls;
 pub mod services;
 pub mod stacks;
+pub mod swarm;
 
 // route room: Traefik, in-test version backends, bounded load generator.
 pub mod load;

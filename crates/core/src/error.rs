@@ -1,7 +1,7 @@
 //! The crate-level `Error`: one variant per room, each wrapping that room's own error enum,
 //! and the `ErrorKind` that faces map to exit codes and exception classes.
 
-use crate::{backup, build, compose, deploy, digest, health, kubernetes, policy, reference, registry, route};
+use crate::{backup, build, compose, deploy, digest, health, kubernetes, policy, reference, registry, route, swarm};
 
 /// How a caller should treat an error: faces map this to exit codes (1, 2, 3) and exceptions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,11 +64,20 @@ pub enum Error {
     /// Kubernetes room.
     #[error(transparent)]
     Kubernetes(Box<kubernetes::KubernetesError>),
+    /// The Swarm target.
+    #[error(transparent)]
+    Swarm(Box<swarm::SwarmError>),
 }
 
 impl From<kubernetes::KubernetesError> for Error {
     fn from(e: kubernetes::KubernetesError) -> Self {
         Error::Kubernetes(Box::new(e))
+    }
+}
+
+impl From<swarm::SwarmError> for Error {
+    fn from(e: swarm::SwarmError) -> Self {
+        Error::Swarm(Box::new(e))
     }
 }
 
@@ -134,6 +143,7 @@ impl Error {
             Error::Route(e) => e.kind(),
             Error::Backup(e) => e.kind(),
             Error::Kubernetes(e) => e.kind(),
+            Error::Swarm(e) => e.kind(),
         }
     }
 }

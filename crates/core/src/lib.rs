@@ -22,6 +22,7 @@ pub mod registry;
 pub mod route;
 pub mod secret;
 pub mod stack;
+pub mod swarm;
 pub mod wait;
 
 pub use digest::Digest;

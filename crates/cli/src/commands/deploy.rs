@@ -25,12 +25,21 @@ pub struct Target {
     /// With `--target kubernetes`, `--context` names the kubeconfig context.
     #[command(flatten)]
     pub engine: crate::engine_args::EngineArgs,
-    /// `--target`, `--namespace` (kubernetes room).
+    /// The kind of target: `host` (one engine, the default), `swarm` (the engine is a Swarm
+    /// manager) or `kubernetes`; default: the compose file's `x-slipway: {target: ...}`, else host.
+    #[arg(long = "target", value_name = "KIND")]
+    pub kind: Option<super::swarm::TargetKind>,
+    /// `--namespace` (kubernetes room).
     #[command(flatten)]
     pub kube: super::kubernetes::KubeTarget,
 }
 
 impl Target {
+    /// `--target kubernetes` was given.
+    pub fn is_kubernetes(&self) -> bool {
+        self.kind == Some(super::swarm::TargetKind::Kubernetes)
+    }
+
     /// The engine.
     pub async fn host(&self) -> Result<DockerHost, slipway::Error> {
         let connection = self.engine.resolve().map_err(slipway::deploy::DeployError::from)?;
@@ -235,13 +244,16 @@ pub async fn run(args: Args) -> u8 {
 async fn deploy(args: &Args) -> Result<u8, slipway::Error> {
     let mut req = args.request.request(args.tag.as_deref());
     req.pull = args.pull;
-    if args.target.kube.is_kubernetes() {
+    if args.target.is_kubernetes() {
         return Ok(super::kubernetes::deploy(&args.target, &req, args.json).await);
     }
     let stack = load_stack(&args.target.files, args.target.project.as_deref(), req.tag.as_deref())?;
-    let host = args.target.host().await?;
     let progress = Progress::default();
     let opts = cancellable_options(&req, &stack.name, &progress)?;
+    if super::swarm::wanted(&args.target, Some(&stack)) {
+        return super::swarm::deploy(&args.target, &stack, &opts, args.dry_run, args.json).await;
+    }
+    let host = args.target.host().await?;
     if args.dry_run {
         let plan = host.plan(&stack, &opts).await?;
         if args.json {

@@ -7,33 +7,15 @@ use slipway::kubernetes::deploy::{Cluster, KubeDeployOptions, KubernetesDeployer
 use super::deploy::{load_stack, Progress, Target};
 use crate::output;
 
-/// Where a command acts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum TargetKind {
-    /// A Docker host (`--host`, default).
-    #[default]
-    Docker,
-    /// A Kubernetes namespace (`--context`, `--namespace`).
-    Kubernetes,
-}
-
 /// The Kubernetes target arguments, flattened into the shared target arguments.
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct KubeTarget {
-    /// Deploy to a Docker host (default) or a Kubernetes namespace.
-    #[arg(long = "target", value_enum, default_value = "docker")]
-    pub kind: TargetKind,
     /// Namespace (default: the context's). With --target kubernetes.
     #[arg(long)]
     pub namespace: Option<String>,
 }
 
 impl KubeTarget {
-    /// `--target kubernetes` was given.
-    pub fn is_kubernetes(&self) -> bool {
-        self.kind == TargetKind::Kubernetes
-    }
-
     /// The deployer for the kubeconfig `context` (`--context`, shared with the Docker targets,
     /// where it names a Docker context; default: the kubeconfig's current one).
     async fn deployer(&self, context: Option<&str>) -> Result<KubernetesDeployer, slipway::Error> {

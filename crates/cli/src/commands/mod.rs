@@ -13,4 +13,5 @@ pub mod registry;
 pub mod releases;
 pub mod render;
 pub mod restore;
+pub mod swarm;
 pub mod tags;

@@ -34,6 +34,6 @@ pub use event::{ComposeEvent, ComposeWarning};
 pub use load::{default_file, load, parse_only, parse_only_files, LoadOptions, LoadedStack, DEFAULT_FILES};
 pub use render::{render, render_json, render_yaml};
 pub use resolve::normalise_name as normalise_project_name;
-pub use settings::{ServiceSettings, StackSettings};
+pub use settings::{DeployTarget, ServiceSettings, StackSettings};
 #[cfg(test)]
 mod tests;

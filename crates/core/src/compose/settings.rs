@@ -40,6 +40,23 @@ pub struct StackSettings {
     pub traefik: Option<serde_json::Value>,
     /// Deploy hooks (deploy room); `hooks.timeout` is checked here.
     pub hooks: Option<serde_json::Value>,
+    /// The kind of target `slipway deploy` uses without `--target` (swarm room).
+    pub target: Option<DeployTarget>,
+    /// Kubernetes rendering settings, e.g. `volumes.<key>.size` (kubernetes room).
+    pub kubernetes: Option<serde_json::Value>,
+}
+
+/// `x-slipway.target`: where the stack deploys by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum DeployTarget {
+    /// One Docker engine (the default).
+    Host,
+    /// A Docker Swarm, through a manager.
+    Swarm,
+    /// A Kubernetes namespace.
+    Kubernetes,
 }
 
 /// A service's `x-slipway`.

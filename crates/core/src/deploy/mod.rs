@@ -48,7 +48,7 @@ pub use options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 pub use plan::{plan, plan_with, Plan, PlanOptions, Step};
 pub use prune::{prune, PruneReport};
 pub use record::VolumeRecords;
-pub use release::{config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService};
+pub use release::{canonical_json, config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService};
 pub use request::{load_for_deploy, with_image_tag, DeployRequest};
 pub use requirements::{backup_decision, takes_backup, BackupChoice, Requirements};
 pub use resolve::{check_policy, resolve_images, DigestResolver, ImagePolicy};

@@ -1,0 +1,304 @@
+//! The Swarm target against a real three-node Swarm (`TestSwarm`: one manager, two workers, each
+//! an engine in its own network namespace; the manager reached over `ssh://`; images from a
+//! registry on the bridge): deploy with a one-off job and a secret, replicas on more than one
+//! node, an upgrade with a rotated secret, a failing upgrade that Swarm rolls back and slipway
+//! reports as failed with the old version serving, history, rollback, prune. Host-mode ports
+//! and `endpoint_mode: dnsrr`: this kernel has no IPVS (no VIPs, no routing mesh).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use base64::Engine as _;
+use slipway::deploy::{DeployEvent, DeployOptions, Deployer, ReleaseId, ReleaseOutcome};
+use slipway::engine::{ConnectOptions, Connection};
+use slipway::swarm::SwarmDeployer;
+use slipway::{Event, RecordingObserver};
+use slipway_e2e::swarm::TestSwarm;
+use slipway_e2e::{images, names};
+
+struct Fixture {
+    swarm: &'static TestSwarm,
+    deployer: SwarmDeployer,
+    dir: tempfile::TempDir,
+    project: String,
+    port: u16,
+    busybox: String,
+}
+
+impl Fixture {
+    fn stack(&self, image: &str, token: &str, fail_health: bool) -> anyhow::Result<slipway::stack::StackSpec> {
+        std::fs::write(self.dir.path().join("token.txt"), token)?;
+        let fail = if fail_health { "FAIL_HEALTH: \"1\"" } else { "KEEP: \"1\"" };
+        let yaml = format!(
+            r#"
+name: {project}
+x-slipway: {{target: swarm}}
+services:
+  migrate:
+    image: {image}
+    command: ["migrate"]
+  app:
+    image: {image}
+    environment:
+      {fail}
+    ports: [{{target: 8080, published: {port}, mode: host}}]
+    healthcheck: {{test: ["CMD", "/demo-app", "check", "http://127.0.0.1:8080/health"], interval: 500ms, timeout: 2s, retries: 3}}
+    stop_grace_period: 3s
+    depends_on: {{migrate: {{condition: service_completed_successfully}}}}
+    deploy:
+      replicas: 2
+      endpoint_mode: dnsrr
+      placement: {{max_replicas_per_node: 1}}
+  holder:
+    image: {busybox}
+    command: ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+    secrets: [{{source: token, target: api_token}}]
+    stop_grace_period: 2s
+    deploy: {{endpoint_mode: dnsrr}}
+secrets:
+  token: {{file: ./token.txt}}
+"#,
+            project = self.project,
+            port = self.port,
+            busybox = self.busybox,
+        );
+        let path = self.dir.path().join("compose.yaml");
+        std::fs::write(&path, yaml)?;
+        let mut opts = slipway::compose::LoadOptions::default();
+        opts.files = vec![path];
+        opts.working_dir = Some(self.dir.path().to_path_buf());
+        Ok(slipway::compose::load(&opts)?.stack)
+    }
+
+    /// The `/version` answers of the app on every node that runs one of its tasks.
+    async fn versions(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let st = self.deployer.swarm_status(&self.project).await?;
+        let app = st.services.iter().find(|s| s.service == "app").expect("app service");
+        let mut out = Vec::new();
+        for t in app.tasks.iter().filter(|t| t.state == "running") {
+            let addr = t.node_addr.clone().expect("node address");
+            let url = format!("http://{addr}:{}/version", self.port);
+            let body = reqwest::Client::new().get(&url).timeout(Duration::from_secs(5)).send().await?.text().await?;
+            out.push((t.node.clone(), body.trim().to_string()));
+        }
+        Ok(out)
+    }
+
+    /// What the holder's current task reads from its secret (through the harness's own socket).
+    async fn secret_seen(&self) -> anyhow::Result<String> {
+        let st = self.deployer.swarm_status(&self.project).await?;
+        let holder = st.services.iter().find(|s| s.service == "holder").expect("holder service");
+        let [task] = holder.tasks.as_slice() else { anyhow::bail!("one holder task wanted: {:?}", holder.tasks) };
+        let filter = format!("label=com.docker.swarm.task.id={}", task.id);
+        for h in self.swarm.hosts() {
+            let ids = h.docker(&["ps", "-q", "--filter", &filter])?;
+            if let Some(id) = ids.split_whitespace().next() {
+                return Ok(h.docker(&["exec", id, "cat", "/run/secrets/api_token"])?.trim().to_string());
+            }
+        }
+        anyhow::bail!("the holder task's container runs nowhere")
+    }
+
+    fn secret_names(&self) -> anyhow::Result<BTreeSet<String>> {
+        let out = self.swarm.manager.docker(&["secret", "ls", "--format", "{{.Name}}"])?;
+        Ok(out.lines().filter(|l| l.starts_with(&self.project)).map(str::to_string).collect())
+    }
+}
+
+fn opts(tag: &str) -> DeployOptions {
+    DeployOptions::default().min_running(Duration::from_secs(2)).version(Some(tag.into()))
+}
+
+fn one_offs(obs: &RecordingObserver) -> Vec<(String, i64)> {
+    obs.events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Deploy(DeployEvent::OneOffDone { service, exit_code, .. }) => Some((service, exit_code)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_cycle_on_a_three_node_swarm() -> anyhow::Result<()> {
+    let swarm = TestSwarm::shared().await?;
+    assert_eq!(swarm.node_ids()?.len(), 3);
+    let busybox = swarm.push(&images::busybox_base().await?, "swarm/busybox:1")?;
+    let mut tags = Vec::new();
+    for v in ["v1", "v2", "v3"] {
+        tags.push(swarm.push(&images::demo_image_version(v).await?, &format!("swarm/demo:{v}"))?);
+    }
+    let m = &swarm.manager;
+    let options = ConnectOptions::host(Some(&m.ssh_url())).ssh_config(Some(m.ssh_config()));
+    let deployer =
+        SwarmDeployer::connect(&Connection::resolve(&options)?).await?.update_timeout(Duration::from_secs(120));
+    let fx = Fixture {
+        swarm,
+        deployer,
+        dir: tempfile::tempdir()?,
+        project: names::unique("swarm"),
+        port: 18000 + (std::process::id() % 1000) as u16,
+        busybox,
+    };
+
+    // 1. Deploy: the migration runs as a job first, the secret is mounted, two replicas on two nodes.
+    let obs = RecordingObserver::default();
+    let stack = fx.stack(&tags[0], "token-one", false)?;
+    assert!(slipway::swarm::wants_swarm(&stack));
+    let out = fx.deployer.apply(&stack, &opts("v1"), &obs).await?;
+    assert_eq!(out.release.as_ref().map(|r| r.id), Some(ReleaseId(1)));
+    assert_eq!(one_offs(&obs), vec![("migrate".to_string(), 0)]);
+    let v = fx.versions().await?;
+    assert_eq!(v.len(), 2, "{v:?}");
+    assert!(v.iter().all(|(_, body)| body.contains("v1")), "{v:?}");
+    assert_ne!(v[0].0, v[1].0, "the replicas run on different nodes");
+    assert_eq!(fx.secret_seen().await?, "token-one");
+    let first_secrets = fx.secret_names()?;
+    assert_eq!(first_secrets.len(), 1);
+    // Records live on the Swarm and hold no secret value.
+    let records =
+        m.docker(&["config", "ls", "--filter", &format!("label=dev.slipway.project={}", fx.project), "-q"])?;
+    for id in records.split_whitespace() {
+        let data = m.docker(&["config", "inspect", id, "--format", "{{json .Spec.Data}}"])?;
+        let raw = base64::engine::general_purpose::STANDARD.decode(data.trim().trim_matches('"'))?;
+        assert!(!String::from_utf8_lossy(&raw).contains("token-one"));
+    }
+
+    // 2. Upgrade with a rotated secret: a new secret object, every app task on v2.
+    let out =
+        fx.deployer.apply(&fx.stack(&tags[1], "token-two", false)?, &opts("v2"), &RecordingObserver::default()).await?;
+    assert_eq!(out.release.as_ref().map(|r| r.id), Some(ReleaseId(2)));
+    let v = fx.versions().await?;
+    assert!(v.len() == 2 && v.iter().all(|(_, b)| b.contains("v2")), "{v:?}");
+    assert_eq!(fx.secret_seen().await?, "token-two");
+    let second_secrets = fx.secret_names()?;
+    assert_eq!(second_secrets.len(), 2, "the rotated secret is a new object: {second_secrets:?}");
+
+    // 3. A failing upgrade (health never passes): Swarm rolls back, slipway says failed (exit 1),
+    //    names the service and the task's error; v2 keeps serving; the holder's change is undone.
+    let err = fx
+        .deployer
+        .apply(&fx.stack(&tags[2], "token-three", true)?, &opts("v3"), &RecordingObserver::default())
+        .await
+        .expect_err("the unhealthy upgrade must fail");
+    assert_eq!(err.kind().exit_code(), 1);
+    let msg = err.to_string();
+    assert!(msg.contains("service app") && msg.contains("rollback"), "{msg}");
+    let v = fx.versions().await?;
+    assert!(v.len() == 2 && v.iter().all(|(_, b)| b.contains("v2")), "{v:?}");
+    assert_eq!(fx.secret_seen().await?, "token-two", "{msg}");
+
+    // 4. History on the Swarm.
+    let h = fx.deployer.history(&fx.project).await?;
+    let ids: Vec<u64> = h.iter().map(|r| r.id.0).collect();
+    assert_eq!(ids, vec![1, 2, 3]);
+    assert!(h[0].outcome.is_success() && h[1].outcome.is_success());
+    assert!(matches!(&h[2].outcome, ReleaseOutcome::Failed { service, .. } if service == "app"), "{:?}", h[2].outcome);
+
+    // 5. Rollback to release 1: the recorded specs again (v1, token-one), recorded as release 4.
+    let out = fx.deployer.rollback(&fx.project, Some(ReleaseId(1)), &opts("v1"), &RecordingObserver::default()).await?;
+    let r = out.release.expect("a release");
+    assert_eq!((r.id, r.rollback_of), (ReleaseId(4), Some(ReleaseId(1))));
+    let v = fx.versions().await?;
+    assert!(v.len() == 2 && v.iter().all(|(_, b)| b.contains("v1")), "{v:?}");
+    assert_eq!(fx.secret_seen().await?, "token-one");
+
+    // 6. Prune keeps the last two records and the objects they use.
+    let report = fx.deployer.prune(&fx.project, 2).await?;
+    assert_eq!(report.releases, vec!["1".to_string(), "2".to_string()]);
+    let ids: Vec<u64> = fx.deployer.history(&fx.project).await?.iter().map(|r| r.id.0).collect();
+    assert_eq!(ids, vec![3, 4]);
+    let left = fx.secret_names()?;
+    assert!(left.is_superset(&first_secrets), "release 4's secret stays: {left:?}");
+    assert!(
+        !left.iter().any(|s| second_secrets.contains(s) && !first_secrets.contains(s)),
+        "token-two's secret went: {left:?}"
+    );
+    Ok(())
+}
+
+/// Build the CLI (cargo skips it when fresh) and return its path.
+fn slipway_bin() -> std::path::PathBuf {
+    let root = images::workspace_root();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args(["build", "-q", "-p", "slipway-cli", "--bin", "slipway"])
+        .status()
+        .expect("cargo build");
+    assert!(status.success());
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("target"));
+    target.join("debug").join("slipway")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_deploys_to_the_swarm_by_x_slipway_and_fails_with_exit_1() -> anyhow::Result<()> {
+    let swarm = TestSwarm::shared().await?;
+    let v1 = swarm.push(&images::demo_image_version("v1").await?, "swarm/cli:v1")?;
+    let v2 = swarm.push(&images::demo_image_version("v2").await?, "swarm/cli:v2")?;
+    let (dir, project) = (tempfile::tempdir()?, names::unique("swarmcli"));
+    let port = 17000 + (std::process::id() % 1000) as u16;
+    let file = dir.path().join("compose.yaml");
+    let write = |image: &str, fail: bool, keep: &str| {
+        let env = if fail { "FAIL_HEALTH: \"1\"".to_string() } else { format!("KEEP: \"{keep}\"") };
+        std::fs::write(
+            &file,
+            format!(
+                "name: {project}\nx-slipway: {{target: swarm}}\nservices:\n  app:\n    image: {image}\n    environment:\n      {env}\n    \
+                 ports: [{{target: 8080, published: {port}, mode: host}}]\n    \
+                 healthcheck: {{test: [\"CMD\", \"/demo-app\", \"check\", \"http://127.0.0.1:8080/health\"], interval: 500ms, timeout: 2s, retries: 3}}\n    \
+                 deploy: {{endpoint_mode: dnsrr}}\n"
+            ),
+        )
+    };
+    let bin = slipway_bin();
+    let m = &swarm.manager;
+    let run = |args: &[&str]| {
+        std::process::Command::new(&bin)
+            .args(args)
+            .args(["-H", &m.ssh_url()])
+            .env("SLIPWAY_SSH_CONFIG", m.ssh_config())
+            .env_remove("DOCKER_HOST")
+            .output()
+    };
+    let f = file.to_str().expect("utf-8 path");
+
+    // x-slipway picks the Swarm target; no --target flag.
+    write(&v1, false, "1")?;
+    let out = run(&["deploy", "-f", f])?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("release 1 deployed on the Swarm"));
+    let out = run(&["status", "-f", f, "--json"])?;
+    let st: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let task = &st["services"][0]["tasks"][0];
+    assert_eq!(task["health"], "healthy", "{st}");
+    assert!(task["node"].as_str().is_some_and(|n| !n.is_empty()) && task["node_addr"].is_string(), "{st}");
+
+    // An unhealthy upgrade: exit code 1, the service named; v1 still answers.
+    write(&v2, true, "1")?;
+    let out = run(&["deploy", "-f", f])?;
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("service app"), "{}", String::from_utf8_lossy(&out.stderr));
+    let node = task["node_addr"].as_str().unwrap_or_default().to_string();
+    let body = reqwest::get(format!("http://{node}:{port}/version")).await?.text().await?;
+    assert!(body.contains("v1"), "{body}");
+
+    // history / prune with --target swarm and -p (no compose file needed).
+    let out = run(&["history", "--target", "swarm", "-p", &project, "--json"])?;
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["outcome"]["status"], "failed");
+    write(&v2, false, "2")?;
+    let out = run(&["deploy", "-f", f])?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["prune", "--target", "swarm", "-p", &project, "--retain", "1"])?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["history", "--target", "swarm", "-p", &project, "--json"])?;
+    let left: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["id"], 3);
+    Ok(())
+}
