@@ -20,12 +20,17 @@ fn opts() -> DeployOptions {
 
 /// The shop stack with the app gated by probes of its own address (instead of its healthcheck).
 fn shop(project: &str, demo: &str, busybox: &str, version: &str) -> slipway::stack::StackSpec {
+    shop_within(project, demo, busybox, version, "20s")
+}
+
+/// [`shop`] with the app's health gate bounded by `timeout`.
+fn shop_within(project: &str, demo: &str, busybox: &str, version: &str, timeout: &str) -> slipway::stack::StackSpec {
     let mut stack = stacks::shop(project, demo, busybox, version);
     if let Some(app) = stack.services.get_mut("app") {
         app.healthcheck = None;
         app.extensions.insert(
             "x-slipway".into(),
-            serde_json::json!({"probes": ["http://{ip}:8080/health", "tcp://{ip}:8080"], "health_timeout": "10s"}),
+            serde_json::json!({"probes": ["http://{ip}:8080/health", "tcp://{ip}:8080"], "health_timeout": timeout}),
         );
     }
     stack
@@ -87,7 +92,7 @@ async fn the_full_cycle_runs_over_ssh() -> anyhow::Result<()> {
     assert_eq!(version, "v2");
 
     // A failed upgrade (health fails): v2 keeps serving, the failure is recorded.
-    let mut bad = shop(&project, &demo, &busybox, "v3");
+    let mut bad = shop_within(&project, &demo, &busybox, "v3", "6s");
     stacks::set_env(&mut bad, "app", "FAIL_HEALTH", "1");
     let err = host.apply(&bad, &opts(), &NoopObserver).await.unwrap_err();
     assert!(err.to_string().contains("service app"), "{err}");
