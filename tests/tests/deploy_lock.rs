@@ -208,13 +208,15 @@ async fn sigint_before_the_first_change_stops_releases_the_lock_and_keeps_the_ol
     let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.unwrap().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("cancelled before the first change"), "{stderr}");
-    assert!(stderr.contains("no service was changed"), "{stderr}");
+    // The executor stops the hook's step, runs the undo and says it was confirmed.
+    assert!(stderr.contains("release 2 cancelled during `pre-deploy hook 1"), "{stderr}");
+    assert!(stderr.contains("the previous release was restored"), "{stderr}");
 
-    // The lock is released; release 1 still serves, nothing else was recorded.
+    // The lock is released; release 1 still serves; release 2 is recorded as cancelled.
     assert!(DeployLock::lease_of(&docker, &project).await.is_none(), "lock released");
     let history = host.history(&project).await.unwrap();
-    assert_eq!(history.iter().map(|r| r.id.0).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(history.iter().map(|r| r.id.0).collect::<Vec<_>>(), vec![1, 2]);
+    assert!(matches!(history[1].outcome, slipway::deploy::ReleaseOutcome::Cancelled { .. }), "{:?}", history[1]);
     let status = host.status(&project).await.unwrap();
     let app: Vec<_> = status.containers.iter().filter(|c| c.service == "app" && c.running).collect();
     assert_eq!(app.len(), 1);

@@ -28,7 +28,7 @@ def test_users_stack_loads(monkeypatch):
     d = stack.to_dict()
     assert d["networks"]["traefik-public"]["external"] is True
     assert d["volumes"]["app-db-data"]["name"] == "shop-db-data"
-    assert d["x-slipway"]["retain"] == 5
+    assert d["x-slipway"]["hooks"]["timeout"] == "5m"
     assert json.loads(stack.to_json()) == d
 
 

@@ -44,7 +44,7 @@ pub struct StackSpec {
 }
 
 /// One service.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ServiceSpec {
     /// The service name.
@@ -393,6 +393,38 @@ impl PullPolicy {
             PullPolicy::Always => "always",
             PullPolicy::Missing => "missing",
             PullPolicy::Never => "never",
+        }
+    }
+}
+
+impl std::fmt::Debug for ServiceSpec {
+    /// Every field as its JSON, but environment values replaced by `<redacted>`: `Debug` reaches
+    /// logs and errors, and values there are secrets as often as not (names are kept).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut shown = self.clone();
+        for value in shown.environment.values_mut().filter(|v| v.is_some()) {
+            *value = Some("<redacted>".into());
+        }
+        let json = serde_json::to_string(&shown).map_err(|_| std::fmt::Error)?;
+        write!(f, "ServiceSpec {json}")
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_service_or_stack_never_shows_environment_values() {
+        let mut svc = ServiceSpec { name: "app".into(), ..Default::default() };
+        svc.environment.insert("DATABASE_PASSWORD".into(), Some("hunter2".into()));
+        svc.environment.insert("UNSET".into(), None);
+        let mut stack = StackSpec { name: "shop".into(), ..Default::default() };
+        stack.services.insert("app".into(), svc.clone());
+        for shown in [format!("{svc:?}"), format!("{stack:?}"), format!("{stack:#?}")] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("DATABASE_PASSWORD"), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
         }
     }
 }
