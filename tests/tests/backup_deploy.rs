@@ -108,6 +108,30 @@ async fn production_deploy_backs_up_first_and_a_failed_backup_changes_nothing() 
     assert_eq!(manifest.release.as_deref(), Some(release.as_str()));
     assert_eq!(manifest.tables.get("public.t"), Some(&2));
 
+    // No directory asked for (remote room): the backup is also kept in the engine host's backup
+    // volume, so a throwaway CI runner loses nothing; it comes back with `fetch_from_host`.
+    let local = tempfile::tempdir().unwrap();
+    std::env::set_var("SLIPWAY_BACKUP_DIR", local.path()); // the default directory, this binary's one test
+    let events = slipway::RecordingObserver::new();
+    let opts = DeployOptions::default().env("production").min_running(Duration::from_millis(500));
+    let out = host.apply(&stack(&project, &db_image, &app_image, "four"), &opts, &events).await.unwrap();
+    std::env::remove_var("SLIPWAY_BACKUP_DIR");
+    let release = out.release.expect("a release was recorded").id.to_string();
+    let said = serde_json::to_string(&events.events()).unwrap();
+    let name = said
+        .split("backup kept on the engine's host as ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no host copy reported: {said}"))
+        .to_string();
+    assert!(name.starts_with("host:"), "{name}");
+    let fetched = tempfile::tempdir().unwrap();
+    let path = slipway::backup::host_store::fetch_from_host(&docker, &name, fetched.path()).await.unwrap();
+    let (manifest, _) = BackupStore::load(&path).await.unwrap();
+    assert_eq!(manifest.service.as_deref(), Some("db"));
+    assert_eq!(manifest.release.as_deref(), Some(release.as_str()));
+    assert_eq!(manifest.tables.get("public.t"), Some(&2));
+
     // A backup that cannot be written (the store is a file): the deploy stops, nothing changes.
     let before = host.status(&project).await.unwrap();
     let history_before = host.history(&project).await.unwrap().len();

@@ -21,12 +21,21 @@ pub struct BackupBeforeDeploy {
     docker: Docker,
     store: BackupStore,
     retention: RetentionPolicy,
+    on_host: bool,
 }
 
 impl BackupBeforeDeploy {
     /// A hook writing into `store` through `docker`, applying `retention` afterwards.
     pub fn new(docker: Docker, store: BackupStore, retention: RetentionPolicy) -> Self {
-        Self { docker, store, retention }
+        Self { docker, store, retention, on_host: false }
+    }
+
+    /// Also keep every backup in the host's backup volume (`host_store`), next to what it
+    /// protects: what the deployer does when no backup directory was asked for, so a backup taken
+    /// from a throwaway CI runner survives it.
+    pub fn on_host(mut self, on: bool) -> Self {
+        self.on_host = on;
+        self
     }
 
     /// The hook when `policy` asks for backups before deploys, else `None`.
@@ -52,13 +61,28 @@ impl BeforeChange for BackupBeforeDeploy {
                 s.image = Some(service.image.clone());
             }
         }
-        backup_before_deploy(&self.docker, &self.store, &stack, Some(&release), self.retention, observer)
+        let failed = |source| DeployError::Backup { project: desired.project().to_string(), source };
+        let taken = backup_before_deploy(&self.docker, &self.store, &stack, Some(&release), self.retention, observer)
             .await
-            .map(|_| ())
-            .map_err(|source| DeployError::Backup { project: desired.project().to_string(), source })
+            .map_err(failed)?;
+        if self.on_host {
+            for (_, manifest) in &taken {
+                let name = super::host_store::keep_on_host(&self.docker, manifest).await.map_err(failed)?;
+                let text =
+                    format!("backup kept on the engine's host as {name} (and in {})", self.store.dir().display());
+                observer.event(&crate::events::Event::Deploy(crate::deploy::DeployEvent::Message { text }));
+            }
+        }
+        Ok(())
     }
 
     fn describe(&self) -> String {
-        format!("PostgreSQL services of the stack into {}", self.store.dir().display())
+        let dir = self.store.dir().display();
+        match self.on_host {
+            true => {
+                format!("PostgreSQL services of the stack into {dir} and the host's {}", super::host_store::HOST_VOLUME)
+            }
+            false => format!("PostgreSQL services of the stack into {dir}"),
+        }
     }
 }

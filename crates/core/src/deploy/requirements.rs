@@ -115,7 +115,10 @@ pub fn before_change_hooks(docker: &Docker, opts: &DeployOptions) -> Result<Vec<
     let mut hooks: Vec<Arc<dyn BeforeChange>> = Vec::new();
     if backup_decision(opts)? {
         let store = BackupStore::new(backup_dir(opts));
-        hooks.push(Arc::new(BackupBeforeDeploy::new(docker.clone(), store, RetentionPolicy::default())));
+        // remote room: with no directory asked for, the backup is also kept on the engine's host.
+        let hook = BackupBeforeDeploy::new(docker.clone(), store, RetentionPolicy::default())
+            .on_host(opts.backup_dir.is_none());
+        hooks.push(Arc::new(hook));
     }
     hooks.extend(opts.before_change.iter().cloned());
     Ok(hooks)
