@@ -19,7 +19,7 @@ use super::options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 use super::plan::{plan_with, Plan, PlanOptions};
 use super::prune::{prune, PruneReport};
 use super::record::VolumeRecords;
-use super::release::{who, Release, ReleaseId, ReleaseOutcome};
+use super::release::{Release, ReleaseId};
 use super::resolve::{check_policy, resolve_images};
 use super::seam::BollardEngine;
 use super::state::{ActualState, DesiredRelease};
@@ -102,20 +102,7 @@ impl DockerHost {
         let parent = actual.current().map(|r| r.id);
         // remote room: a bind source missing on the target host fails before anything changes.
         super::preflight::check_bind_sources(&self.docker, &desired.stack).await?;
-        let record = Release {
-            id: desired.id,
-            project: desired.project().to_string(),
-            version: desired.version.clone(),
-            services: desired.services.clone(),
-            stack: desired.stack.clone(),
-            env_sha256: None,
-            who: who(),
-            when: chrono::Utc::now(),
-            outcome: ReleaseOutcome::Succeeded,
-            parent,
-            rollback_of: desired.rollback_of,
-            hook_failures: Vec::new(),
-        };
+        let record = desired.starting_record(parent);
         // A stack with `x-slipway.traefik` switches its routed services through Traefik.
         let router: Option<Arc<dyn TrafficRouter>> = match TraefikRouter::from_stack(&desired.stack)? {
             Some(t) => Some(Arc::new(t)),

@@ -25,6 +25,25 @@ pub struct DesiredRelease {
 }
 
 impl DesiredRelease {
+    /// The record a run of this release starts from: succeeded, written by whoever runs it, at
+    /// this moment, after `parent`; the executor (or a target's deployer) sets the outcome.
+    pub fn starting_record(&self, parent: Option<ReleaseId>) -> Release {
+        Release {
+            id: self.id,
+            project: self.project().to_string(),
+            version: self.version.clone(),
+            services: self.services.clone(),
+            stack: self.stack.clone(),
+            env_sha256: None,
+            who: super::release::who(),
+            when: chrono::Utc::now(),
+            outcome: ReleaseOutcome::Succeeded,
+            parent,
+            rollback_of: self.rollback_of,
+            hook_failures: Vec::new(),
+        }
+    }
+
     /// Build from a stack and the pinned reference of each service's image (service -> pinned).
     /// Services missing from `pinned` keep their image as written (which then must be pinned).
     pub fn new(id: ReleaseId, stack: &StackSpec, pinned: &BTreeMap<String, String>) -> Self {

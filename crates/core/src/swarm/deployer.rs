@@ -19,8 +19,8 @@ use super::rollout::{levels, spec_hash};
 use super::status::{swarm_status, SwarmStatus};
 use super::warnings::{findings, Severity};
 use crate::deploy::{
-    check_policy, is_oneoff, labels, resolve_images, who, ContainerStatus, DeployEvent, DeployOptions, DeployOutcome,
-    Deployer, DesiredRelease, Plan, Release, ReleaseId, ReleaseOutcome, Status, Step,
+    check_policy, is_oneoff, labels, resolve_images, ContainerStatus, DeployEvent, DeployOptions, DeployOutcome,
+    Deployer, DesiredRelease, Plan, Release, ReleaseId, Status, Step,
 };
 use crate::events::{Event, Observer};
 use crate::stack::StackSpec;
@@ -199,24 +199,7 @@ impl SwarmDeployer {
         specs: BTreeMap<String, bollard::models::ServiceSpec>,
         objects: Vec<String>,
     ) -> SwarmRecord {
-        SwarmRecord {
-            release: Release {
-                id: desired.id,
-                project: desired.stack.name.clone(),
-                version: desired.version.clone(),
-                services: desired.services.clone(),
-                stack: desired.stack.clone(),
-                env_sha256: None,
-                who: who(),
-                when: chrono::Utc::now(),
-                outcome: ReleaseOutcome::Succeeded,
-                parent,
-                rollback_of: desired.rollback_of,
-                hook_failures: Vec::new(),
-            },
-            specs,
-            objects,
-        }
+        SwarmRecord { release: desired.starting_record(parent), specs, objects }
     }
 }
 
