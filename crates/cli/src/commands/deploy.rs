@@ -244,12 +244,12 @@ pub async fn run(args: Args) -> u8 {
 async fn deploy(args: &Args) -> Result<u8, slipway::Error> {
     let mut req = args.request.request(args.tag.as_deref());
     req.pull = args.pull;
-    if args.target.is_kubernetes() {
-        return Ok(super::kubernetes::deploy(&args.target, &req, args.json).await);
-    }
     let stack = load_stack(&args.target.files, args.target.project.as_deref(), req.tag.as_deref())?;
     let progress = Progress::default();
     let opts = cancellable_options(&req, &stack.name, &progress)?;
+    if args.target.is_kubernetes() {
+        return super::kubernetes::deploy(&args.target, &stack, &opts, args.dry_run, args.json).await;
+    }
     if super::swarm::wanted(&args.target, Some(&stack)) {
         return super::swarm::deploy(&args.target, &stack, &opts, args.dry_run, args.json).await;
     }

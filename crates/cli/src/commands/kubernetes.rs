@@ -1,10 +1,12 @@
 //! `--target kubernetes [--context C] [--namespace N]` of `deploy`, `status`, `history`,
-//! `rollback` and `prune`: the same commands against a cluster (the core's
-//! `KubernetesDeployer`), printing its progress and results.
+//! `rollback` and `prune`: the core's `KubernetesDeployer` behind the same `Deployer` seam as
+//! the other targets. This file only picks the target and renders results.
 
+use slipway::deploy::{DeployOptions, Deployer};
 use slipway::kubernetes::deploy::{Cluster, KubeDeployOptions, KubernetesDeployer};
+use slipway::stack::StackSpec;
 
-use super::deploy::{load_stack, Progress, Target};
+use super::deploy::{Progress, Target};
 use crate::output;
 
 /// The Kubernetes target arguments, flattened into the shared target arguments.
@@ -15,112 +17,96 @@ pub struct KubeTarget {
     pub namespace: Option<String>,
 }
 
-impl KubeTarget {
-    /// The deployer for the kubeconfig `context` (`--context`, shared with the Docker targets,
-    /// where it names a Docker context; default: the kubeconfig's current one).
-    async fn deployer(&self, context: Option<&str>) -> Result<KubernetesDeployer, slipway::Error> {
-        let cluster = Cluster::connect(context, self.namespace.as_deref()).await?;
-        Ok(KubernetesDeployer::new(cluster, KubeDeployOptions::default()))
+/// The deployer for the kubeconfig context `--context` names (shared with the Docker targets,
+/// where it names a Docker context; default: the kubeconfig's current one).
+async fn connect(target: &Target) -> Result<KubernetesDeployer, slipway::Error> {
+    let cluster = Cluster::connect(target.engine.context.as_deref(), target.kube.namespace.as_deref()).await?;
+    Ok(KubernetesDeployer::new(cluster, KubeDeployOptions::default()))
+}
+
+/// The deployer the flags name: Kubernetes with `--target kubernetes`, else the Swarm or host.
+pub async fn deployer(target: &Target) -> Result<Box<dyn Deployer>, slipway::Error> {
+    if target.is_kubernetes() {
+        return Ok(Box::new(connect(target).await?));
     }
+    super::swarm::deployer(target).await
 }
 
-fn finish(r: Result<u8, slipway::Error>) -> u8 {
-    r.unwrap_or_else(|e| output::report_error(&e))
-}
-
-/// `slipway deploy --target kubernetes`.
-pub async fn deploy(target: &Target, req: &slipway::deploy::DeployRequest, json: bool) -> u8 {
-    finish(
-        async {
-            let stack = load_stack(&target.files, target.project.as_deref(), req.tag.as_deref())?;
-            let opts = req.options()?;
-            let deployer = target.kube.deployer(target.engine.context.as_deref()).await?;
-            let release = deployer.deploy(&stack, &opts, &Progress::default()).await?;
-            if json {
-                output::json_line(&serde_json::json!({ "project": stack.name, "release": release }));
-            } else {
-                println!("{}: release {} deployed to Kubernetes", stack.name, release.id);
+/// `slipway deploy --target kubernetes [--dry-run]`.
+pub async fn deploy(
+    target: &Target,
+    stack: &StackSpec,
+    opts: &DeployOptions,
+    dry_run: bool,
+    json: bool,
+) -> Result<u8, slipway::Error> {
+    let kube = connect(target).await?;
+    if dry_run {
+        let plan = kube.plan(stack, opts).await?;
+        if json {
+            output::json_line(&serde_json::json!({ "plan": plan, "target": "kubernetes" }));
+        } else {
+            for (i, s) in plan.steps.iter().enumerate() {
+                println!("{:>3}. {}", i + 1, s.describe());
             }
-            Ok(0)
         }
-        .await,
-    )
+        return Ok(0);
+    }
+    let out = kube.apply(stack, opts, &Progress::default()).await?;
+    let release = out.release.as_ref();
+    if json {
+        output::json_line(&serde_json::json!({
+            "project": stack.name, "target": "kubernetes", "release": release, "steps": out.plan.steps.len(),
+        }));
+    } else if let Some(r) = release {
+        println!(
+            "{}: release {} deployed to Kubernetes (namespace {}){}",
+            stack.name,
+            r.id,
+            kube.cluster().namespace(),
+            r.version.as_deref().map(|v| format!(", version {v}")).unwrap_or_default()
+        );
+    }
+    Ok(0)
 }
 
-/// `slipway status --target kubernetes`.
-pub async fn status(target: &Target, json: bool) -> u8 {
-    finish(
-        async {
-            let project = target.project()?;
-            let list = target.kube.deployer(target.engine.context.as_deref()).await?.status(&project).await?;
-            if json {
-                output::json_line(&serde_json::json!({ "project": project, "workloads": list }));
-            }
-            for w in list.iter().filter(|_| !json) {
-                let rel = w.release.as_deref().unwrap_or("-");
-                println!("{:<24} ready {}/{}  updated {}  release {rel}", w.name, w.ready, w.replicas, w.updated);
-            }
-            Ok(0)
+/// `slipway status --target kubernetes`: the current release, workloads, pods and readiness.
+pub async fn status(target: &Target, project: &str, json: bool) -> Result<u8, slipway::Error> {
+    let kube = connect(target).await?;
+    let st = kube.status(project).await?;
+    let workloads = kube.workloads(project).await?;
+    if json {
+        output::json_line(&serde_json::json!({
+            "project": project, "current": st.current, "workloads": workloads, "containers": st.containers,
+        }));
+        return Ok(0);
+    }
+    match &st.current {
+        Some(r) => println!("{project}: release {} ({})", r.id, r.version.as_deref().unwrap_or("-")),
+        None => println!("{project}: no release recorded"),
+    }
+    for w in &workloads {
+        let rel = w.release.as_deref().unwrap_or("-");
+        println!("  {:<24} ready {}/{}  updated {}  release {rel}", w.name, w.ready, w.replicas, w.updated);
+        for p in st.containers.iter().filter(|c| slipway::kubernetes::dns_label(&c.service) == w.name) {
+            println!(
+                "    {:<40} {:<8} {}",
+                p.name,
+                if p.running { "running" } else { "pending" },
+                p.health.as_deref().unwrap_or("-")
+            );
         }
-        .await,
-    )
-}
-
-/// `slipway history --target kubernetes`.
-pub async fn history(target: &Target, json: bool) -> u8 {
-    finish(
-        async {
-            let project = target.project()?;
-            let list = target.kube.deployer(target.engine.context.as_deref()).await?.history(&project).await?;
-            if json {
-                output::json_line(&serde_json::json!({ "project": project, "releases": list }));
-            }
-            for r in list.iter().filter(|_| !json) {
-                println!("{:>4}  {}  {}  {}  {}", r.id, r.when, r.version.as_deref().unwrap_or("-"), r.who, r.outcome);
-            }
-            Ok(0)
-        }
-        .await,
-    )
-}
-
-/// `slipway rollback --target kubernetes [--to ID]`.
-pub async fn rollback(target: &Target, to: Option<&str>, json: bool) -> u8 {
-    finish(
-        async {
-            let project = target.project()?;
-            let to = match to {
-                Some(t) => Some(t.trim_start_matches('r').parse::<u64>().map_err(|_| {
-                    slipway::Error::from(slipway::deploy::DeployError::Invalid(format!("--to {t}: not a release id")))
-                })?),
-                None => None,
-            };
-            let deployer = target.kube.deployer(target.engine.context.as_deref()).await?;
-            let release = deployer.rollback(&project, to, &Progress::default()).await?;
-            if json {
-                output::json_line(&serde_json::json!({ "project": project, "release": release }));
-            } else {
-                println!("{project}: release {} deployed (rollback)", release.id);
-            }
-            Ok(0)
-        }
-        .await,
-    )
+    }
+    Ok(0)
 }
 
 /// `slipway prune --target kubernetes`: records beyond `retain` and old releases' Jobs.
-pub async fn prune(target: &Target, retain: usize, json: bool) -> u8 {
-    finish(
-        async {
-            let project = target.project()?;
-            let deleted = target.kube.deployer(target.engine.context.as_deref()).await?.prune(&project, retain).await?;
-            if json {
-                output::json_line(&serde_json::json!({ "project": project, "deleted": deleted }));
-            } else {
-                println!("{project}: deleted {} object(s): {}", deleted.len(), deleted.join(", "));
-            }
-            Ok(0)
-        }
-        .await,
-    )
+pub async fn prune(target: &Target, project: &str, retain: usize, json: bool) -> Result<u8, slipway::Error> {
+    let deleted = connect(target).await?.prune(project, retain).await?;
+    if json {
+        output::json_line(&serde_json::json!({ "project": project, "deleted": deleted }));
+    } else {
+        println!("{project}: deleted {} object(s): {}", deleted.len(), deleted.join(", "));
+    }
+    Ok(0)
 }

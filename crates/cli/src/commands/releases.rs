@@ -56,11 +56,11 @@ fn outcome(o: &ReleaseOutcome) -> String {
 
 /// Run `slipway status`.
 pub async fn status(args: StatusArgs) -> u8 {
-    if args.target.is_kubernetes() {
-        return super::kubernetes::status(&args.target, args.json).await;
-    }
     let run = async {
         let project = args.target.project()?;
+        if args.target.is_kubernetes() {
+            return super::kubernetes::status(&args.target, &project, args.json).await;
+        }
         if super::swarm::wanted(&args.target, None) {
             return super::swarm::status(&args.target, &project, args.json).await;
         }
@@ -91,12 +91,9 @@ pub async fn status(args: StatusArgs) -> u8 {
 
 /// Run `slipway history`.
 pub async fn history(args: HistoryArgs) -> u8 {
-    if args.target.is_kubernetes() {
-        return super::kubernetes::history(&args.target, args.json).await;
-    }
     let run = async {
         let project = args.target.project()?;
-        let list = super::swarm::deployer(&args.target).await?.history(&project).await?;
+        let list = super::kubernetes::deployer(&args.target).await?.history(&project).await?;
         for r in &list {
             if args.json {
                 output::json_line(&serde_json::json!({
@@ -122,9 +119,6 @@ pub async fn history(args: HistoryArgs) -> u8 {
 
 /// Run `slipway rollback`.
 pub async fn rollback(args: RollbackArgs) -> u8 {
-    if args.target.is_kubernetes() {
-        return super::kubernetes::rollback(&args.target, args.to.as_deref(), args.json).await;
-    }
     let run = async {
         let project = args.target.project()?;
         let to = match &args.to {
@@ -135,7 +129,7 @@ pub async fn rollback(args: RollbackArgs) -> u8 {
         };
         let progress = Progress::default();
         let opts = cancellable_options(&args.request.request(None), &project, &progress)?;
-        let out = super::swarm::deployer(&args.target).await?.rollback(&project, to, &opts, &progress).await?;
+        let out = super::kubernetes::deployer(&args.target).await?.rollback(&project, to, &opts, &progress).await?;
         if args.json {
             output::json_line(&serde_json::json!({ "project": project, "release": out.release }));
         } else if let Some(r) = &out.release {
@@ -150,11 +144,11 @@ pub async fn rollback(args: RollbackArgs) -> u8 {
 
 /// Run `slipway prune`.
 pub async fn prune(target: &Target, retain: usize, json: bool) -> u8 {
-    if target.is_kubernetes() {
-        return super::kubernetes::prune(target, retain, json).await;
-    }
     let run = async {
         let project = target.project()?;
+        if target.is_kubernetes() {
+            return super::kubernetes::prune(target, &project, retain, json).await;
+        }
         if super::swarm::wanted(target, None) {
             return super::swarm::prune(target, &project, retain, json).await;
         }

@@ -253,6 +253,10 @@ pub enum ResolveFailure {
     /// The engine pulled the image but does not list it.
     #[error("pulled, but the engine does not show it")]
     PulledNotShown,
+    /// A target whose nodes pull (Kubernetes) needs a registry digest, and the registry did not
+    /// give one.
+    #[error("no registry digest (the target's nodes pull from the registry): {0}")]
+    NotInRegistry(String),
 }
 
 fn tail(lines: &[String]) -> String {

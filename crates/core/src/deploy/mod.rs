@@ -50,8 +50,10 @@ pub use prune::{prune, PruneReport};
 pub use record::VolumeRecords;
 pub use release::{canonical_json, config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService};
 pub use request::{load_for_deploy, with_image_tag, DeployRequest};
-pub use requirements::{backup_decision, takes_backup, BackupChoice, Requirements};
-pub use resolve::{check_policy, resolve_images, DigestResolver, ImagePolicy};
+pub use requirements::{
+    backup_decision, check_cancelled, check_release_policy, takes_backup, BackupChoice, Requirements,
+};
+pub use resolve::{check_policy, registry_pins, resolve_images, DigestResolver, ImagePolicy};
 pub use rollout::ReplicaState;
 pub use rules::{dependency_order, health_gate, is_oneoff, is_routed, update_order, HealthGate};
 pub use state::{ActualContainer, ActualState, DesiredRelease};

@@ -125,6 +125,53 @@ pub async fn resolve_images(
     Ok(out)
 }
 
+/// Every service's image pinned to its registry digest, for targets whose nodes pull by
+/// themselves (Kubernetes): an image written with a digest stays as written, else `resolver`
+/// answers first, else the image's registry. No engine is asked: an image only in a local engine
+/// cannot run on a cluster. Each decision is reported as a [`DeployEvent::Resolved`].
+pub async fn registry_pins(
+    stack: &StackSpec,
+    resolver: Option<&dyn DigestResolver>,
+    observer: &dyn Observer,
+) -> Result<BTreeMap<String, String>, DeployError> {
+    let mut unreachable = Unreachable::default();
+    let mut out = BTreeMap::new();
+    for (name, svc) in &stack.services {
+        let image = svc.image.as_deref().ok_or_else(|| DeployError::MissingImage { service: name.clone() })?;
+        let failed = |source: ResolveFailure| DeployError::Resolve {
+            service: name.clone(),
+            image: image.to_string(),
+            source: Box::new(source),
+        };
+        let (pinned, from) = if image.contains('@') {
+            (image.to_string(), "written")
+        } else {
+            let reference = ImageRef::parse(image).map_err(|e| failed(e.into()))?;
+            let answered = match resolver {
+                Some(r) => r.resolve(&reference).await.map_err(|e| failed(ResolveFailure::Resolver(e)))?,
+                None => None,
+            };
+            match answered {
+                Some(digest) => (reference.pinned(digest).familiar(), "registry"),
+                None => (
+                    registry_pin(image, &mut unreachable)
+                        .await
+                        .map_err(|e| failed(ResolveFailure::NotInRegistry(e)))?,
+                    "registry",
+                ),
+            }
+        };
+        observer.event(&Event::Deploy(DeployEvent::Resolved {
+            service: name.clone(),
+            image: image.to_string(),
+            pinned: pinned.clone(),
+            from: from.to_string(),
+        }));
+        out.insert(name.clone(), pinned);
+    }
+    Ok(out)
+}
+
 /// One image: `(pinned, where the pin came from)`.
 async fn resolve_one(
     docker: &Docker,

@@ -102,6 +102,21 @@ pub enum Step {
         /// Name.
         name: String,
     },
+    /// Apply one object to a cluster (server-side apply; the Kubernetes target).
+    ApplyObject {
+        /// The object's kind (`Deployment`, `Service`, ...).
+        kind: String,
+        /// Its name.
+        name: String,
+    },
+    /// Wait (bounded) until an applied workload has rolled out (a Deployment) or succeeded (a
+    /// Job): the Kubernetes target's health gate.
+    AwaitRollout {
+        /// `Deployment` or `Job`.
+        kind: String,
+        /// Its name.
+        name: String,
+    },
     /// Write the release record on the host.
     RecordRelease {
         /// The release id.
@@ -152,6 +167,9 @@ impl Step {
             }
             Step::RouteSwitch { service, replica } => format!("switch traffic of {service} to replica {replica}"),
             Step::StopOld { service, name, .. } => format!("stop old {service} container {name}"),
+            Step::ApplyObject { kind, name } => format!("apply {kind} {name}"),
+            Step::AwaitRollout { kind, name } if kind == "Job" => format!("wait for Job {name} to succeed"),
+            Step::AwaitRollout { kind, name } => format!("wait for {kind} {name} to roll out"),
             Step::RecordRelease { release } => format!("record release {release}"),
             Step::Prune { keep } => format!("prune beyond the last {keep} releases"),
         }

@@ -101,6 +101,20 @@ pub enum KubernetesError {
         /// The Lease's holder identity.
         holder: String,
     },
+    /// The caller cancelled the deploy (Ctrl-C, SIGTERM, a cancelled token).
+    #[error("cancelled during `{during}`")]
+    Cancelled {
+        /// The step that was running.
+        during: String,
+    },
+    /// A pre-deploy backup Job failed before anything changed.
+    #[error("the pre-deploy backup {job} failed, nothing was changed: {reason}")]
+    BackupFailed {
+        /// The backup Job.
+        job: String,
+        /// Why.
+        reason: String,
+    },
     /// No release to roll back to.
     #[error("project {project}: no recorded release {what}")]
     NoRelease {
@@ -157,6 +171,8 @@ impl KubernetesError {
             | KubernetesError::WorkloadFailed { .. }
             | KubernetesError::RolledBack { .. }
             | KubernetesError::LockHeld { .. }
+            | KubernetesError::Cancelled { .. }
+            | KubernetesError::BackupFailed { .. }
             | KubernetesError::BadRecord { .. } => ErrorKind::Failed,
             _ => ErrorKind::InvalidInput,
         }

@@ -25,6 +25,7 @@ mod yaml;
 pub use error::KubernetesError;
 pub use ingress::IngressKind;
 pub use metadata::{MANAGED_BY, PROJECT_LABEL, RELEASE_LABEL, SERVICE_LABEL};
+pub use names::dns_label;
 pub use render::{render, Manifest, RenderOptions, Rendered, DEFAULT_VOLUME_SIZE};
 pub use warning::{MappingWarning, WarningKind};
 pub use yaml::to_yaml_stream;

@@ -1,27 +1,31 @@
-//! `KubernetesDeployer`: one release across all services of a stack on one namespace. The
-//! environment's policy (pins) is checked first, as on Docker; the project's Lease is taken;
-//! Secrets, ConfigMaps, PVCs and Services are applied, then each workload in dependency order
-//! (a Job is applied and awaited, a Deployment applied and its rollout awaited), then the
-//! routing objects. A failure re-applies the previous release's manifests and awaits them. Every
-//! release, good or failed, is recorded as a Secret.
+//! `KubernetesDeployer`: the deploy room's [`Deployer`] for one namespace of a cluster, sharing
+//! the policy, plan, records and hooks of the other targets. A deploy: the environment's pins
+//! (`check_policy`) -> the project's Lease (waiting up to `lock_wait`) -> every image pinned to
+//! its registry digest -> the stack rendered with those pins -> the plan -> the before-change
+//! hooks (the policy's backup, the caller's) -> the objects applied and awaited in order -> the
+//! record (a Secret) -> records beyond `retain` pruned. A failure re-applies the previous
+//! release's recorded manifests and awaits them; the failed release is recorded too.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, ListParams};
+use async_trait::async_trait;
 
 use super::super::error::KubernetesError;
-use super::super::metadata::{label_value, PROJECT_LABEL, RELEASE_LABEL};
 use super::super::render::{render, Manifest, RenderOptions};
+use super::backup::ClusterBackup;
 use super::cluster::Cluster;
 use super::lock::DeployLease;
-use super::records::{self, KubeRelease, Record};
-use crate::deploy::{check_policy, DeployEvent, DeployOptions};
+use super::records::{self, Record};
+use super::release::{self, Bounds, Stopped};
+use crate::deploy::{
+    backup_decision, check_cancelled, check_policy, check_release_policy, registry_pins, BeforeChange, DeployEvent,
+    DeployOptions, DeployOutcome, Deployer, DesiredRelease, Plan, Release, ReleaseId, ReleaseOutcome, Status, Step,
+};
 use crate::events::{Event, Observer};
 use crate::stack::StackSpec;
 
-/// Bounds of a Kubernetes deploy.
+/// Bounds and rendering of a Kubernetes deploy.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct KubeDeployOptions {
@@ -29,8 +33,9 @@ pub struct KubeDeployOptions {
     pub job_timeout: Duration,
     /// Added to a Deployment's `progressDeadlineSeconds` to bound its wait (default 30 s).
     pub rollout_margin: Duration,
-    /// Lease validity (default 15 min).
-    pub lease_ttl: Duration,
+    /// How the stack is rendered (ingress kind and class, `--strict`); the namespace is the
+    /// cluster's.
+    pub render: RenderOptions,
 }
 
 impl Default for KubeDeployOptions {
@@ -38,7 +43,7 @@ impl Default for KubeDeployOptions {
         KubeDeployOptions {
             job_timeout: Duration::from_secs(600),
             rollout_margin: Duration::from_secs(30),
-            lease_ttl: Duration::from_secs(900),
+            render: RenderOptions::new().environment(std::env::vars().collect()),
         }
     }
 }
@@ -54,22 +59,11 @@ impl KubeDeployOptions {
         self.rollout_margin = d;
         self
     }
-}
-
-/// A Deployment's state for `status`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[non_exhaustive]
-pub struct WorkloadStatus {
-    /// The Deployment.
-    pub name: String,
-    /// Desired replicas.
-    pub replicas: i32,
-    /// Ready replicas.
-    pub ready: i32,
-    /// Updated replicas.
-    pub updated: i32,
-    /// The release label on it.
-    pub release: Option<String>,
+    /// Set the render options.
+    pub fn render(mut self, r: RenderOptions) -> Self {
+        self.render = r;
+        self
+    }
 }
 
 /// Deploys stacks to one namespace.
@@ -78,7 +72,7 @@ pub struct KubernetesDeployer {
     opts: KubeDeployOptions,
 }
 
-fn message(observer: &dyn Observer, text: String) {
+pub(super) fn message(observer: &dyn Observer, text: String) {
     observer.event(&Event::Deploy(DeployEvent::Message { text }));
 }
 
@@ -100,192 +94,233 @@ pub fn parse_stream(project: &str, text: &str) -> Result<Vec<Manifest>, Kubernet
     Ok(out)
 }
 
+/// A release ready to run: pinned, rendered.
+struct Prepared {
+    desired: DesiredRelease,
+    objects: Vec<Manifest>,
+    manifests: String,
+}
+
+fn next_id(history: &[Record]) -> ReleaseId {
+    ReleaseId(history.last().map_or(0, |r| r.release.id.0) + 1)
+}
+
+fn current(history: &[Record]) -> Option<&Record> {
+    history.iter().rev().find(|r| r.release.outcome.is_success())
+}
+
 impl KubernetesDeployer {
     /// A deployer for one namespace.
     pub fn new(cluster: Cluster, opts: KubeDeployOptions) -> Self {
         KubernetesDeployer { cluster, opts }
     }
 
-    /// Apply manifests in order and await each workload.
-    async fn run(&self, manifests: &[Manifest], release: u64, observer: &dyn Observer) -> Result<(), KubernetesError> {
-        let rank = |k: &str| match k {
-            "Job" | "Deployment" | "StatefulSet" => 1,
-            "Ingress" | "IngressRoute" => 2,
-            _ => 0,
-        };
-        for pass in 0..3 {
-            for m in manifests.iter().filter(|m| rank(&m.kind) == pass) {
-                let mut m = m.clone();
-                m.body["metadata"]["labels"][RELEASE_LABEL] = serde_json::Value::String(release.to_string());
-                message(observer, format!("apply {} {}", m.kind, m.name));
-                self.cluster.apply(&m).await?;
-                match m.kind.as_str() {
-                    "Job" => {
-                        let service = m.service.clone().unwrap_or_else(|| m.name.clone());
-                        self.cluster.await_job(&m.name, &service, self.opts.job_timeout, observer).await?
-                    }
-                    "Deployment" => {
-                        let deadline = m.body["spec"]["progressDeadlineSeconds"].as_u64().unwrap_or(600);
-                        let bound = Duration::from_secs(deadline) + self.opts.rollout_margin;
-                        self.cluster.await_deployment(&m.name, bound, observer).await?
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Ok(())
+    /// The namespace.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
     }
 
-    /// Deploy a stack: policy, render, lock, apply and await, undo on failure, record.
-    pub async fn deploy(
+    fn bounds(&self) -> Bounds {
+        Bounds { job: self.opts.job_timeout, rollout_margin: self.opts.rollout_margin }
+    }
+
+    /// Pin every image to its registry digest and render the pinned stack.
+    async fn prepare(
         &self,
         stack: &StackSpec,
         opts: &DeployOptions,
+        id: ReleaseId,
         observer: &dyn Observer,
-    ) -> crate::Result<KubeRelease> {
-        check_policy(stack, &opts.env, opts.policy.as_ref())?;
-        let ropts = RenderOptions::new().namespace(self.cluster.namespace()).environment(std::env::vars().collect());
-        let rendered = render(stack, &ropts)?;
-        let images = stack.services.iter().filter_map(|(n, s)| s.image.clone().map(|i| (n.clone(), i))).collect();
+    ) -> crate::Result<Prepared> {
+        let pinned = registry_pins(stack, opts.resolver.as_deref(), observer).await?;
+        let mut desired = DesiredRelease::new(id, stack, &pinned);
+        desired.version = opts.version.clone();
+        let ropts = self.opts.render.clone().namespace(self.cluster.namespace());
+        let rendered = render(&desired.stack, &ropts)?;
+        for w in &rendered.warnings {
+            message(observer, format!("warning: {w}"));
+        }
         let manifests = rendered.to_yaml();
-        self.locked(&stack.name, opts.version.clone(), images, rendered.objects, manifests, observer).await
+        Ok(Prepared { desired, objects: rendered.objects, manifests })
     }
 
-    async fn locked(
+    /// The before-change hooks: the backup the environment's policy asks for, then the caller's.
+    fn before_change(&self, opts: &DeployOptions) -> crate::Result<Vec<Arc<dyn BeforeChange>>> {
+        let mut hooks: Vec<Arc<dyn BeforeChange>> = Vec::new();
+        if backup_decision(opts)? {
+            hooks.push(Arc::new(ClusterBackup::new(self.cluster.clone(), self.opts.job_timeout)));
+        }
+        hooks.extend(opts.before_change.iter().cloned());
+        Ok(hooks)
+    }
+
+    fn plan_of(
         &self,
         project: &str,
-        version: Option<String>,
-        images: BTreeMap<String, String>,
-        objects: Vec<Manifest>,
-        manifests: String,
-        observer: &dyn Observer,
-    ) -> crate::Result<KubeRelease> {
-        let lease = DeployLease::take(&self.cluster, project, &crate::deploy::who(), self.opts.lease_ttl).await?;
-        let result = self.release(project, version, images, objects, manifests, observer).await;
-        let released = lease.release().await;
-        let release = result?;
-        released?;
-        Ok(release)
+        id: ReleaseId,
+        opts: &DeployOptions,
+        hooks: &[Arc<dyn BeforeChange>],
+        objects: &[Manifest],
+    ) -> Plan {
+        let mut steps = vec![Step::Lock { project: project.into() }, Step::Policy { env: opts.env.clone() }];
+        steps.extend(hooks.iter().enumerate().map(|(index, h)| Step::Backup { index, description: h.describe() }));
+        steps.extend(release::steps(objects));
+        steps.push(Step::RecordRelease { release: id });
+        steps.push(Step::Prune { keep: opts.retain });
+        Plan { project: project.into(), release: id, steps }
     }
 
+    /// Hold the project's Lease around `body`.
+    async fn locked<T>(
+        &self,
+        project: &str,
+        opts: &DeployOptions,
+        observer: &dyn Observer,
+        body: impl std::future::Future<Output = crate::Result<T>>,
+    ) -> crate::Result<T> {
+        let who = crate::deploy::who();
+        let lease = DeployLease::take(&self.cluster, project, &who, opts.lease, opts.lock_wait, observer).await?;
+        let result = body.await;
+        let released = lease.release().await;
+        let value = result?;
+        released?;
+        Ok(value)
+    }
+
+    /// Run a prepared release: hooks, objects, record; on failure the previous release again.
     async fn release(
         &self,
-        project: &str,
-        version: Option<String>,
-        images: BTreeMap<String, String>,
-        objects: Vec<Manifest>,
-        manifests: String,
+        prepared: Prepared,
+        history: &[Record],
+        plan: &Plan,
+        hooks: &[Arc<dyn BeforeChange>],
+        opts: &DeployOptions,
         observer: &dyn Observer,
-    ) -> crate::Result<KubeRelease> {
-        let history = records::list(&self.cluster, project).await?;
-        let id = history.last().map_or(1, |r| r.release.id + 1);
-        let previous = history.iter().rev().find(|r| r.release.outcome == "succeeded").cloned();
-        let mut release = KubeRelease {
-            id,
-            project: project.to_string(),
-            version,
-            images,
-            who: crate::deploy::who(),
-            when: chrono::Utc::now().to_rfc3339(),
-            outcome: "succeeded".into(),
-            parent: previous.as_ref().map(|p| p.release.id),
-        };
-        message(observer, format!("release {id} of {project}: {} object(s)", objects.len()));
-        let outcome = self.run(&objects, id, observer).await;
-        let Err(cause) = outcome else {
-            records::write(&self.cluster, &Record { release: release.clone(), manifests }).await?;
+    ) -> crate::Result<Release> {
+        let project = prepared.desired.project().to_string();
+        let previous = current(history).cloned();
+        check_cancelled(opts, &project, "the backup", "nothing was changed")?;
+        for hook in hooks {
+            hook.before_change(&prepared.desired, plan, observer).await?;
+        }
+        let mut release = prepared.desired.starting_record(previous.as_ref().map(|p| p.release.id));
+        let id = release.id;
+        message(observer, format!("release {id} of {project}: {} object(s)", prepared.objects.len()));
+        let outcome = release::run(&self.cluster, &prepared.objects, id.0, self.bounds(), observer, &opts.cancel).await;
+        let Err(Stopped { step, service, error, cancelled }) = outcome else {
+            records::write(&self.cluster, &Record { release: release.clone(), manifests: prepared.manifests }).await?;
+            let pruned = records::prune(&self.cluster, &project, opts.retain).await?;
+            if !pruned.is_empty() {
+                message(observer, format!("pruned release records beyond {}: {}", opts.retain, pruned.join(", ")));
+            }
             return Ok(release);
         };
-        release.outcome = format!("failed: {cause}");
-        records::write(&self.cluster, &Record { release: release.clone(), manifests }).await?;
-        let Some(prev) = previous else { return Err(cause.into()) };
+        release.outcome = if cancelled {
+            ReleaseOutcome::Cancelled { service, step }
+        } else {
+            ReleaseOutcome::Failed { service, step, reason: error.to_string() }
+        };
+        records::write(&self.cluster, &Record { release, manifests: prepared.manifests }).await?;
+        let Some(prev) = previous else { return Err(error.into()) };
         message(observer, format!("release {id} failed; applying release {} again", prev.release.id));
-        let prev_objects = parse_stream(project, &prev.manifests)?;
-        let restored = self.run(&prev_objects, prev.release.id, observer).await.is_ok();
-        Err(KubernetesError::RolledBack { cause: Box::new(cause), to: prev.release.id, restored }.into())
-    }
-
-    /// Apply a recorded release again (`to`, else the last successful one before the current).
-    pub async fn rollback(
-        &self,
-        project: &str,
-        to: Option<u64>,
-        observer: &dyn Observer,
-    ) -> crate::Result<KubeRelease> {
-        let history = records::list(&self.cluster, project).await?;
-        let ok: Vec<&Record> = history.iter().filter(|r| r.release.outcome == "succeeded").collect();
-        let target = match to {
-            Some(id) => ok.iter().find(|r| r.release.id == id).copied(),
-            None => ok.len().checked_sub(2).map(|i| ok[i]),
-        };
-        let Some(target) = target else {
-            let what = to.map_or("before the current one".to_string(), |id| format!("{id} that succeeded"));
-            return Err(KubernetesError::NoRelease { project: project.to_string(), what }.into());
-        };
-        let objects = parse_stream(project, &target.manifests)?;
-        let version = target.release.version.clone();
-        self.locked(project, version, target.release.images.clone(), objects, target.manifests.clone(), observer).await
-    }
-
-    /// The project's releases, oldest first.
-    pub async fn history(&self, project: &str) -> crate::Result<Vec<KubeRelease>> {
-        Ok(records::list(&self.cluster, project).await?.into_iter().map(|r| r.release).collect())
+        let prev_objects = parse_stream(&project, &prev.manifests)?;
+        // The undo runs to its end even when the deploy was cancelled.
+        let never = tokio_util::sync::CancellationToken::new();
+        let restored = release::run(&self.cluster, &prev_objects, prev.release.id.0, self.bounds(), observer, &never)
+            .await
+            .is_ok();
+        Err(KubernetesError::RolledBack { cause: Box::new(error), to: prev.release.id.0, restored }.into())
     }
 
     /// Delete release records beyond the last `retain` (the last successful one is always kept)
     /// and the finished Jobs of older releases. Returns the names deleted.
     pub async fn prune(&self, project: &str, retain: usize) -> crate::Result<Vec<String>> {
-        use k8s_openapi::api::batch::v1::Job;
-        use k8s_openapi::api::core::v1::Secret;
-        use kube::api::DeleteParams;
-        let api_err = |action: String| move |source| KubernetesError::Api { action, source: Box::new(source) };
+        let mut deleted = records::prune(&self.cluster, project, retain).await?;
         let history = records::list(&self.cluster, project).await?;
-        let current = history.iter().rev().find(|r| r.release.outcome == "succeeded").map(|r| r.release.id);
-        let keep_from = history.len().saturating_sub(retain.max(1));
-        let mut deleted = Vec::new();
-        let secrets: Api<Secret> = Api::namespaced(self.cluster.client().clone(), self.cluster.namespace());
-        for r in history.iter().take(keep_from).filter(|r| Some(r.release.id) != current) {
-            let name = records::record_name(project, r.release.id);
-            secrets.delete(&name, &DeleteParams::default()).await.map_err(api_err(format!("delete {name}")))?;
-            deleted.push(name);
-        }
-        let jobs: Api<Job> = Api::namespaced(self.cluster.client().clone(), self.cluster.namespace());
-        let selector = format!("{PROJECT_LABEL}={},{}=true", label_value(project), crate::deploy::labels::ONEOFF);
-        let list = jobs.list(&ListParams::default().labels(&selector)).await.map_err(api_err("list Jobs".into()))?;
-        for j in list.items {
-            let release =
-                j.metadata.labels.as_ref().and_then(|l| l.get(RELEASE_LABEL)).and_then(|v| v.parse::<u64>().ok());
-            let finished = j.status.as_ref().is_some_and(|s| s.active.unwrap_or(0) == 0);
-            let (Some(name), Some(release), Some(current)) = (j.metadata.name, release, current) else { continue };
-            if release < current && finished {
-                jobs.delete(&name, &DeleteParams::background()).await.map_err(api_err(format!("delete Job {name}")))?;
-                deleted.push(name);
-            }
-        }
+        let current = current(&history).map(|r| r.release.id.0);
+        deleted.extend(super::status::prune_jobs(&self.cluster, project, current).await?);
         Ok(deleted)
     }
 
     /// The project's Deployments with their replica counts.
-    pub async fn status(&self, project: &str) -> crate::Result<Vec<WorkloadStatus>> {
-        let api: Api<Deployment> = Api::namespaced(self.cluster.client().clone(), self.cluster.namespace());
-        let selector = format!("{PROJECT_LABEL}={}", label_value(project));
-        let list = api
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .map_err(|source| KubernetesError::Api { action: "list Deployments".into(), source: Box::new(source) })?;
-        Ok(list
-            .items
-            .iter()
-            .map(|d| {
-                let s = d.status.clone().unwrap_or_default();
-                WorkloadStatus {
-                    name: d.metadata.name.clone().unwrap_or_default(),
-                    replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                    ready: s.ready_replicas.unwrap_or(0),
-                    updated: s.updated_replicas.unwrap_or(0),
-                    release: d.metadata.labels.as_ref().and_then(|l| l.get(RELEASE_LABEL).cloned()),
-                }
-            })
-            .collect())
+    pub async fn workloads(&self, project: &str) -> crate::Result<Vec<super::WorkloadStatus>> {
+        Ok(super::status::workloads(&self.cluster, project).await?)
+    }
+}
+
+#[async_trait]
+impl Deployer for KubernetesDeployer {
+    async fn plan(&self, stack: &StackSpec, opts: &DeployOptions) -> crate::Result<Plan> {
+        check_policy(stack, &opts.env, opts.policy.as_ref())?;
+        let hooks = self.before_change(opts)?;
+        let history = records::list(&self.cluster, &stack.name).await?;
+        let id = next_id(&history);
+        let prepared = self.prepare(stack, opts, id, &crate::NoopObserver).await?;
+        Ok(self.plan_of(&stack.name, id, opts, &hooks, &prepared.objects))
+    }
+
+    async fn apply(
+        &self,
+        stack: &StackSpec,
+        opts: &DeployOptions,
+        observer: &dyn Observer,
+    ) -> crate::Result<DeployOutcome> {
+        check_policy(stack, &opts.env, opts.policy.as_ref())?;
+        let hooks = self.before_change(opts)?;
+        self.locked(&stack.name, opts, observer, async {
+            let history = records::list(&self.cluster, &stack.name).await?;
+            let id = next_id(&history);
+            let prepared = self.prepare(stack, opts, id, observer).await?;
+            let plan = self.plan_of(&stack.name, id, opts, &hooks, &prepared.objects);
+            let release = self.release(prepared, &history, &plan, &hooks, opts, observer).await?;
+            Ok(DeployOutcome { plan, release: Some(release) })
+        })
+        .await
+    }
+
+    async fn rollback(
+        &self,
+        project: &str,
+        to: Option<ReleaseId>,
+        opts: &DeployOptions,
+        observer: &dyn Observer,
+    ) -> crate::Result<DeployOutcome> {
+        let hooks = self.before_change(opts)?;
+        self.locked(project, opts, observer, async {
+            let history = records::list(&self.cluster, project).await?;
+            let cur = current(&history).map(|r| r.release.id);
+            let no = |what: String| KubernetesError::NoRelease { project: project.to_string(), what };
+            let target = match to {
+                Some(id) => history
+                    .iter()
+                    .find(|r| r.release.id == id && r.release.outcome.is_success())
+                    .ok_or_else(|| no(format!("{id} that succeeded")))?,
+                None => history
+                    .iter()
+                    .rev()
+                    .find(|r| r.release.outcome.is_success() && cur.is_some_and(|c| r.release.id < c))
+                    .ok_or_else(|| no("before the current one".into()))?,
+            };
+            check_release_policy(&target.release, opts)?;
+            let id = next_id(&history);
+            let desired = DesiredRelease::from_record(id, &target.release);
+            let objects = parse_stream(project, &target.manifests)?;
+            message(observer, format!("rollback: applying the manifests of release {} again", target.release.id));
+            let prepared = Prepared { desired, objects, manifests: target.manifests.clone() };
+            let plan = self.plan_of(project, id, opts, &hooks, &prepared.objects);
+            let release = self.release(prepared, &history, &plan, &hooks, opts, observer).await?;
+            Ok(DeployOutcome { plan, release: Some(release) })
+        })
+        .await
+    }
+
+    async fn status(&self, project: &str) -> crate::Result<Status> {
+        let history = records::list(&self.cluster, project).await?;
+        let containers = super::status::pods(&self.cluster, project).await?;
+        Ok(Status { project: project.into(), current: current(&history).map(|r| r.release.clone()), containers })
+    }
+
+    async fn history(&self, project: &str) -> crate::Result<Vec<Release>> {
+        Ok(records::list(&self.cluster, project).await?.into_iter().map(|r| r.release).collect())
     }
 }

@@ -1,6 +1,8 @@
-//! The deploy lock of a project as a `coordination.k8s.io/v1` Lease named
-//! `slipway-<project>`: created when free; refused while another holder's lease is unexpired;
-//! taken over when it expired (its holder died); deleted on release.
+//! The deploy lock of a project as a `coordination.k8s.io/v1` Lease named `slipway-<project>`:
+//! created when free; while another holder's lease is unexpired the deploy waits up to
+//! `lock_wait` (then refuses); an expired lease (its holder died) is taken over with the
+//! resourceVersion read, so two takers cannot both win. The holder renews `renewTime` every
+//! quarter of the lease while it runs, and deletes the Lease on release.
 
 use std::time::Duration;
 
@@ -12,15 +14,37 @@ use kube::api::{Api, DeleteParams, PostParams};
 use super::super::error::KubernetesError;
 use super::super::names::suffixed;
 use super::cluster::Cluster;
+use crate::deploy::DeployEvent;
+use crate::events::{Event, Observer};
 
 /// A held lock; [`DeployLease::release`] gives it back.
 pub struct DeployLease {
     api: Api<Lease>,
     name: String,
+    renewal: tokio::task::JoinHandle<()>,
 }
 
 fn api_err(action: String) -> impl FnOnce(kube::Error) -> KubernetesError {
     move |source| KubernetesError::Api { action, source: Box::new(source) }
+}
+
+fn spec(holder: &str, ttl: Duration) -> LeaseSpec {
+    let now = MicroTime(Timestamp::now());
+    LeaseSpec {
+        holder_identity: Some(holder.to_string()),
+        lease_duration_seconds: Some(i32::try_from(ttl.as_secs().max(1)).unwrap_or(i32::MAX)),
+        acquire_time: Some(now.clone()),
+        renew_time: Some(now),
+        ..Default::default()
+    }
+}
+
+/// `Some(holder)` while `lease` is held by someone and unexpired.
+fn live_holder(lease: &Lease) -> Option<String> {
+    let spec = lease.spec.clone().unwrap_or_default();
+    let expires =
+        spec.renew_time.as_ref().map(|t| t.0.as_second() + i64::from(spec.lease_duration_seconds.unwrap_or(0)))?;
+    (expires > Timestamp::now().as_second()).then(|| spec.holder_identity.unwrap_or_else(|| "unknown".into()))
 }
 
 impl DeployLease {
@@ -29,47 +53,101 @@ impl DeployLease {
         suffixed("slipway", &super::super::names::dns_label(project))
     }
 
-    /// Take the lock for `holder`, valid for `ttl` (a crashed deploy frees it after that).
-    pub async fn take(cluster: &Cluster, project: &str, holder: &str, ttl: Duration) -> Result<Self, KubernetesError> {
+    /// Take the lock for `holder`, valid for `ttl` and renewed every `ttl / 4`; wait up to
+    /// `wait` for another holder (polling every second), reporting `LockWaiting` once.
+    pub async fn take(
+        cluster: &Cluster,
+        project: &str,
+        holder: &str,
+        ttl: Duration,
+        wait: Duration,
+        observer: &dyn Observer,
+    ) -> Result<Self, KubernetesError> {
         let api: Api<Lease> = Api::namespaced(cluster.client().clone(), cluster.namespace());
         let name = Self::name_of(project);
-        let now = MicroTime(Timestamp::now());
+        let give_up = tokio::time::Instant::now() + wait;
+        let mut reported = false;
+        loop {
+            match Self::try_take(&api, &name, holder, ttl).await? {
+                None => break,
+                Some(other) if tokio::time::Instant::now() >= give_up => {
+                    return Err(KubernetesError::LockHeld { project: project.to_string(), holder: other })
+                }
+                Some(other) => {
+                    if !reported {
+                        observer.event(&Event::Deploy(DeployEvent::LockWaiting { holder: other }));
+                        reported = true;
+                    }
+                    let left = give_up.saturating_duration_since(tokio::time::Instant::now());
+                    tokio::time::sleep(left.min(Duration::from_secs(1))).await;
+                }
+            }
+        }
+        let renewal = tokio::spawn(renew(api.clone(), name.clone(), holder.to_string(), ttl));
+        Ok(DeployLease { api, name, renewal })
+    }
+
+    /// One attempt: `None` when taken, `Some(holder)` while another holds it.
+    async fn try_take(
+        api: &Api<Lease>,
+        name: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Option<String>, KubernetesError> {
         let mut lease = Lease {
-            metadata: kube::api::ObjectMeta { name: Some(name.clone()), ..Default::default() },
-            spec: Some(LeaseSpec {
-                holder_identity: Some(holder.to_string()),
-                lease_duration_seconds: Some(i32::try_from(ttl.as_secs()).unwrap_or(i32::MAX)),
-                acquire_time: Some(now.clone()),
-                renew_time: Some(now),
-                ..Default::default()
-            }),
+            metadata: kube::api::ObjectMeta { name: Some(name.to_string()), ..Default::default() },
+            spec: Some(spec(holder, ttl)),
         };
         match api.create(&PostParams::default(), &lease).await {
-            Ok(_) => return Ok(DeployLease { api, name }),
+            Ok(_) => return Ok(None),
             Err(kube::Error::Api(s)) if s.code == 409 => {}
             Err(e) => return Err(api_err(format!("create Lease {name}"))(e)),
         }
-        let existing = api.get(&name).await.map_err(api_err(format!("read Lease {name}")))?;
-        let spec = existing.spec.clone().unwrap_or_default();
-        let expires =
-            spec.renew_time.as_ref().map(|t| t.0.as_second() + i64::from(spec.lease_duration_seconds.unwrap_or(0)));
-        if expires.is_some_and(|e| e > Timestamp::now().as_second()) {
-            return Err(KubernetesError::LockHeld {
-                project: project.to_string(),
-                holder: spec.holder_identity.unwrap_or_else(|| "unknown".into()),
-            });
+        let existing = match api.get(name).await {
+            Ok(l) => l,
+            // Released between our create and read: try again.
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Some("(released just now)".into())),
+            Err(e) => return Err(api_err(format!("read Lease {name}"))(e)),
+        };
+        if let Some(other) = live_holder(&existing) {
+            return Ok(Some(other));
         }
         lease.metadata.resource_version = existing.metadata.resource_version;
-        api.replace(&name, &PostParams::default(), &lease).await.map_err(api_err(format!("take over Lease {name}")))?;
-        Ok(DeployLease { api, name })
+        match api.replace(name, &PostParams::default(), &lease).await {
+            Ok(_) => Ok(None),
+            // Someone else took it over first (our resourceVersion is stale).
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                Ok(Some("another deploy (took the expired lease first)".into()))
+            }
+            Err(e) => Err(api_err(format!("take over Lease {name}"))(e)),
+        }
     }
 
     /// Give the lock back.
     pub async fn release(self) -> Result<(), KubernetesError> {
+        self.renewal.abort();
         self.api
             .delete(&self.name, &DeleteParams::default())
             .await
             .map_err(api_err(format!("delete Lease {}", self.name)))?;
         Ok(())
+    }
+}
+
+/// Renew the lease every quarter of `ttl` while it is ours (best effort: a failed renewal is
+/// retried at the next tick; the lease only lapses if renewals fail for a whole `ttl`).
+async fn renew(api: Api<Lease>, name: String, holder: String, ttl: Duration) {
+    let every = (ttl / 4).max(Duration::from_millis(250));
+    loop {
+        tokio::time::sleep(every).await;
+        let Ok(mut lease) = api.get(&name).await else { continue };
+        let ours = lease.spec.as_ref().and_then(|s| s.holder_identity.as_deref()) == Some(holder.as_str());
+        if !ours {
+            return;
+        }
+        if let Some(s) = lease.spec.as_mut() {
+            s.renew_time = Some(MicroTime(Timestamp::now()));
+        }
+        let _ = api.replace(&name, &PostParams::default(), &lease).await;
     }
 }
