@@ -17,6 +17,8 @@ pub mod containers;
 pub mod docker;
 mod fixture_lock;
 pub mod images;
+// kubernetes room: the mock API server (no kube-apiserver runs here).
+pub mod kube_api;
 pub mod names;
 pub mod postgres_image;
 pub mod project;
