@@ -3,6 +3,7 @@
 
 mod commands;
 mod engine_args;
+mod load_args;
 mod output;
 mod signals;
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use slipway::compose::{load, LoadOptions};
+use slipway::compose::load;
 use slipway::kubernetes::{render, IngressKind, RenderOptions};
 
 /// What to render for.
@@ -32,18 +32,8 @@ pub struct Args {
     /// The target platform.
     #[arg(long, value_enum)]
     target: Target,
-    /// Compose files, merged in order (default: compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml).
-    #[arg(short = 'f', long = "file")]
-    files: Vec<PathBuf>,
-    /// Variables for interpolation (default: .env next to the first file); the process environment wins.
-    #[arg(long)]
-    env_file: Option<PathBuf>,
-    /// Enable services of this profile (repeatable; default: COMPOSE_PROFILES).
-    #[arg(long = "profile")]
-    profiles: Vec<String>,
-    /// Project name (default: `name:`, COMPOSE_PROJECT_NAME, or the first file's folder).
-    #[arg(short = 'p', long = "project-name")]
-    project: Option<String>,
+    #[command(flatten)]
+    load: crate::load_args::LoadArgs,
     /// metadata.namespace of every object (default: none, the context's namespace at apply time).
     #[arg(long)]
     namespace: Option<String>,
@@ -67,13 +57,7 @@ pub struct Args {
 /// Run `slipway render`.
 pub async fn run(args: Args) -> u8 {
     let Target::Kubernetes = args.target;
-    let mut opts = LoadOptions::new(args.files).profiles(args.profiles);
-    if let Some(f) = args.env_file {
-        opts = opts.env_file(f);
-    }
-    if let Some(p) = args.project {
-        opts = opts.project(p);
-    }
+    let opts = args.load.options();
     let loaded = match load(&opts) {
         Ok(l) => l,
         Err(e) => return crate::output::report_error(&slipway::Error::from(e)),

@@ -1,7 +1,9 @@
 //! Rollout conditions as pure functions over typed objects, following kubectl's `rollout status`
-//! (polymorphichelpers/rollout_status.go): a Deployment is done when the controller has observed
-//! its generation, every replica is updated, no old replica is left and every updated replica is
-//! available; a `Progressing` condition with reason `ProgressDeadlineExceeded` is a failure. A Job
+//! (pkg/polymorphichelpers/rollout_status.go, `DeploymentStatusViewer`) check for check and in
+//! its order: until the controller has observed the generation, wait; then a `Progressing`
+//! condition with reason `ProgressDeadlineExceeded` is a failure; then wait while fewer than a
+//! set `spec.replicas` are updated, while old replicas are left, and while updated replicas are
+//! not all available. A Job
 //! is done when it succeeded, failed when its `Failed` condition is true.
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -37,11 +39,11 @@ pub fn deployment(d: &Deployment) -> Progress {
     if deadline {
         return Progress::Failed(format!("deployment {name} exceeded its progress deadline"));
     }
-    let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let updated = status.updated_replicas.unwrap_or(0);
     let replicas = status.replicas.unwrap_or(0);
     let available = status.available_replicas.unwrap_or(0);
-    if updated < want {
+    // As kubectl: only a set `spec.replicas` is compared (the API server always sets it).
+    if let Some(want) = d.spec.as_ref().and_then(|s| s.replicas).filter(|w| updated < *w) {
         return Progress::Waiting(format!("{updated} out of {want} new replicas have been updated"));
     }
     if replicas > updated {
@@ -114,6 +116,18 @@ mod tests {
         let stuck = base(serde_json::json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1,
             "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]}));
         assert_eq!(deployment(&stuck), Progress::Failed("deployment web exceeded its progress deadline".into()));
+        // The deadline is judged only once the controller observed the generation, as kubectl.
+        let stale = dep(
+            serde_json::json!({"metadata": {"name": "web", "generation": 3}, "spec": {"replicas": 2, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 2, "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]}}),
+        );
+        assert!(matches!(deployment(&stale), Progress::Waiting(m) if m.contains("observed")));
+        // No spec.replicas: kubectl skips the updated count and judges old and available ones.
+        let unset = dep(
+            serde_json::json!({"metadata": {"name": "web", "generation": 1}, "spec": {"selector": {}, "template": {}},
+            "status": {"observedGeneration": 1, "replicas": 0, "updatedReplicas": 0, "availableReplicas": 0}}),
+        );
+        assert!(matches!(deployment(&unset), Progress::Done(_)));
     }
 
     #[test]
