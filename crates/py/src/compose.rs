@@ -87,7 +87,9 @@ impl PyStack {
 
     /// Deploy room: what a deploy would change, as a list of step dicts (changes nothing).
     /// `tag` sets `IMAGE_TAG` (the stack is loaded again with it) and the release's version.
-    #[pyo3(signature = (env="default", host=None, tag=None, policy_file=None, context=None))]
+    /// `target="kubernetes"` (with `context=`, `namespace=`) plans for a cluster.
+    #[pyo3(signature = (env="default", host=None, tag=None, policy_file=None, context=None, target=None, namespace=None))]
+    #[allow(clippy::too_many_arguments)]
     fn plan(
         &self,
         py: Python<'_>,
@@ -96,6 +98,8 @@ impl PyStack {
         tag: Option<String>,
         policy_file: Option<PathBuf>,
         context: Option<String>,
+        target: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Py<PyAny>> {
         let stack = self.tagged(py, tag.as_deref())?;
         let args = crate::deploy::RequestArgs {
@@ -109,7 +113,7 @@ impl PyStack {
             policy_file,
             pull: None,
         };
-        crate::deploy::plan(py, stack, args, host, context)
+        crate::deploy::plan(py, stack, args, crate::deploy::Where { host, context, target, namespace })
     }
 
     /// Deploy room: deploy this stack (health-gated, undone on failure, recorded on the host).
@@ -119,8 +123,9 @@ impl PyStack {
     /// version; the environment's policy decides the backup before any change (production takes
     /// one); `backup=False` skips it where the policy allows, `backup=True` forces one; `pull`
     /// ("always", "missing", "never") overrides every service's `pull_policy`. Ctrl-C undoes the
-    /// deploy and releases its lock, then raises `KeyboardInterrupt`.
-    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, backup=None, backup_dir=None, policy_file=None, lease=None, context=None))]
+    /// deploy and releases its lock, then raises `KeyboardInterrupt`. `target="kubernetes"`
+    /// deploys to a cluster (`context=` names the kubeconfig context, `namespace=` the namespace).
+    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, backup=None, backup_dir=None, policy_file=None, lease=None, context=None, target=None, namespace=None))]
     #[allow(clippy::too_many_arguments)]
     fn deploy(
         &self,
@@ -137,6 +142,8 @@ impl PyStack {
         policy_file: Option<PathBuf>,
         lease: Option<f64>,
         context: Option<String>,
+        target: Option<String>,
+        namespace: Option<String>,
     ) -> PyResult<Py<PyAny>> {
         let stack = self.tagged(py, tag.as_deref())?;
         let args = crate::deploy::RequestArgs {
@@ -150,7 +157,7 @@ impl PyStack {
             policy_file,
             pull,
         };
-        crate::deploy::deploy(py, stack, args, dry_run, host, context)
+        crate::deploy::deploy(py, stack, args, dry_run, crate::deploy::Where { host, context, target, namespace })
     }
 
     fn __repr__(&self) -> String {

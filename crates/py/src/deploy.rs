@@ -14,11 +14,40 @@ use crate::convert::to_py_object;
 use crate::errors::to_py;
 use crate::runtime::{block_on_cancellable, block_on_interruptible};
 
-/// The engine `host=` / `context=` name (as `-H` / `--context`; default: the environment).
-async fn host(h: Option<String>, context: Option<String>) -> Result<DockerHost, slipway::Error> {
-    let options = slipway::engine::ConnectOptions::host(h.as_deref()).context(context.as_deref());
+/// Where a deploy goes: the keyword arguments `host=`, `context=`, `target=`, `namespace=`
+/// (as the CLI's `-H`, `--context`, `--target`, `--namespace`).
+#[derive(Debug, Clone, Default)]
+pub struct Where {
+    /// The engine (`-H`), for the host target.
+    pub host: Option<String>,
+    /// A Docker context, or with `target="kubernetes"` the kubeconfig context.
+    pub context: Option<String>,
+    /// `None` or `"host"`: one Docker engine; `"kubernetes"`: a namespace of a cluster.
+    pub target: Option<String>,
+    /// With `target="kubernetes"`: the namespace (default: the context's).
+    pub namespace: Option<String>,
+}
+
+impl Where {
+    /// Check the target's name before anything runs.
+    pub fn checked(self) -> PyResult<Self> {
+        match self.target.as_deref() {
+            None | Some("host") | Some("docker") | Some("kubernetes") => Ok(self),
+            Some(other) => Err(invalid(format!("target={other:?}: use \"host\" or \"kubernetes\""))),
+        }
+    }
+}
+
+/// The deployer `w` names; every function here goes through the core's `Deployer` seam.
+async fn deployer(w: Where) -> Result<Box<dyn Deployer>, slipway::Error> {
+    if w.target.as_deref() == Some("kubernetes") {
+        let cluster = slipway::kubernetes::deploy::Cluster::connect(w.context.as_deref(), w.namespace.as_deref()).await?;
+        let opts = slipway::kubernetes::deploy::KubeDeployOptions::default();
+        return Ok(Box::new(slipway::kubernetes::deploy::KubernetesDeployer::new(cluster, opts)));
+    }
+    let options = slipway::engine::ConnectOptions::host(w.host.as_deref()).context(w.context.as_deref());
     let connection = slipway::engine::Connection::resolve(&options).map_err(slipway::deploy::DeployError::from)?;
-    Ok(DockerHost::connect(&connection).await?)
+    Ok(Box::new(DockerHost::connect(&connection).await?))
 }
 
 fn invalid(msg: String) -> PyErr {
@@ -76,16 +105,11 @@ impl RequestArgs {
     }
 }
 
-/// The plan of `stack` against the host, as a list of step dicts.
-pub fn plan(
-    py: Python<'_>,
-    stack: slipway::stack::StackSpec,
-    args: RequestArgs,
-    host_addr: Option<String>,
-    context: Option<String>,
-) -> PyResult<Py<PyAny>> {
+/// The plan of `stack` against the target, as a list of step dicts.
+pub fn plan(py: Python<'_>, stack: slipway::stack::StackSpec, args: RequestArgs, at: Where) -> PyResult<Py<PyAny>> {
     let opts = args.request()?.options().map_err(to_py)?;
-    let plan = block_on_interruptible(py, async move { host(host_addr, context).await?.plan(&stack, &opts).await })?
+    let at = at.checked()?;
+    let plan = block_on_interruptible(py, async move { deployer(at).await?.plan(&stack, &opts).await })?
         .map_err(to_py)?;
     to_py_object(py, &plan.steps)
 }
@@ -98,42 +122,58 @@ pub fn deploy(
     stack: slipway::stack::StackSpec,
     args: RequestArgs,
     dry_run: bool,
-    host_addr: Option<String>,
-    context: Option<String>,
+    at: Where,
 ) -> PyResult<Py<PyAny>> {
     let token = CancellationToken::new();
     let opts = args.request()?.options().map_err(to_py)?.cancel(token.clone());
+    let at = at.checked()?;
     if dry_run {
-        let plan =
-            block_on_interruptible(py, async move { host(host_addr, context).await?.plan(&stack, &opts).await })?
-                .map_err(to_py)?;
+        let plan = block_on_interruptible(py, async move { deployer(at).await?.plan(&stack, &opts).await })?
+            .map_err(to_py)?;
         return to_py_object(py, &serde_json::json!({ "release": null, "steps": plan.steps, "events": [] }));
     }
     let events = slipway::RecordingObserver::new();
     let recorder = events.clone();
     let out = block_on_cancellable(py, token, async move {
-        let h = host(host_addr, context).await?;
-        h.apply(&stack, &opts, &recorder).await
+        let d = deployer(at).await?;
+        d.apply(&stack, &opts, &recorder).await
     })?
     .map_err(to_py)?;
     let result = serde_json::json!({ "release": out.release, "steps": out.plan.steps, "events": events.events() });
     to_py_object(py, &result)
 }
 
-/// Release records of `project`, oldest first.
+/// Release records of `project`, oldest first (`target="kubernetes"`: the cluster's records).
 #[pyfunction]
-#[pyo3(signature = (project, host=None, context=None))]
-fn history(py: Python<'_>, project: String, host: Option<String>, context: Option<String>) -> PyResult<Py<PyAny>> {
-    let list = block_on_interruptible(py, async move { self::host(host, context).await?.history(&project).await })?
+#[pyo3(signature = (project, host=None, context=None, target=None, namespace=None))]
+fn history(
+    py: Python<'_>,
+    project: String,
+    host: Option<String>,
+    context: Option<String>,
+    target: Option<String>,
+    namespace: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let at = Where { host, context, target, namespace }.checked()?;
+    let list = block_on_interruptible(py, async move { deployer(at).await?.history(&project).await })?
         .map_err(to_py)?;
     to_py_object(py, &list)
 }
 
-/// What runs for `project`: `{"project", "current", "containers"}`.
+/// What runs for `project`: `{"project", "current", "containers"}` (`target="kubernetes"`: its
+/// pods, with readiness as health).
 #[pyfunction]
-#[pyo3(signature = (project, host=None, context=None))]
-fn status(py: Python<'_>, project: String, host: Option<String>, context: Option<String>) -> PyResult<Py<PyAny>> {
-    let st = block_on_interruptible(py, async move { self::host(host, context).await?.status(&project).await })?
+#[pyo3(signature = (project, host=None, context=None, target=None, namespace=None))]
+fn status(
+    py: Python<'_>,
+    project: String,
+    host: Option<String>,
+    context: Option<String>,
+    target: Option<String>,
+    namespace: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let at = Where { host, context, target, namespace }.checked()?;
+    let st = block_on_interruptible(py, async move { deployer(at).await?.status(&project).await })?
         .map_err(to_py)?;
     to_py_object(py, &st)
 }
@@ -141,7 +181,7 @@ fn status(py: Python<'_>, project: String, host: Option<String>, context: Option
 /// Deploy a recorded release again (`to=None`: the successful release before the current one),
 /// with the same options as `Stack.deploy`: the environment's policy (pins, backup) applies.
 #[pyfunction]
-#[pyo3(signature = (project, to=None, host=None, lock_wait=None, env="default", retain=5, backup=None, backup_dir=None, policy_file=None, lease=None, context=None))]
+#[pyo3(signature = (project, to=None, host=None, lock_wait=None, env="default", retain=5, backup=None, backup_dir=None, policy_file=None, lease=None, context=None, target=None, namespace=None))]
 #[allow(clippy::too_many_arguments)]
 fn rollback(
     py: Python<'_>,
@@ -156,7 +196,10 @@ fn rollback(
     policy_file: Option<PathBuf>,
     lease: Option<f64>,
     context: Option<String>,
+    target: Option<String>,
+    namespace: Option<String>,
 ) -> PyResult<Py<PyAny>> {
+    let at = Where { host, context, target, namespace }.checked()?;
     let args = RequestArgs {
         env: env.to_string(),
         tag: None,
@@ -173,7 +216,7 @@ fn rollback(
     let events = slipway::RecordingObserver::new();
     let recorder = events.clone();
     let out = block_on_cancellable(py, token, async move {
-        self::host(host, context).await?.rollback(&project, to.map(ReleaseId), &opts, &recorder).await
+        deployer(at).await?.rollback(&project, to.map(ReleaseId), &opts, &recorder).await
     })?
     .map_err(to_py)?;
     let result = serde_json::json!({ "release": out.release, "steps": out.plan.steps, "events": events.events() });
