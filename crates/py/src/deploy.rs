@@ -41,7 +41,8 @@ impl Where {
 /// The deployer `w` names; every function here goes through the core's `Deployer` seam.
 async fn deployer(w: Where) -> Result<Box<dyn Deployer>, slipway::Error> {
     if w.target.as_deref() == Some("kubernetes") {
-        let cluster = slipway::kubernetes::deploy::Cluster::connect(w.context.as_deref(), w.namespace.as_deref()).await?;
+        let cluster =
+            slipway::kubernetes::deploy::Cluster::connect(w.context.as_deref(), w.namespace.as_deref()).await?;
         let opts = slipway::kubernetes::deploy::KubeDeployOptions::default();
         return Ok(Box::new(slipway::kubernetes::deploy::KubernetesDeployer::new(cluster, opts)));
     }
@@ -109,8 +110,8 @@ impl RequestArgs {
 pub fn plan(py: Python<'_>, stack: slipway::stack::StackSpec, args: RequestArgs, at: Where) -> PyResult<Py<PyAny>> {
     let opts = args.request()?.options().map_err(to_py)?;
     let at = at.checked()?;
-    let plan = block_on_interruptible(py, async move { deployer(at).await?.plan(&stack, &opts).await })?
-        .map_err(to_py)?;
+    let plan =
+        block_on_interruptible(py, async move { deployer(at).await?.plan(&stack, &opts).await })?.map_err(to_py)?;
     to_py_object(py, &plan.steps)
 }
 
@@ -128,8 +129,8 @@ pub fn deploy(
     let opts = args.request()?.options().map_err(to_py)?.cancel(token.clone());
     let at = at.checked()?;
     if dry_run {
-        let plan = block_on_interruptible(py, async move { deployer(at).await?.plan(&stack, &opts).await })?
-            .map_err(to_py)?;
+        let plan =
+            block_on_interruptible(py, async move { deployer(at).await?.plan(&stack, &opts).await })?.map_err(to_py)?;
         return to_py_object(py, &serde_json::json!({ "release": null, "steps": plan.steps, "events": [] }));
     }
     let events = slipway::RecordingObserver::new();
@@ -155,8 +156,8 @@ fn history(
     namespace: Option<String>,
 ) -> PyResult<Py<PyAny>> {
     let at = Where { host, context, target, namespace }.checked()?;
-    let list = block_on_interruptible(py, async move { deployer(at).await?.history(&project).await })?
-        .map_err(to_py)?;
+    let list =
+        block_on_interruptible(py, async move { deployer(at).await?.history(&project).await })?.map_err(to_py)?;
     to_py_object(py, &list)
 }
 
@@ -173,8 +174,7 @@ fn status(
     namespace: Option<String>,
 ) -> PyResult<Py<PyAny>> {
     let at = Where { host, context, target, namespace }.checked()?;
-    let st = block_on_interruptible(py, async move { deployer(at).await?.status(&project).await })?
-        .map_err(to_py)?;
+    let st = block_on_interruptible(py, async move { deployer(at).await?.status(&project).await })?.map_err(to_py)?;
     to_py_object(py, &st)
 }
 

@@ -11,7 +11,8 @@
 //! - **Controllers** (`controllers.rs`): each read of a Deployment or Job advances its controller
 //!   one step, setting status and conditions as the deployment and job controllers do.
 //!
-//! It is reached through `kube::Client::new` over a tower-test service ([`MockCluster::client`]).
+//! It is reached through `kube::Client::new` over a tower-test service ([`MockCluster::client`]),
+//! or over plain HTTP on loopback ([`MockCluster::serve`], the `kube-mock-api` binary).
 
 mod controllers;
 mod select;
@@ -132,7 +133,8 @@ impl MockCluster {
         kube::Client::new(service, namespace)
     }
 
-    fn answer(&self, parts: &http::request::Parts, bytes: &[u8]) -> Response<Body> {
+    /// Answer one request: status code, content type, body.
+    pub fn respond(&self, parts: &http::request::Parts, bytes: &[u8]) -> (u16, &'static str, Vec<u8>) {
         let method = parts.method.as_str().to_string();
         let path = parts.uri.path().to_string();
         let query: BTreeMap<String, String> =
@@ -144,14 +146,44 @@ impl MockCluster {
         let body: Value =
             if bytes.is_empty() { Value::Null } else { serde_json::from_slice(bytes).unwrap_or(Value::Null) };
         let (code, v) = route(&mut s, &method, &path, &query, &content_type, body);
+        match v {
+            Value::String(text) if path.ends_with("/log") => (code, "text/plain", text.into_bytes()),
+            v => (code, "application/json", serde_json::to_vec(&v).unwrap_or_default()),
+        }
+    }
+
+    fn answer(&self, parts: &http::request::Parts, bytes: &[u8]) -> Response<Body> {
+        let (code, content_type, body) = self.respond(parts, bytes);
         Response::builder()
             .status(code)
-            .header(http::header::CONTENT_TYPE, if path.ends_with("/log") { "text/plain" } else { "application/json" })
-            .body(Body::from(match v {
-                Value::String(text) if path.ends_with("/log") => text.into_bytes(),
-                v => serde_json::to_vec(&v).unwrap_or_default(),
-            }))
+            .header(http::header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
             .unwrap_or_else(|_| Response::new(Body::empty()))
+    }
+
+    /// Serve this mock over plain HTTP on `listener` (for clients outside this process, e.g. the
+    /// Python tests through a kubeconfig), until the task is dropped.
+    pub async fn serve(&self, listener: tokio::net::TcpListener) {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let me = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let me = me.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                        let (code, content_type, body) = me.respond(&parts, &bytes);
+                        Response::builder()
+                            .status(code)
+                            .header(http::header::CONTENT_TYPE, content_type)
+                            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            });
+        }
     }
 }
 

@@ -167,16 +167,34 @@ impl Cluster {
     }
 
     async fn failed(&self, kind: &str, name: &str, service: &str, reason: String) -> KubernetesError {
-        let diagnosis = self.diagnose(service).await;
+        // A Job's own pods (the job controller's `job-name` label), else the service's pods.
+        let selector = if kind == "Job" {
+            format!("job-name={name}")
+        } else {
+            format!("app.kubernetes.io/name={}", super::super::metadata::label_value(service))
+        };
+        let diagnosis = self.diagnose_pods(&selector).await;
         KubernetesError::WorkloadFailed { kind: kind.into(), name: name.into(), reason, diagnosis: Box::new(diagnosis) }
     }
 
     /// The first unready pod of a service, its last 5 events and last 20 log lines (best effort:
     /// what cannot be read is left out).
     pub async fn diagnose(&self, service: &str) -> Diagnosis {
+        self.diagnose_pods(&format!("app.kubernetes.io/name={}", super::super::metadata::label_value(service))).await
+    }
+
+    /// The first unready pod of `selector` that is not a finished one-off's (best effort).
+    async fn diagnose_pods(&self, selector: &str) -> Diagnosis {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
-        let selector = format!("app.kubernetes.io/name={}", super::super::metadata::label_value(service));
-        let Ok(list) = pods.list(&ListParams::default().labels(&selector)).await else { return Diagnosis::default() };
+        let Ok(mut list) = pods.list(&ListParams::default().labels(selector)).await else {
+            return Diagnosis::default();
+        };
+        let jobs = selector.starts_with("job-name=");
+        list.items.retain(|p| {
+            let finished = p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded");
+            let of_job = p.metadata.labels.as_ref().is_some_and(|l| l.contains_key("job-name"));
+            !finished && (jobs || !of_job)
+        });
         let ready = |p: &Pod| {
             p.status
                 .as_ref()
