@@ -365,23 +365,27 @@ async fn production_backs_up_the_running_database_with_a_job_before_any_change()
     assert!(format!("{:?}", o.events()).contains("backup of db: not running yet"), "nothing to back up at first");
     let before = mock.state().requests.len();
     d.apply(&stack(&images.app("v2.0.0"), Some(&images.postgres())), &opts, &o).await.expect("release 2");
-    let s = mock.state();
-    let r = &s.requests[before..];
-    let backup = index(r, &format!("PATCH /apis/batch/v1{NS}/jobs/db-backup-r2?"));
-    let first_change = index(r, &format!("PATCH /api/v1{NS}/"));
-    assert!(r[first_change].contains("persistentvolumeclaims/slipway-shop-backups"), "the backup claim first: {r:#?}");
-    let release_change = r.iter().position(|q| q.starts_with("PATCH") && !q.contains("backup")).unwrap();
-    assert!(backup < release_change, "the backup Job runs before the release changes anything: {r:#?}");
-    let job = s.object(&format!("/apis/batch/v1{NS}/jobs/db-backup-r2")).unwrap();
-    let db = s.object(&format!("/apis/apps/v1{NS}/deployments/db")).unwrap();
-    let (jc, dc) =
-        (&job["spec"]["template"]["spec"]["containers"][0], &db["spec"]["template"]["spec"]["containers"][0]);
-    assert_eq!(jc["envFrom"], dc["envFrom"], "the database's own ConfigMap and Secret");
-    assert_eq!(jc["image"], dc["image"], "pg_dump of the running server's version");
-    assert!(jc["command"][2].as_str().unwrap().contains("pg_dump -h db"), "{jc}");
-    assert!(!job.to_string().contains(TOKEN), "no credential in the Job");
-    assert_eq!(job["status"]["conditions"][1]["type"], "Complete");
-    drop(s);
+    {
+        let s = mock.state();
+        let r = &s.requests[before..];
+        let backup = index(r, &format!("PATCH /apis/batch/v1{NS}/jobs/db-backup-r2?"));
+        let first_change = index(r, &format!("PATCH /api/v1{NS}/"));
+        assert!(
+            r[first_change].contains("persistentvolumeclaims/slipway-shop-backups"),
+            "the backup claim first: {r:#?}"
+        );
+        let release_change = r.iter().position(|q| q.starts_with("PATCH") && !q.contains("backup")).unwrap();
+        assert!(backup < release_change, "the backup Job runs before the release changes anything: {r:#?}");
+        let job = s.object(&format!("/apis/batch/v1{NS}/jobs/db-backup-r2")).unwrap();
+        let db = s.object(&format!("/apis/apps/v1{NS}/deployments/db")).unwrap();
+        let (jc, dc) =
+            (&job["spec"]["template"]["spec"]["containers"][0], &db["spec"]["template"]["spec"]["containers"][0]);
+        assert_eq!(jc["envFrom"], dc["envFrom"], "the database's own ConfigMap and Secret");
+        assert_eq!(jc["image"], dc["image"], "pg_dump of the running server's version");
+        assert!(jc["command"][2].as_str().unwrap().contains("pg_dump -h db"), "{jc}");
+        assert!(!job.to_string().contains(TOKEN), "no credential in the Job");
+        assert_eq!(job["status"]["conditions"][1]["type"], "Complete");
+    }
     validate_applied(&mock);
 
     // --no-backup (the policy allows skipping it): no backup Job.
