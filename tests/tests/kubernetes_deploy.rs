@@ -419,3 +419,37 @@ async fn the_mock_refuses_what_the_api_server_refuses() {
     assert!(err.is_err(), "a Service body on the deployments URL is refused");
     assert!(mock.state().objects.is_empty(), "nothing stored");
 }
+
+#[tokio::test]
+async fn the_lease_is_renewed_while_held_and_deleted_on_release() {
+    use slipway::kubernetes::deploy::DeployLease;
+    let mock = MockCluster::new();
+    let cluster = Cluster::new(mock.client("shop"), "shop");
+    let o = RecordingObserver::default();
+    let lease =
+        DeployLease::take(&cluster, "shop", "me@here", Duration::from_secs(1), Duration::ZERO, &o).await.unwrap();
+    let first = mock.state().object(LEASE).unwrap()["metadata"]["resourceVersion"].clone();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    {
+        let s = mock.state();
+        let renewals = s.requests.iter().filter(|r| r.starts_with(&format!("PUT {LEASE}"))).count();
+        assert!(renewals >= 1, "renewed every quarter of the lease: {:#?}", s.requests);
+        assert_ne!(s.object(LEASE).unwrap()["metadata"]["resourceVersion"], first, "a new resourceVersion");
+    }
+    lease.release().await.unwrap();
+    assert!(mock.state().object(LEASE).is_none(), "deleted on release");
+}
+
+#[tokio::test]
+async fn a_cancelled_deploy_changes_nothing_and_gives_the_lease_back() {
+    let images = Images::push().await;
+    let mock = MockCluster::new();
+    let token = slipway::deploy::CancellationToken::new();
+    token.cancel();
+    let opts = DeployOptions::default().cancel(token);
+    let err = deployer(&mock).apply(&stack(&images.app("v1.0.0"), None), &opts, &RecordingObserver::default()).await;
+    assert!(err.expect_err("cancelled").to_string().contains("cancel"));
+    let s = mock.state();
+    assert!(!s.requests.iter().any(|r| r.starts_with("PATCH")), "nothing applied: {:#?}", s.requests);
+    assert!(s.object(LEASE).is_none(), "the Lease is given back");
+}

@@ -53,14 +53,8 @@ impl BeforeChange for BackupBeforeDeploy {
         observer: &dyn Observer,
     ) -> Result<(), DeployError> {
         let release = desired.id.to_string();
-        // Databases are recognised by the image as written (`postgres:16`), not by its pin,
-        // which for an image known only to this engine is a bare image id.
-        let mut stack = desired.stack.clone();
-        for (name, service) in &desired.services {
-            if let Some(s) = stack.services.get_mut(name) {
-                s.image = Some(service.image.clone());
-            }
-        }
+        // Databases are recognised by the image as written (`postgres:16`), not by its pin.
+        let stack = desired.written_stack();
         let failed = |source| DeployError::Backup { project: desired.project().to_string(), source };
         let taken = backup_before_deploy(&self.docker, &self.store, &stack, Some(&release), self.retention, observer)
             .await

@@ -114,12 +114,7 @@ pub async fn resolve_images(
                 found
             }
         };
-        observer.event(&Event::Deploy(DeployEvent::Resolved {
-            service: name.clone(),
-            image: image.to_string(),
-            pinned: pinned.clone(),
-            from: from.to_string(),
-        }));
+        resolved(observer, name, image, &pinned, from);
         out.insert(name.clone(), pinned);
     }
     Ok(out)
@@ -161,15 +156,20 @@ pub async fn registry_pins(
                 ),
             }
         };
-        observer.event(&Event::Deploy(DeployEvent::Resolved {
-            service: name.clone(),
-            image: image.to_string(),
-            pinned: pinned.clone(),
-            from: from.to_string(),
-        }));
+        resolved(observer, name, image, &pinned, from);
         out.insert(name.clone(), pinned);
     }
     Ok(out)
+}
+
+/// Report one decision as a [`DeployEvent::Resolved`].
+fn resolved(observer: &dyn Observer, service: &str, image: &str, pinned: &str, from: &str) {
+    observer.event(&Event::Deploy(DeployEvent::Resolved {
+        service: service.to_string(),
+        image: image.to_string(),
+        pinned: pinned.to_string(),
+        from: from.to_string(),
+    }));
 }
 
 /// One image: `(pinned, where the pin came from)`.

@@ -76,6 +76,18 @@ impl DesiredRelease {
     pub fn project(&self) -> &str {
         &self.stack.name
     }
+
+    /// The stack with every image as written (`postgres:16`), not pinned: what recognises a
+    /// service by its image (a database for the backup), since a pin may be a bare image id.
+    pub fn written_stack(&self) -> StackSpec {
+        let mut stack = self.stack.clone();
+        for (name, service) in &self.services {
+            if let Some(s) = stack.services.get_mut(name) {
+                s.image = Some(service.image.clone());
+            }
+        }
+        stack
+    }
 }
 
 /// One container slipway created (found by its labels).

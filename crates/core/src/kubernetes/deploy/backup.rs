@@ -97,12 +97,7 @@ impl BeforeChange for ClusterBackup {
         observer: &dyn Observer,
     ) -> Result<(), DeployError> {
         // Databases are recognised by the image as written (`postgres:16`), not by its pin.
-        let mut stack = desired.stack.clone();
-        for (name, service) in &desired.services {
-            if let Some(s) = stack.services.get_mut(name) {
-                s.image = Some(service.image.clone());
-            }
-        }
+        let stack = desired.written_stack();
         let project = desired.project().to_string();
         let failed = |job: String, reason: String| DeployError::Backup {
             project: project.clone(),
