@@ -453,3 +453,65 @@ async fn a_cancelled_deploy_changes_nothing_and_gives_the_lease_back() {
     assert!(!s.requests.iter().any(|r| r.starts_with("PATCH")), "nothing applied: {:#?}", s.requests);
     assert!(s.object(LEASE).is_none(), "the Lease is given back");
 }
+
+/// Run the `slipway` CLI with `KUBECONFIG`; (exit code, stdout, stderr).
+fn cli(kubeconfig: &Path, dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(slipway_e2e::cli::slipway_bin())
+        .current_dir(dir)
+        .env("KUBECONFIG", kubeconfig)
+        .args(args)
+        .output()
+        .expect("slipway runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_deploys_plans_and_reads_back_through_a_kubeconfig() {
+    let mock = MockCluster::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn({
+        let mock = mock.clone();
+        async move { mock.serve(listener).await }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(&kubeconfig, format!("apiVersion: v1\nkind: Config\nclusters:\n- name: mock\n  cluster:\n    server: {url}\ncontexts:\n- name: mock\n  context: {{cluster: mock, user: mock, namespace: shop}}\ncurrent-context: mock\nusers:\n- name: mock\n  user: {{}}\n")).unwrap();
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let compose = format!(
+        "name: shop\nservices:\n  web:\n    image: registry.example.com/shop/app@{digest}\n    expose: [\"8080\"]\n"
+    );
+    std::fs::write(dir.path().join("compose.yml"), compose).unwrap();
+    let (kc, d) = (kubeconfig.clone(), dir.path().to_path_buf());
+    let run = move |args: Vec<&'static str>| {
+        let (kc, d) = (kc.clone(), d.clone());
+        tokio::task::spawn_blocking(move || cli(&kc, &d, &args))
+    };
+    let k = ["--target", "kubernetes", "--context", "mock"];
+
+    let (code, out, err) = run([&["deploy"][..], &k, &["--dry-run", "--json"]].concat()).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    let plan: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(plan["target"], "kubernetes");
+    assert!(plan["plan"]["steps"].as_array().unwrap().iter().any(|s| s["step"] == "await_rollout"), "{out}");
+    assert!(mock.state().objects.is_empty(), "--dry-run changed nothing");
+
+    let (code, out, err) = run([&["deploy"][..], &k, &["--json", "--namespace", "shop"]].concat()).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    let done: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(done["release"]["id"], 1, "{out}");
+
+    let (code, out, _) = run([&["history"][..], &k, &["-p", "shop", "--json"]].concat()).await.unwrap();
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let (code, out, _) = run([&["status"][..], &k, &["-p", "shop", "--json"]].concat()).await.unwrap();
+    assert_eq!(code, 0);
+    let st: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!((st["current"]["id"].clone(), st["workloads"][0]["name"].clone()), (json!(1), json!("web")), "{out}");
+
+    let (code, _, err) = run([&["rollback"][..], &k, &["-p", "shop"]].concat()).await.unwrap();
+    assert_eq!(code, 2, "no earlier release is bad input: {err}");
+    assert!(err.contains("no recorded release before the current one"), "{err}");
+    server.abort();
+}
