@@ -137,12 +137,11 @@ async fn a_certresolver_router_serves_pebbles_certificate_and_upgrades_without_l
     .await;
     let body = match issued {
         Ok(body) => body,
-        Err(e) => panic!(
-            "{e}: last {}; proxy log:\n{}\npebble log:\n{}",
-            last.lock().unwrap(),
-            proxy.logs(&name, Some(40)).await.unwrap_or_default().join("\n"),
-            pebble.logs()
-        ),
+        Err(e) => {
+            let seen = last.lock().unwrap().clone();
+            let log = proxy.logs(&name, Some(40)).await.unwrap_or_default().join("\n");
+            panic!("{e}: last {seen}; proxy log:\n{log}\npebble log:\n{}", pebble.logs())
+        }
     };
     assert_eq!(body, "v1");
     // The same client without Pebble's root refuses: the certificate is not Traefik's default one.
