@@ -48,8 +48,20 @@ async fn up_is_idempotent_changed_settings_recreate_and_down_keeps_volumes() {
     let proxy = ManagedProxy::new(docker::connect().await.unwrap(), "local");
     let settings = loopback_settings(&name, &image).unwrap();
 
-    let first = proxy.up(&settings, &NoopObserver).await.unwrap();
-    assert_eq!(first.action, UpAction::Created);
+    // The first `up` through the CLI, with the flags the issue names (a contract).
+    let out = std::process::Command::new(cli::slipway_bin())
+        .args(["proxy", "up", "--json", "--name", &name, "--image", &image])
+        .args(["--http", &settings.http, "--https", &settings.https])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first: slipway::proxy::ProxyUp = {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["action"], "created", "{v}");
+        assert_eq!(v["http"], settings.http.as_str());
+        proxy.up(&settings, &NoopObserver).await.unwrap()
+    };
+    assert_eq!(first.action, UpAction::Unchanged, "the CLI and the library mean the same settings");
     let id = proxy.docker().inspect_container(&name, None).await.unwrap().id;
     let again = proxy.up(&settings, &NoopObserver).await.unwrap();
     assert_eq!(again.action, UpAction::Unchanged);
