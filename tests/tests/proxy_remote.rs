@@ -8,43 +8,18 @@ use std::time::Duration;
 use slipway::deploy::{DeployOptions, Deployer, DockerHost};
 use slipway::engine::{ConnectOptions, Connection};
 use slipway::proxy::{ManagedProxy, ProxySettings, UpAction};
-use slipway::stack::{HealthcheckSpec, StackSpec};
+use slipway::stack::StackSpec;
 use slipway::NoopObserver;
 use slipway_e2e::load::{failures, Load};
 use slipway_e2e::remote_host::RemoteHost;
+use slipway_e2e::routed::{labelled_web_stack, WebRoute};
 use slipway_e2e::traefik::free_port;
 use slipway_e2e::traefik_image::traefik_image;
-use slipway_e2e::{images, names, stacks};
+use slipway_e2e::{images, names};
 
 fn labelled_stack(project: &str, demo: &str, version: &str, proxy: &str) -> StackSpec {
-    let mut web = stacks::service("web", demo);
-    web.environment.insert("APP_VERSION".into(), Some(version.into()));
-    let hc: HealthcheckSpec = serde_json::from_value(serde_json::json!({
-        "test": ["CMD", "/demo-app", "check", "http://127.0.0.1:8080/health"],
-        "interval": "300ms", "timeout": "2s", "retries": 3, "start_period": null, "start_interval": null
-    }))
-    .unwrap();
-    web.healthcheck = Some(hc);
-    web.stop_grace_period = Some(Duration::from_secs(5));
-    for (k, v) in [
-        ("traefik.enable", "true"),
-        ("traefik.http.routers.web.rule", "PathPrefix(`/`)"),
-        ("traefik.http.routers.web.entrypoints", "web"),
-        ("traefik.http.services.web.loadbalancer.server.port", "8080"),
-        ("traefik.http.services.web.loadbalancer.healthcheck.path", "/health"),
-        ("traefik.http.services.web.loadbalancer.healthcheck.interval", "300ms"),
-        ("traefik.http.services.web.loadbalancer.healthcheck.timeout", "300ms"),
-    ] {
-        web.labels.insert(k.into(), v.into());
-    }
-    web.extensions
-        .insert("x-slipway".into(), serde_json::json!({"health_timeout": "10s", "route": {"drain": "500ms"}}));
-    let mut stack = StackSpec::default();
-    stack.name = project.into();
-    stack.services.insert("web".into(), web);
-    let mut net = slipway::stack::NetworkSpec::default();
-    net.name = format!("{project}_default");
-    stack.networks.insert("default".into(), net);
+    let route = WebRoute { health_timeout: "10s", ..WebRoute::default() };
+    let mut stack = labelled_web_stack(project, demo, version, route);
     stack.slipway = serde_json::json!({ "proxy": proxy });
     stack
 }
