@@ -23,7 +23,10 @@ use crate::remote_tls::TlsFiles;
 use slots::{claim_slot, ensure_bridge, reap_leftovers, run, slot_dir, BRIDGE, STATE};
 pub use slots::{teardown, BRIDGE_ADDR, REMOTE_NETWORKS};
 
+mod faults;
 mod slots;
+
+pub use faults::SshCut;
 
 /// A running remote host.
 #[derive(Debug)]

@@ -301,6 +301,7 @@ impl<'a> Executor<'a> {
                 reason,
                 logs: logs.into(),
                 undo: Box::new(report),
+                transport: None,
             },
         }
     }

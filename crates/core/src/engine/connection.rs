@@ -9,7 +9,8 @@ use std::sync::Arc;
 use super::context::{current_context, read_context};
 use super::ssh::{SshMaster, SshTarget};
 use super::tls::TlsSettings;
-use super::EngineError;
+use super::transport::FailureLog;
+use super::{EngineError, TransportError};
 
 /// The local engine's socket.
 pub const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
@@ -86,6 +87,7 @@ pub struct Connection {
     pub(crate) endpoint: Endpoint,
     pub(crate) ssh_config: Option<PathBuf>,
     pub(crate) master: Arc<tokio::sync::OnceCell<Arc<SshMaster>>>,
+    pub(crate) failures: FailureLog,
 }
 
 impl std::fmt::Debug for Connection {
@@ -114,12 +116,26 @@ impl Connection {
     }
 
     fn new(shown: String, endpoint: Endpoint, ssh_config: Option<PathBuf>) -> Self {
-        Connection { shown, endpoint, ssh_config, master: Arc::new(tokio::sync::OnceCell::new()) }
+        Connection {
+            shown,
+            endpoint,
+            ssh_config,
+            master: Arc::new(tokio::sync::OnceCell::new()),
+            failures: FailureLog::default(),
+        }
     }
 
     /// The engine's address as shown in messages (`ssh://root@host`, `tcp://h:2376`); no secrets.
     pub fn host(&self) -> &str {
         &self.shown
+    }
+
+    /// The last transport failure (connection dropped, host unreachable, ...) that a client made
+    /// from this connection (or a clone) saw at or after `since`: how a deploy tells a failed
+    /// connection from a failed step.
+    pub fn transport_failure_since(&self, since: std::time::Instant) -> Option<TransportError> {
+        let last = self.failures.lock().ok()?;
+        last.as_ref().filter(|(at, _)| *at >= since).map(|(_, t)| t.clone())
     }
 
     /// True when the engine is reached over ssh or TCP (not a local socket).

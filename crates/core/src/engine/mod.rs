@@ -51,7 +51,7 @@ pub async fn connect(connection: &Connection) -> Result<Docker, EngineError> {
         }
         Endpoint::Tls { addr, settings } => {
             let dial = tls::TlsDial::new(&host, addr, settings, Duration::from_secs(ssh::CONNECT_TIMEOUT_SECS))?;
-            transport::docker_over(Arc::new(dial)).map_err(api)?
+            transport::docker_over(Arc::new(dial), connection.failures.clone()).map_err(api)?
         }
         Endpoint::Ssh(target) => {
             let master = connection
@@ -61,7 +61,7 @@ pub async fn connect(connection: &Connection) -> Result<Docker, EngineError> {
                 })
                 .await?
                 .clone();
-            transport::docker_over(Arc::new(ssh::SshDial(master))).map_err(api)?
+            transport::docker_over(Arc::new(ssh::SshDial(master)), connection.failures.clone()).map_err(api)?
         }
     };
     match tokio::time::timeout(Duration::from_secs(CONNECT_BOUND_SECS), docker.negotiate_version()).await {
