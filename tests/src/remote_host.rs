@@ -119,6 +119,12 @@ impl RemoteHost {
         format!("ssh://root@{}", self.addr())
     }
 
+    /// `ssh://root@10.231.14.N/PATH/docker.sock`: the URL naming the engine's socket on the host,
+    /// which slipway forwards through the master connection (no remote `docker` per connection).
+    pub fn ssh_url_with_socket(&self) -> String {
+        format!("ssh://root@{}{}", self.addr(), self.dir.join("docker.sock").display())
+    }
+
     /// The ssh_config naming this host's key and known_hosts (`ssh -F`, `SLIPWAY_SSH_CONFIG`).
     pub fn ssh_config(&self) -> PathBuf {
         self.dir.join("ssh_config")

@@ -62,3 +62,38 @@ async fn a_wrong_ca_and_a_missing_client_certificate_are_refused() -> anyhow::Re
     assert!(slipway::engine::connect(&Connection::resolve(&anonymous)?).await.is_err());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_of_container_addresses_over_tls_say_where_they_ran() -> anyhow::Result<()> {
+    let remote = RemoteHost::shared_tls().await?;
+    let (url, files) = remote.tls().expect("a TLS host");
+    let (demo, busybox) = (images::demo_image().await?, images::busybox_base().await?);
+    for image in [&demo, &busybox] {
+        remote.load_image(image)?;
+    }
+    let project = names::unique("remote-tls-ip");
+    let _guard = remote.project_guard(&project);
+    let dir = &files.client_dir;
+    let options = ConnectOptions::host(Some(&url)).tls(
+        false,
+        true,
+        Some(dir.join("ca.pem")),
+        Some(dir.join("cert.pem")),
+        Some(dir.join("key.pem")),
+    );
+    let host = DockerHost::connect(&Connection::resolve(&options)?).await?;
+    // The app gated on its own address: not routable from here (the harness blackholes it), and
+    // the TLS engine cannot open connections for slipway: the failure says so and what to use.
+    let mut stack = stacks::shop(&project, &demo, &busybox, "v1");
+    let app = stack.services.get_mut("app").expect("the shop stack has an app");
+    app.healthcheck = None;
+    app.extensions
+        .insert("x-slipway".into(), serde_json::json!({"probes": ["tcp://{ip}:8080"], "health_timeout": "4s"}));
+    let opts = DeployOptions::default().min_running(Duration::from_millis(500));
+    let err = host.apply(&stack, &opts, &NoopObserver).await.expect_err("the probe cannot reach the container");
+    let text = err.to_string();
+    assert!(text.contains("service app"), "{text}");
+    assert!(text.contains(&format!("from this machine, not from the engine's host {url}")), "{text}");
+    assert!(text.contains("ssh://"), "says what to use instead: {text}");
+    Ok(())
+}

@@ -14,6 +14,7 @@ pub mod connection;
 mod context;
 pub mod error;
 mod ssh;
+mod ssh_control;
 mod tls;
 mod transport;
 mod tunnel;
@@ -56,9 +57,7 @@ pub async fn connect(connection: &Connection) -> Result<Docker, EngineError> {
         Endpoint::Ssh(target) => {
             let master = connection
                 .master
-                .get_or_try_init(|| async {
-                    ssh::SshMaster::start(target, connection.ssh_config.as_deref()).await.map(Arc::new)
-                })
+                .get_or_try_init(|| async { ssh::SshMaster::start(target, &connection.ssh).await.map(Arc::new) })
                 .await?
                 .clone();
             transport::docker_over(Arc::new(ssh::SshDial(master)), connection.failures.clone()).map_err(api)?
