@@ -52,7 +52,7 @@ impl DockerHost {
     fn with_transport_failure(&self, e: DeployError, since: std::time::Instant) -> DeployError {
         match (e, &self.connection) {
             (DeployError::StepFailed { release, service, step, reason, logs, undo, transport: None }, Some(c)) => {
-                let transport = c.transport_failure_since(since);
+                let transport = c.transport_failure_since(since).map(Box::new);
                 DeployError::StepFailed { release, service, step, reason, logs, undo, transport }
             }
             (e, _) => e,

@@ -95,14 +95,14 @@ pub enum DeployError {
         /// Step description.
         step: String,
         /// Why.
-        reason: String,
+        reason: Box<str>,
         /// Last log lines of the failing container.
         logs: Box<[String]>,
         /// What the undo did.
         undo: Box<super::undo::UndoReport>,
         /// remote room: the engine connection failed during the deploy (dropped, unreachable),
         /// which is why the step failed; the next deploy converges from what the host holds.
-        transport: Option<crate::engine::TransportError>,
+        transport: Option<Box<crate::engine::TransportError>>,
     },
     /// The caller cancelled the deploy; what was done was undone, the release recorded as
     /// cancelled and the lock released.
@@ -258,7 +258,7 @@ pub enum ResolveFailure {
     PulledNotShown,
 }
 
-fn connection_note(transport: &Option<crate::engine::TransportError>) -> String {
+fn connection_note(transport: &Option<Box<crate::engine::TransportError>>) -> String {
     transport.as_ref().map(|t| format!(" (the engine connection failed: {t})")).unwrap_or_default()
 }
 
@@ -275,7 +275,7 @@ impl DeployError {
     /// the deploy failed.
     pub fn transport(&self) -> Option<&crate::engine::TransportError> {
         match self {
-            DeployError::StepFailed { transport, .. } => transport.as_ref(),
+            DeployError::StepFailed { transport, .. } => transport.as_deref(),
             DeployError::Connect(crate::engine::EngineError::Transport(t)) => Some(t),
             _ => None,
         }

@@ -298,7 +298,7 @@ impl<'a> Executor<'a> {
                 release,
                 service,
                 step: description,
-                reason,
+                reason: reason.into(),
                 logs: logs.into(),
                 undo: Box::new(report),
                 transport: None,
