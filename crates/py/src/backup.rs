@@ -33,10 +33,11 @@ fn with_path(manifest: &core::BackupManifest, path: &std::path::Path) -> serde_j
 }
 
 /// Back up `project`: its PostgreSQL services (all running ones when `services` is empty), or the
-/// named `volume`. Returns one dict per backup (the manifest plus `manifest_path`).
+/// named `volume`. Returns one dict per backup (the manifest plus `manifest_path`, and with
+/// `on_host=True` its `host` name: also kept on the engine's host).
 #[pyfunction(name = "backup")]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (project, *, services=None, volume=None, release=None, dir=None, host=None, context=None))]
+#[pyo3(signature = (project, *, services=None, volume=None, release=None, dir=None, host=None, context=None, on_host=false))]
 fn backup_fn(
     py: Python<'_>,
     project: String,
@@ -46,6 +47,7 @@ fn backup_fn(
     dir: Option<PathBuf>,
     host: Option<String>,
     context: Option<String>,
+    on_host: bool,
 ) -> PyResult<Py<PyAny>> {
     let store = store(dir);
     let done = block_on_interruptible(py, async {
@@ -59,10 +61,26 @@ fn backup_fn(
                 core::backup_databases(&docker, &store, &project, &services, release.as_deref(), &NoopObserver).await?
             }
         };
-        Ok::<_, slipway::Error>(done)
+        // on_host=True: also kept on the engine's host, as the CLI does (`host:<stem>.json`).
+        let mut kept = Vec::new();
+        for (_, path) in done.iter().filter(|_| on_host) {
+            kept.push(core::host_store::keep_on_host(&docker, path).await?);
+        }
+        Ok::<_, slipway::Error>((done, kept))
     })?
     .map_err(to_py)?;
-    let list: Vec<serde_json::Value> = done.iter().map(|(m, p)| with_path(m, p)).collect();
+    let (done, kept) = done;
+    let list: Vec<serde_json::Value> = done
+        .iter()
+        .enumerate()
+        .map(|(i, (m, p))| {
+            let mut v = with_path(m, p);
+            if let (Some(o), Some(name)) = (v.as_object_mut(), kept.get(i)) {
+                o.insert("host".into(), name.clone().into());
+            }
+            v
+        })
+        .collect();
     json_to_py(py, &serde_json::Value::Array(list))
 }
 
