@@ -23,7 +23,10 @@ use crate::remote_tls::TlsFiles;
 use slots::{claim_slot, ensure_bridge, reap_leftovers, run, slot_dir, BRIDGE, STATE};
 pub use slots::{teardown, BRIDGE_ADDR, REMOTE_NETWORKS};
 
+mod faults;
 mod slots;
+
+pub use faults::SshCut;
 
 /// A running remote host.
 #[derive(Debug)]
@@ -114,6 +117,12 @@ impl RemoteHost {
     /// `ssh://root@10.231.14.N`: what slipway is given.
     pub fn ssh_url(&self) -> String {
         format!("ssh://root@{}", self.addr())
+    }
+
+    /// `ssh://root@10.231.14.N/PATH/docker.sock`: the URL naming the engine's socket on the host,
+    /// which slipway forwards through the master connection (no remote `docker` per connection).
+    pub fn ssh_url_with_socket(&self) -> String {
+        format!("ssh://root@{}{}", self.addr(), self.dir.join("docker.sock").display())
     }
 
     /// The ssh_config naming this host's key and known_hosts (`ssh -F`, `SLIPWAY_SSH_CONFIG`).

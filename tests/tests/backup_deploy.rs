@@ -131,6 +131,12 @@ async fn production_deploy_backs_up_first_and_a_failed_backup_changes_nothing() 
     assert_eq!(manifest.service.as_deref(), Some("db"));
     assert_eq!(manifest.release.as_deref(), Some(release.as_str()));
     assert_eq!(manifest.tables.get("public.t"), Some(&2));
+    // Listed among the host's backups of the project; removed again (the engine stays tidy).
+    let kept = slipway::backup::host_store::list_on_host(&docker, Some(&project)).await.unwrap();
+    assert!(kept.iter().any(|b| b.name == name), "{kept:?}");
+    for b in kept {
+        docker.remove_volume(&b.volume, None::<bollard::query_parameters::RemoveVolumeOptions>).await.unwrap();
+    }
 
     // A backup that cannot be written (the store is a file): the deploy stops, nothing changes.
     let before = host.status(&project).await.unwrap();

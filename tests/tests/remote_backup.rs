@@ -112,12 +112,29 @@ async fn a_postgres_backup_is_kept_on_the_host_downloaded_verified_and_restored(
     assert!(local.starts_with(download.path()) && local.exists(), "{line}");
     let file = line["file"].as_str().unwrap_or_default();
     assert!(std::fs::read(download.path().join(file))?.starts_with(b"PGDMP"), "the downloaded dump");
-    assert!(remote.docker(&["volume", "inspect", "slipway-backups"]).is_ok(), "the host's backup volume exists");
+    let volume = format!("slipway-backups.{}", host_name.trim_start_matches("host:").trim_end_matches(".json"));
+    assert!(remote.docker(&["volume", "inspect", &volume]).is_ok(), "the backup's volume is on the host");
 
     // Change the data, then verify and restore from the host's copy.
     psql(&docker, &id, "DELETE FROM items; INSERT INTO items VALUES (9, 'changed');").await?;
     slipway(remote, &["backup", "verify", &host_name]);
     slipway(remote, &["restore", "-p", &project, "--into", "db", &host_name]);
     assert_eq!(psql(&docker, &id, "SELECT string_agg(name, ',' ORDER BY id) FROM items").await?, "anchor,cleat");
+
+    // List and prune work on the host's backups: a second backup, keep one, the older goes.
+    let second = slipway(remote, &["backup", "-p", &project, "--service", "db", "--json"]);
+    let second: serde_json::Value = serde_json::from_str(second.lines().next().unwrap_or_default())?;
+    let listed = |remote: &RemoteHost| -> anyhow::Result<Vec<String>> {
+        let out = slipway(remote, &["backup", "list", "-p", &project, "--json"]);
+        out.lines()
+            .map(|l| Ok(serde_json::from_str::<serde_json::Value>(l)?["host"].as_str().unwrap_or_default().to_string()))
+            .collect()
+    };
+    let second_name = second["host"].as_str().unwrap_or_default().to_string();
+    assert_eq!(listed(remote)?, vec![host_name.clone(), second_name.clone()], "oldest first");
+    let pruned = slipway(remote, &["backup", "prune", "-p", &project, "--keep", "1", "--json"]);
+    assert_eq!(pruned.trim(), serde_json::json!({"removed": host_name}).to_string());
+    assert_eq!(listed(remote)?, vec![second_name], "the newest is kept");
+    assert!(remote.docker(&["volume", "inspect", &volume]).is_err(), "the pruned backup's volume is gone");
     Ok(())
 }

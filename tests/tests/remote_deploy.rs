@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use slipway::deploy::{DeployOptions, Deployer, DockerHost, HealthGate, ReleaseId, ReleaseOutcome, Step};
-use slipway::engine::{ConnectOptions, Connection};
+use slipway::engine::{ConnectOptions, Connection, TransportError};
 use slipway::NoopObserver;
 use slipway_e2e::remote_host::RemoteHost;
 use slipway_e2e::{images, names, stacks};
@@ -144,5 +144,81 @@ async fn a_missing_bind_source_on_the_target_is_an_error_naming_the_path() -> an
     let out = host.apply(&stack, &opts(), &NoopObserver).await;
     std::fs::remove_dir_all(&missing)?;
     assert!(out?.release.is_some());
+    Ok(())
+}
+
+/// Cuts the host's SSH (refuses new connections, kills the open ones) when the new app replica
+/// has started: mid-rollout, with the old replica still serving.
+struct CutWhenStarted {
+    remote: &'static RemoteHost,
+    cut: std::sync::Mutex<Option<slipway_e2e::remote_host::SshCut<'static>>>,
+}
+
+impl slipway::Observer for CutWhenStarted {
+    fn event(&self, event: &slipway::Event) {
+        use slipway::deploy::{DeployEvent, ReplicaState};
+        if let slipway::Event::Deploy(DeployEvent::Replica { service, state: ReplicaState::Started, .. }) = event {
+            let mut cut = self.cut.lock().unwrap();
+            if service == "app" && cut.is_none() {
+                *cut = Some(self.remote.cut_ssh().expect("cutting the host's SSH"));
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_dropped_mid_deploy_is_a_typed_error_and_the_next_deploy_converges() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    let remote = RemoteHost::shared().await?;
+    let (demo, busybox) = (images::demo_image().await?, images::busybox_base().await?);
+    for image in [&demo, &busybox] {
+        remote.load_image(image)?;
+    }
+    let project = names::unique("remote-drop");
+    let _guard = remote.project_guard(&project);
+    let options = ConnectOptions::host(Some(&remote.ssh_url())).ssh_config(Some(remote.ssh_config()));
+    // A short lease: the dropped deploy cannot release its lock, the next one takes it over.
+    let opts = || opts().lease(Duration::from_secs(8)).lock_wait(Duration::from_secs(40));
+    let host = DockerHost::connect(&Connection::resolve(&options)?).await?;
+    host.apply(&shop(&project, &demo, &busybox, "v1"), &opts(), &NoopObserver).await?;
+    let (v1, _, _) = app_version(&host, &project).await;
+    drop(host);
+
+    // The upgrade loses its connection once the new replica has started.
+    let cutter = CutWhenStarted { remote, cut: std::sync::Mutex::new(None) };
+    let host = DockerHost::connect(&Connection::resolve(&options)?).await?;
+    let err = tokio::time::timeout(
+        Duration::from_secs(120),
+        host.apply(&shop_within(&project, &demo, &busybox, "v2", "8s"), &opts(), &cutter),
+    )
+    .await?
+    .expect_err("a deploy whose connection dropped must fail");
+    let cut = cutter.cut.lock().unwrap().take();
+    assert!(cut.is_some(), "the connection was cut mid-rollout");
+    let slipway::Error::Deploy(inner) = &err else { panic!("{err}") };
+    let t = inner.transport().unwrap_or_else(|| panic!("the connection's failure is the typed cause: {err:?}"));
+    assert!(
+        matches!(t, TransportError::Dropped { .. } | TransportError::Unreachable { .. }),
+        "a dropped or unreachable connection: {t:?}"
+    );
+    assert!(t.to_string().contains(&remote.addr()), "names the host: {t}");
+    assert!(err.to_string().contains(&remote.addr()), "the deploy's error names the host: {err}");
+    drop(host);
+    // The old replica kept running through it all (the cut came before it was touched).
+    let running = remote.docker(&["ps", "--format", "{{.Names}}"])?;
+    assert!(running.contains(&v1), "the old release keeps serving: {running}");
+
+    // The host is reachable again: the next deploy converges on v2 (taking over the lapsed lock,
+    // reusing or replacing what the dropped deploy left).
+    drop(cut);
+    let host = DockerHost::connect(&Connection::resolve(&options)?).await?;
+    let out = host.apply(&shop(&project, &demo, &busybox, "v2"), &opts(), &NoopObserver).await?;
+    assert!(out.release.is_some(), "the next deploy ran: {:#?}", out.plan.steps);
+    let (_, version, _) = app_version(&host, &project).await;
+    assert_eq!(version, "v2");
+    let again = host.apply(&shop(&project, &demo, &busybox, "v2"), &opts(), &NoopObserver).await?;
+    let history: Vec<_> =
+        host.history(&project).await?.into_iter().map(|r| (r.id.0, r.parent, format!("{:?}", r.outcome))).collect();
+    assert!(again.plan.steps.is_empty(), "converged: a redeploy is a no-op: {:#?}\n{history:#?}", again.plan.steps);
     Ok(())
 }

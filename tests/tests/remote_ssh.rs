@@ -1,6 +1,7 @@
 //! The engine room over `ssh://` against a real second host (`RemoteHost`: dockerd + sshd in their
 //! own network namespace): one master connection per command, strict host keys, typed errors
-//! (host key, refused key, unreachable port, no `docker` on the remote side).
+//! (host key, refused key, unreachable port, no `docker` on the remote side); a socket named in
+//! the URL forwarded through the master, and an opt-in kept master reused by the next command.
 
 use slipway::engine::{ConnectOptions, Connection, EngineError, TransportError};
 use slipway_e2e::remote_host::RemoteHost;
@@ -77,5 +78,36 @@ async fn a_remote_side_without_docker_is_told_as_such() -> anyhow::Result<()> {
     let err = slipway::engine::connect(&Connection::resolve(&no_docker)?).await.unwrap_err();
     assert!(matches!(err, EngineError::Transport(TransportError::DockerMissing { .. })), "{err:?}");
     assert!(err.to_string().contains("install the Docker CLI"), "says what to do: {err}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_named_socket_is_forwarded_and_a_kept_master_serves_the_next_command() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    let host = RemoteHost::shared().await?;
+    let (connections, sessions) = (host.accepted_connections(), host.sessions_started());
+    // The URL names the engine's socket: forwarded through the master, no dial-stdio session.
+    let url = host.ssh_url_with_socket();
+    let kept = ConnectOptions::host(Some(&url))
+        .ssh_config(Some(host.ssh_config()))
+        .ssh_persist(Some(std::time::Duration::from_secs(30)));
+    for _command in 0..2 {
+        let connection = Connection::resolve(&kept)?;
+        let docker = slipway::engine::connect(&connection).await?;
+        let (a, b) = tokio::join!(docker.version(), docker.list_containers(None));
+        a?;
+        b?;
+    }
+    assert_eq!(host.sessions_started(), sessions, "no remote docker CLI was started");
+    assert_eq!(host.accepted_connections() - connections, 1, "the second command reused the kept master");
+    // Ended on request: the next command connects again.
+    let connection = Connection::resolve(&kept)?;
+    slipway::engine::connect(&connection).await?.ping().await?;
+    connection.close_ssh_master();
+    drop(connection);
+    let last = Connection::resolve(&kept)?;
+    slipway::engine::connect(&last).await?.ping().await?;
+    last.close_ssh_master(); // leave no process behind
+    assert_eq!(host.accepted_connections() - connections, 2, "a closed master is not reused");
     Ok(())
 }

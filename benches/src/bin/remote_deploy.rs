@@ -66,8 +66,13 @@ async fn run(remote: &RemoteHost, rounds: usize, demo: &str, busybox: &str) -> a
     // The same namespaced engine through its unix socket: separates the cost of SSH from the cost
     // of a second engine on this machine.
     let direct = ConnectOptions::host(Some(&remote.socket()));
+    // ssh:// naming the remote socket: forwarded through the master, no remote docker CLI.
+    let fwd = ConnectOptions::host(Some(&remote.ssh_url_with_socket())).ssh_config(Some(remote.ssh_config()));
     let (mut local_t, mut ssh_t, mut direct_t) = (vec![Vec::new(); 3], vec![Vec::new(); 3], vec![Vec::new(); 3]);
-    let mut ssh_conns = Vec::new();
+    // ... and its master kept between commands (opt-in `ControlPersist`): no handshake per command.
+    let kept = fwd.clone().ssh_persist(Some(Duration::from_secs(60)));
+    let (mut fwd_t, mut kept_t) = (vec![Vec::new(); 3], vec![Vec::new(); 3]);
+    let (mut ssh_conns, mut fwd_conns, mut kept_conns) = (Vec::new(), Vec::new(), Vec::new());
     for r in 0..rounds {
         let project = names::unique("bench-remote");
         let _local_guard = ProjectGuard::new(&project);
@@ -84,21 +89,55 @@ async fn run(remote: &RemoteHost, rounds: usize, demo: &str, busybox: &str) -> a
         let (t, c) = round(&ssh, &project, demo, busybox, counts).await?;
         t.into_iter().enumerate().for_each(|(i, d)| ssh_t[i].push(d));
         ssh_conns.extend(c);
+        let _fwd_guard = remote.project_guard(&format!("{project}-f"));
+        eprintln!("round {}/{rounds}: ssh with the socket forwarded", r + 1);
+        let (t, c) = round(&fwd, &format!("{project}-f"), demo, busybox, counts).await?;
+        t.into_iter().enumerate().for_each(|(i, d)| fwd_t[i].push(d));
+        fwd_conns.extend(c);
+        let _kept_guard = remote.project_guard(&format!("{project}-k"));
+        eprintln!("round {}/{rounds}: ssh with the socket forwarded and the master kept", r + 1);
+        let (t, c) = round(&kept, &format!("{project}-k"), demo, busybox, counts).await?;
+        t.into_iter().enumerate().for_each(|(i, d)| kept_t[i].push(d));
+        kept_conns.extend(c);
+        // End the kept master: each round starts from none, as the first command of a CI job.
+        let connection = Connection::resolve(&kept)?;
+        slipway::engine::connect(&connection).await?;
+        connection.close_ssh_master();
     }
     println!("remote_deploy: the shop stack, {rounds} rounds, median per phase (each phase is one command)");
-    println!("{:<16} {:>9} {:>9} {:>9} {:>10} {:>10}", "phase", "local", "ssh", "socket", "ssh/local", "ssh/socket");
-    let (mut total_l, mut total_s, mut total_d) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-    let line = |name: &str, l: Duration, s: Duration, d: Duration| {
-        let (l, s, d) = (l.as_secs_f64(), s.as_secs_f64(), d.as_secs_f64());
-        println!("{name:<16} {l:>8.2}s {s:>8.2}s {d:>8.2}s {:>9.2}x {:>9.2}x", s / l, s / d);
+    println!(
+        "{:<16} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>11} {:>11}",
+        "phase", "local", "ssh", "ssh+fwd", "ssh+kept", "socket", "ssh/local", "fwd/local", "kept/local", "fwd/socket"
+    );
+    let mut totals = [Duration::ZERO; 5];
+    let line = |name: &str, t: [Duration; 5]| {
+        let [l, s, f, k, d] = t.map(|d| d.as_secs_f64());
+        println!(
+            "{name:<16} {l:>7.2}s {s:>7.2}s {f:>7.2}s {k:>7.2}s {d:>7.2}s {:>9.2}x {:>9.2}x {:>10.2}x {:>10.2}x",
+            s / l,
+            f / l,
+            k / l,
+            f / d
+        );
     };
     for i in 0..3 {
-        let (l, s, d) = (median(&mut local_t[i]), median(&mut ssh_t[i]), median(&mut direct_t[i]));
-        (total_l, total_s, total_d) = (total_l + l, total_s + s, total_d + d);
-        line(PHASES[i], l, s, d);
+        let t = [
+            median(&mut local_t[i]),
+            median(&mut ssh_t[i]),
+            median(&mut fwd_t[i]),
+            median(&mut kept_t[i]),
+            median(&mut direct_t[i]),
+        ];
+        (0..5).for_each(|k| totals[k] += t[k]);
+        line(PHASES[i], t);
     }
-    line("all three", total_l, total_s, total_d);
-    println!("(local: this machine's engine; ssh: the namespaced engine over ssh://; socket: the same namespaced engine through its unix socket)");
+    line("all three", totals);
+    println!(
+        "(local: this machine's engine; ssh: the namespaced engine over ssh:// (a remote `docker system dial-stdio` per \
+         connection); ssh+fwd: ssh:// naming the remote socket, forwarded through the master; ssh+kept: the same with \
+         the master kept between commands (SLIPWAY_SSH_PERSIST); socket: the same namespaced engine through its unix \
+         socket)"
+    );
     let masters: Vec<usize> = ssh_conns.iter().map(|c| c.0).collect();
     let sessions: Vec<usize> = ssh_conns.iter().map(|c| c.1).collect();
     println!(
@@ -107,5 +146,10 @@ async fn run(remote: &RemoteHost, rounds: usize, demo: &str, busybox: &str) -> a
         masters.iter().max().unwrap_or(&0)
     );
     println!("SSH sessions (dial-stdio children and probe tunnels) per command, in phase order: {sessions:?}");
+    let fwd_masters: Vec<usize> = fwd_conns.iter().map(|c| c.0).collect();
+    let fwd_sessions: Vec<usize> = fwd_conns.iter().map(|c| c.1).collect();
+    println!("ssh+fwd: SSH connections per command {fwd_masters:?}, sessions per command {fwd_sessions:?}");
+    let kept_masters: Vec<usize> = kept_conns.iter().map(|c| c.0).collect();
+    println!("ssh+kept: SSH connections per command {kept_masters:?} (the first command of each round connects)");
     Ok(())
 }

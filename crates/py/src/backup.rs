@@ -33,10 +33,11 @@ fn with_path(manifest: &core::BackupManifest, path: &std::path::Path) -> serde_j
 }
 
 /// Back up `project`: its PostgreSQL services (all running ones when `services` is empty), or the
-/// named `volume`. Returns one dict per backup (the manifest plus `manifest_path`).
+/// named `volume`. Returns one dict per backup (the manifest plus `manifest_path`, and with
+/// `on_host=True` its `host` name: also kept on the engine's host).
 #[pyfunction(name = "backup")]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (project, *, services=None, volume=None, release=None, dir=None, host=None, context=None))]
+#[pyo3(signature = (project, *, services=None, volume=None, release=None, dir=None, host=None, context=None, on_host=false))]
 fn backup_fn(
     py: Python<'_>,
     project: String,
@@ -46,6 +47,7 @@ fn backup_fn(
     dir: Option<PathBuf>,
     host: Option<String>,
     context: Option<String>,
+    on_host: bool,
 ) -> PyResult<Py<PyAny>> {
     let store = store(dir);
     let done = block_on_interruptible(py, async {
@@ -59,10 +61,26 @@ fn backup_fn(
                 core::backup_databases(&docker, &store, &project, &services, release.as_deref(), &NoopObserver).await?
             }
         };
-        Ok::<_, slipway::Error>(done)
+        // on_host=True: also kept on the engine's host, as the CLI does (`host:<stem>.json`).
+        let mut kept = Vec::new();
+        for (_, path) in done.iter().filter(|_| on_host) {
+            kept.push(core::host_store::keep_on_host(&docker, path).await?);
+        }
+        Ok::<_, slipway::Error>((done, kept))
     })?
     .map_err(to_py)?;
-    let list: Vec<serde_json::Value> = done.iter().map(|(m, p)| with_path(m, p)).collect();
+    let (done, kept) = done;
+    let list: Vec<serde_json::Value> = done
+        .iter()
+        .enumerate()
+        .map(|(i, (m, p))| {
+            let mut v = with_path(m, p);
+            if let (Some(o), Some(name)) = (v.as_object_mut(), kept.get(i)) {
+                o.insert("host".into(), name.clone().into());
+            }
+            v
+        })
+        .collect();
     json_to_py(py, &serde_json::Value::Array(list))
 }
 
@@ -122,32 +140,76 @@ fn verify_backup(py: Python<'_>, path: PathBuf, host: Option<String>, context: O
     to_py_object(py, &report.tables)
 }
 
-/// The backups in `dir` (default: the backup directory), oldest first, as manifest dicts.
+/// The backups in `dir` (default: the backup directory), oldest first, as manifest dicts; with
+/// `on_host=True` those kept on the engine's host (`host=`/`context=`, of `project` when given),
+/// each with its `host` name (`host:<stem>.json`).
 #[pyfunction]
-#[pyo3(signature = (*, dir=None))]
-fn list_backups(py: Python<'_>, dir: Option<PathBuf>) -> PyResult<Py<PyAny>> {
-    let store = store(dir);
-    let all = block_on_interruptible(py, async { store.list().await })?.map_err(|e| to_py(e.into()))?;
-    let list: Vec<serde_json::Value> = all.iter().map(|(p, m)| with_path(m, p)).collect();
+#[pyo3(signature = (*, dir=None, on_host=false, project=None, host=None, context=None))]
+fn list_backups(
+    py: Python<'_>,
+    dir: Option<PathBuf>,
+    on_host: bool,
+    project: Option<String>,
+    host: Option<String>,
+    context: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let list = block_on_interruptible(py, async {
+        if on_host {
+            let docker = connect(host.as_deref(), context.as_deref()).await?;
+            let kept = core::host_store::list_on_host(&docker, project.as_deref()).await?;
+            return Ok::<_, slipway::Error>(kept.iter().map(|b| with_host(&b.manifest, &b.name)).collect::<Vec<_>>());
+        }
+        let all = store(dir).list().await?;
+        Ok(all
+            .iter()
+            .filter(|(_, m)| project.as_deref().is_none_or(|p| p == m.project))
+            .map(|(p, m)| with_path(m, p))
+            .collect())
+    })?
+    .map_err(to_py)?;
     json_to_py(py, &serde_json::Value::Array(list))
 }
 
-/// Apply retention to `dir`: keep the last `keep` backups of each source and any younger than
-/// `younger_than_seconds`; returns the removed data files.
+fn with_host(manifest: &core::BackupManifest, name: &str) -> serde_json::Value {
+    let mut v = serde_json::to_value(manifest).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("host".into(), name.into());
+    }
+    v
+}
+
+/// Apply retention to `dir` (or, with `on_host=True`, to the backups kept on the engine's host,
+/// of `project` when given): keep the last `keep` backups of each source and any younger than
+/// `younger_than_seconds`; returns the removed data files (or `host:` names).
 #[pyfunction]
-#[pyo3(signature = (*, keep=7, younger_than_seconds=None, dir=None))]
+#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (*, keep=7, younger_than_seconds=None, dir=None, on_host=false, project=None, host=None, context=None))]
 fn prune_backups(
     py: Python<'_>,
     keep: usize,
     younger_than_seconds: Option<f64>,
     dir: Option<PathBuf>,
+    on_host: bool,
+    project: Option<String>,
+    host: Option<String>,
+    context: Option<String>,
 ) -> PyResult<Vec<String>> {
-    let store = store(dir);
     let policy =
         RetentionPolicy { keep_last: keep, keep_younger_than: younger_than_seconds.map(Duration::from_secs_f64) };
-    let removed = block_on_interruptible(py, async { store.prune(policy, chrono::Utc::now()).await })?
-        .map_err(|e| to_py(e.into()))?;
-    Ok(removed.iter().map(|p| p.display().to_string()).collect())
+    let removed = block_on_interruptible(py, async {
+        let now = chrono::Utc::now();
+        if on_host {
+            let docker = connect(host.as_deref(), context.as_deref()).await?;
+            let gone = core::host_store::prune_on_host(&docker, policy, now, project.as_deref()).await?;
+            return Ok::<_, slipway::Error>(gone.into_iter().map(|b| b.name).collect());
+        }
+        if project.is_some() {
+            return Err(BackupError::Invalid("project= applies with on_host=True".into()).into());
+        }
+        Ok(store(dir).prune(policy, now).await?.iter().map(|p| p.display().to_string()).collect())
+    })?
+    .map_err(to_py)?;
+    Ok(removed)
 }
 
 /// Add the backup functions to the module.

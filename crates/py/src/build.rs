@@ -29,7 +29,8 @@ fn pairs(map: Option<BTreeMap<String, String>>) -> Vec<String> {
 #[pyfunction]
 #[pyo3(name = "build", signature = (
     context, *, dockerfile=None, target=None, build_args=None, labels=None, tags=None, event=None,
-    sha=None, version=None, latest=false, push=false, no_cache=false, platform=None, host=None
+    sha=None, version=None, latest=false, push=false, no_cache=false, platform=None, host=None,
+    docker_context=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn build_image<'py>(
@@ -48,6 +49,7 @@ fn build_image<'py>(
     no_cache: bool,
     platform: Option<String>,
     host: Option<String>,
+    docker_context: Option<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut req = DockerBuildRequest::new(context);
     req.dockerfile = dockerfile.map(Into::into);
@@ -58,7 +60,7 @@ fn build_image<'py>(
     req.push = push;
     req.no_cache = no_cache;
     req.platform = platform;
-    req.host = host;
+    req.engine = slipway::engine::ConnectOptions::host(host.as_deref()).context(docker_context.as_deref());
     if let Some(e) = event {
         let mut r = EventRequest::new(e);
         r.sha = sha;
@@ -76,7 +78,7 @@ fn build_image<'py>(
 /// Build from a TOML build file without the engine; write to `output` (`oci:DIR:TAG`), push to
 /// `push`, and/or load into the engine as `load`.
 #[pyfunction]
-#[pyo3(signature = (file, *, output=None, push=None, load=None, host=None))]
+#[pyo3(signature = (file, *, output=None, push=None, load=None, host=None, docker_context=None))]
 fn oci_build<'py>(
     py: Python<'py>,
     file: String,
@@ -84,12 +86,13 @@ fn oci_build<'py>(
     push: Option<String>,
     load: Option<String>,
     host: Option<String>,
+    docker_context: Option<String>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut req = OciBuildRequest::new(file);
     req.output = output;
     req.push = push;
     req.load = load;
-    req.host = host;
+    req.engine = slipway::engine::ConnectOptions::host(host.as_deref()).context(docker_context.as_deref());
     let out = block_on_interruptible(py, async move { slipway::build::oci_build(&req, &NoopObserver).await })?
         .map_err(|e| to_py(e.into()))?;
     output_dict(py, &out)

@@ -17,7 +17,9 @@ const EXAMPLES: &str = "Examples:
   slipway backup -p shop --download ./backups     # kept on the host's volume, and a copy here
   slipway backup verify host:shop_db_norelease_20261122T090501.000Z.json
   slipway backup verify /var/lib/slipway/backups/shop_db_norelease_20261122T090501.000Z.json
-  slipway backup prune --keep 7 --younger-than 7d";
+  slipway backup list -H ssh://deploy@vps -p shop     # kept on the host, oldest first
+  slipway backup prune -H ssh://deploy@vps --keep 7 --younger-than 7d
+  slipway backup prune --dir ./backups --keep 3       # a local directory instead";
 
 /// Arguments of `slipway backup`.
 #[derive(clap::Args)]
@@ -76,13 +78,20 @@ enum Action {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// List the backups in the directory, oldest first.
+    /// List the backups kept on the engine's host (with --dir: in that directory), oldest first.
     List {
+        /// Only this project's backups.
+        #[arg(short = 'p', long = "project-name", visible_alias = "project")]
+        project: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// Remove backups beyond retention: keep the last N of each source and any younger than D.
+    /// Remove backups beyond retention: keep the last N of each source and any younger than D
+    /// (on the engine's host; with --dir: in that directory).
     Prune {
+        /// Only this project's backups (on the engine's host).
+        #[arg(short = 'p', long = "project-name", visible_alias = "project")]
+        project: Option<String>,
         /// How many to keep per source.
         #[arg(long, default_value_t = 7)]
         keep: usize,
@@ -219,19 +228,49 @@ async fn run_inner(args: Args) -> Result<(), slipway::Error> {
                 println!("verified {}: {} tables, row counts match the manifest", path.display(), report.tables.len());
             }
         }
-        Some(Action::List { store }) => {
-            for (path, manifest) in store_of(&store).list().await? {
-                print_backup(store.json, &manifest, &path);
+        // --dir: that local directory; else the backups kept on the engine's host.
+        Some(Action::List { project, store }) if store.dir.is_none() => {
+            let docker = crate::engine_args::connect(&store.engine).await.map_err(backup::BackupError::from)?;
+            for b in backup::host_store::list_on_host(&docker, project.as_deref()).await? {
+                print_kept(store.json, &b.manifest, None, Some(&b.name));
             }
         }
-        Some(Action::Prune { keep, younger_than, store }) => {
+        Some(Action::List { project, store }) => {
+            for (path, manifest) in store_of(&store).list().await? {
+                if project.as_deref().is_none_or(|p| p == manifest.project) {
+                    print_backup(store.json, &manifest, &path);
+                }
+            }
+        }
+        Some(Action::Prune { keep, younger_than, project, store }) => {
             let policy = RetentionPolicy { keep_last: keep, keep_younger_than: younger_than };
-            let removed = store_of(&store).prune(policy, chrono::Utc::now()).await?;
-            for path in removed {
+            let removed: Vec<String> = match &store.dir {
+                None => {
+                    let docker = crate::engine_args::connect(&store.engine).await.map_err(backup::BackupError::from)?;
+                    backup::host_store::prune_on_host(&docker, policy, chrono::Utc::now(), project.as_deref())
+                        .await?
+                        .into_iter()
+                        .map(|b| b.name)
+                        .collect()
+                }
+                Some(_) if project.is_some() => {
+                    return Err(backup::BackupError::Invalid(
+                        "--project applies to the backups on the engine's host (without --dir)".into(),
+                    )
+                    .into())
+                }
+                Some(_) => store_of(&store)
+                    .prune(policy, chrono::Utc::now())
+                    .await?
+                    .into_iter()
+                    .map(|p| p.display().to_string())
+                    .collect(),
+            };
+            for name in removed {
                 if store.json {
-                    output::json_line(&serde_json::json!({"removed": path.display().to_string()}));
+                    output::json_line(&serde_json::json!({"removed": name}));
                 } else {
-                    println!("removed {}", path.display());
+                    println!("removed {name}");
                 }
             }
         }

@@ -86,9 +86,9 @@ pub struct Args {
     /// Load the --oci result into the engine as REF.
     #[arg(long, value_name = "REF")]
     load: Option<String>,
-    /// Docker engine address (default DOCKER_HOST or the local socket).
-    #[arg(long)]
-    host: Option<String>,
+    /// The engine: -H, --context, --tls* (default DOCKER_HOST, a Docker context, else the local socket).
+    #[command(flatten)]
+    engine: crate::engine_args::EngineArgs,
     /// One JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -142,7 +142,7 @@ pub async fn run(args: Args) -> u8 {
         let mut req = OciBuildRequest::new(file);
         req.output = args.output;
         req.load = args.load;
-        req.host = args.host;
+        req.engine = args.engine.options();
         req.push = match args.push {
             Some(Some(r)) => Some(r),
             Some(None) => return invalid("--oci with --push needs a REF".into()),
@@ -173,7 +173,7 @@ pub async fn run(args: Args) -> u8 {
         req.push = push;
         req.no_cache = args.no_cache;
         req.platform = args.platform;
-        req.host = args.host;
+        req.engine = args.engine.options();
         if let Some(event) = args.event {
             let mut e = EventRequest::new(event);
             e.sha = args.sha;
@@ -254,7 +254,7 @@ async fn compose(args: Args, observer: &dyn slipway::events::Observer) -> u8 {
     req.push = push;
     req.event = event;
     req.no_cache = args.no_cache;
-    req.host = args.host.clone();
+    req.engine = args.engine.options();
     match slipway::build::compose_build(&req, observer).await {
         Ok(images) => {
             for i in images {

@@ -205,8 +205,8 @@ impl Observer for Progress {
                 eprintln!("{service}: {image} -> {pinned} ({from})")
             }
             DeployEvent::Message { text } => eprintln!("{text}"),
-            DeployEvent::HookDone { hook, command, exit_code, output } => {
-                eprintln!("{hook} hook `{command}` exited with {exit_code}");
+            DeployEvent::HookDone { hook, command, ran_on, exit_code, output } => {
+                eprintln!("{hook} hook `{command}` ({ran_on}) exited with {exit_code}");
                 for l in output {
                     eprintln!("  | {l}");
                 }

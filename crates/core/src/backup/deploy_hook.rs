@@ -66,6 +66,19 @@ impl BeforeChange for BackupBeforeDeploy {
                     format!("backup kept on the engine's host as {name} (and in {})", self.store.dir().display());
                 observer.event(&crate::events::Event::Deploy(crate::deploy::DeployEvent::Message { text }));
             }
+            // The same retention on the host as in the directory, for this project's backups.
+            let removed = super::host_store::prune_on_host(
+                &self.docker,
+                self.retention,
+                chrono::Utc::now(),
+                Some(desired.project()),
+            )
+            .await
+            .map_err(failed)?;
+            for b in removed {
+                let text = format!("backup {} removed from the engine's host (retention)", b.name);
+                observer.event(&crate::events::Event::Deploy(crate::deploy::DeployEvent::Message { text }));
+            }
         }
         Ok(())
     }
@@ -74,7 +87,7 @@ impl BeforeChange for BackupBeforeDeploy {
         let dir = self.store.dir().display();
         match self.on_host {
             true => {
-                format!("PostgreSQL services of the stack into {dir} and the host's {}", super::host_store::HOST_VOLUME)
+                format!("PostgreSQL services of the stack into {dir} and a volume on the engine's host")
             }
             false => format!("PostgreSQL services of the stack into {dir}"),
         }

@@ -29,8 +29,8 @@ pub struct ComposeBuildRequest {
     pub event: Option<EventRequest>,
     /// Do not use the build cache.
     pub no_cache: bool,
-    /// Engine address (default DOCKER_HOST or the local socket).
-    pub host: Option<String>,
+    /// Which engine (as [`super::DockerBuildRequest::engine`]).
+    pub engine: crate::engine::ConnectOptions,
 }
 
 /// One image built for one or more services.
@@ -86,7 +86,7 @@ pub async fn compose_build(
     if builds.is_empty() {
         return Err(BuildError::Invalid("no service of the compose project has a `build:` section".into()));
     }
-    let docker = super::request::engine(req.host.as_deref()).await?;
+    let docker = super::request::engine(&req.engine).await?;
     let mut done = Vec::new();
     for (image, (services, b)) in builds {
         let refs: Vec<String> = match &req.event {

@@ -9,6 +9,7 @@ use super::OciOutput;
 use super::{
     parse_key_value, resolve_tags, BuildError, BuildMetadata, BuildOutput, Builder, DockerBuild, EventRequest,
 };
+use crate::engine::{ConnectOptions, Connection};
 use crate::events::Observer;
 use crate::ImageRef;
 
@@ -36,8 +37,9 @@ pub struct DockerBuildRequest {
     pub no_cache: bool,
     /// Platform.
     pub platform: Option<String>,
-    /// Engine address (default `DOCKER_HOST` or the local socket).
-    pub host: Option<String>,
+    /// Which engine (`-H`, `--context`, TLS; unset: `DOCKER_HOST`, a Docker context, else the
+    /// local socket), resolved as every other command resolves it.
+    pub engine: ConnectOptions,
 }
 
 impl DockerBuildRequest {
@@ -59,8 +61,8 @@ pub struct OciBuildRequest {
     pub push: Option<String>,
     /// A tag to load the image into the engine as.
     pub load: Option<String>,
-    /// Engine address for `load`.
-    pub host: Option<String>,
+    /// Which engine `load` goes to (as [`DockerBuildRequest::engine`]).
+    pub engine: ConnectOptions,
 }
 
 impl OciBuildRequest {
@@ -70,8 +72,9 @@ impl OciBuildRequest {
     }
 }
 
-pub(crate) async fn engine(host: Option<&str>) -> Result<bollard::Docker, BuildError> {
-    crate::engine::connect_host(host).await.map_err(|e| BuildError::engine("connecting", e))
+pub(crate) async fn engine(options: &ConnectOptions) -> Result<bollard::Docker, BuildError> {
+    let connect = async { crate::engine::connect(&Connection::resolve(options)?).await };
+    connect.await.map_err(|e| BuildError::engine("connecting", e))
 }
 
 /// Run a Dockerfile build: build, tag, push when asked.
@@ -92,7 +95,7 @@ pub async fn docker_build(req: &DockerBuildRequest, observer: &dyn Observer) -> 
         };
     }
     let metadata = metadata.fill_from_git(&req.context).await;
-    let docker = engine(req.host.as_deref()).await?;
+    let docker = engine(&req.engine).await?;
     let mut build = DockerBuild::new(docker, req.context.clone()).metadata(metadata).no_cache(req.no_cache).tags(tags);
     if let Some(f) = &req.dockerfile {
         build = build.dockerfile(f.clone());
@@ -131,7 +134,7 @@ pub async fn oci_build(req: &OciBuildRequest, observer: &dyn Observer) -> Result
     }
     if let Some(tag) = &req.load {
         let tag = ImageRef::parse(tag).map_err(|e| BuildError::Invalid(format!("--load {tag}: {e}")))?;
-        build = build.output(OciOutput::Engine { docker: engine(req.host.as_deref()).await?, tag });
+        build = build.output(OciOutput::Engine { docker: engine(&req.engine).await?, tag });
     }
     build.build(observer).await
 }

@@ -48,6 +48,17 @@ impl DockerHost {
         Ok(Self { docker: crate::engine::connect(connection).await?, connection: Some(connection.clone()) })
     }
 
+    /// remote room: a failed step whose engine connection failed meanwhile says so (typed).
+    fn with_transport_failure(&self, e: DeployError, since: std::time::Instant) -> DeployError {
+        match (e, &self.connection) {
+            (DeployError::StepFailed { release, service, step, reason, logs, undo, transport: None }, Some(c)) => {
+                let transport = c.transport_failure_since(since).map(Box::new);
+                DeployError::StepFailed { release, service, step, reason, logs, undo, transport }
+            }
+            (e, _) => e,
+        }
+    }
+
     /// The engine.
     pub fn docker(&self) -> &Docker {
         &self.docker
@@ -113,13 +124,15 @@ impl DockerHost {
             },
         };
         let engine = BollardEngine::new(self.docker.clone()).via(self.connection.clone());
+        let started = std::time::Instant::now();
         let release = Executor::new(&engine, &desired, record, observer, &opts.env)
             .router(router.as_deref())
             .previous(actual.current().map(|r| &r.stack))
             .cancel(opts.cancel.clone())
             .before_change(&before_change)
             .run(&plan)
-            .await?;
+            .await
+            .map_err(|e| self.with_transport_failure(e, started))?;
         Ok(DeployOutcome { plan, release: Some(release) })
     }
 

@@ -86,7 +86,7 @@ pub enum DeployError {
     Connect(#[from] crate::engine::EngineError),
     /// A step failed and what was done was undone; `undo` says whether the previous release was
     /// restored (every inverse confirmed) or what is left and how to finish it.
-    #[error("release {release} failed at `{step}` (service {service}): {reason}; {}{}", .undo.summary(), tail(.logs))]
+    #[error("release {release} failed at `{step}` (service {service}): {reason}{}; {}{}", connection_note(.transport), .undo.summary(), tail(.logs))]
     StepFailed {
         /// Release id.
         release: String,
@@ -95,11 +95,14 @@ pub enum DeployError {
         /// Step description.
         step: String,
         /// Why.
-        reason: String,
+        reason: Box<str>,
         /// Last log lines of the failing container.
         logs: Box<[String]>,
         /// What the undo did.
         undo: Box<super::undo::UndoReport>,
+        /// remote room: the engine connection failed during the deploy (dropped, unreachable),
+        /// which is why the step failed; the next deploy converges from what the host holds.
+        transport: Option<Box<crate::engine::TransportError>>,
     },
     /// The caller cancelled the deploy; what was done was undone, the release recorded as
     /// cancelled and the lock released.
@@ -259,6 +262,10 @@ pub enum ResolveFailure {
     NotInRegistry(String),
 }
 
+fn connection_note(transport: &Option<Box<crate::engine::TransportError>>) -> String {
+    transport.as_ref().map(|t| format!(" (the engine connection failed: {t})")).unwrap_or_default()
+}
+
 fn tail(lines: &[String]) -> String {
     if lines.is_empty() {
         String::new()
@@ -268,6 +275,16 @@ fn tail(lines: &[String]) -> String {
 }
 
 impl DeployError {
+    /// remote room: the engine connection's failure (dropped, unreachable, ...) when that is why
+    /// the deploy failed.
+    pub fn transport(&self) -> Option<&crate::engine::TransportError> {
+        match self {
+            DeployError::StepFailed { transport, .. } => transport.as_deref(),
+            DeployError::Connect(crate::engine::EngineError::Transport(t)) => Some(t),
+            _ => None,
+        }
+    }
+
     /// How a caller should treat this error.
     pub fn kind(&self) -> ErrorKind {
         match self {

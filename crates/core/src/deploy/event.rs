@@ -117,6 +117,8 @@ pub enum DeployEvent {
         hook: String,
         /// The hook as configured.
         command: String,
+        /// Where it ran: the operator's machine (command hooks) or the target host (container hooks).
+        ran_on: super::hooks::HookSite,
         /// Its exit code.
         exit_code: i64,
         /// Its last output lines.

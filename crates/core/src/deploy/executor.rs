@@ -298,9 +298,10 @@ impl<'a> Executor<'a> {
                 release,
                 service,
                 step: description,
-                reason,
+                reason: reason.into(),
                 logs: logs.into(),
                 undo: Box::new(report),
+                transport: None,
             },
         }
     }

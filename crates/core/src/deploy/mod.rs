@@ -44,7 +44,9 @@ pub use docker_host::DockerHost;
 pub use env_store::{without_env_values, EnvValues};
 pub use error::{DeployError, ResolveFailure};
 pub use event::DeployEvent;
-pub use hooks::{check_hooks, hook_specs, hook_timeout, hooks_of, BeforeChange, Hook, HookPoint, HookSpec, OnFailure};
+pub use hooks::{
+    check_hooks, hook_specs, hook_timeout, hooks_of, BeforeChange, Hook, HookPoint, HookSite, HookSpec, OnFailure,
+};
 pub use lock::{judge as judge_lease, margin_for, DeployLock, Lease, CLOCK_SKEW_MARGIN};
 pub use options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 pub use plan::{plan, plan_with, Plan, PlanOptions, Step};

@@ -226,10 +226,14 @@ pub fn plan_with(desired: &DesiredRelease, actual: &ActualState, opts: PlanOptio
         cur.services.len() == desired.services.len()
             && desired.services.iter().all(|(k, v)| cur.services.get(k).is_some_and(|c| c.config_hash == v.config_hash))
     });
-    let kept_unrecorded = actual
-        .containers
-        .iter()
-        .any(|c| kept.contains(c.id.as_str()) && c.release.is_none_or(|r| !recorded.contains(&r)));
+    // A kept container of a release that was never recorded (its deploy lost its connection
+    // before it could record) is adopted by the next record: only one newer than the current
+    // record still needs one, else every later deploy would record again.
+    let current_id = actual.current().map(|r| r.id);
+    let kept_unrecorded = actual.containers.iter().any(|c| {
+        kept.contains(c.id.as_str())
+            && c.release.is_none_or(|r| !recorded.contains(&r) && current_id.is_none_or(|cur| r > cur))
+    });
     if !steps.is_empty() || !unchanged_record || kept_unrecorded {
         steps.push(Step::RecordRelease { release: desired.id });
     }

@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use super::context::{current_context, read_context};
 use super::ssh::{SshMaster, SshTarget};
+use super::ssh_control::SshSettings;
 use super::tls::TlsSettings;
-use super::EngineError;
+use super::transport::FailureLog;
+use super::{EngineError, TransportError};
 
 /// The local engine's socket.
 pub const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
@@ -34,6 +36,10 @@ pub struct ConnectOptions {
     pub tls_key: Option<PathBuf>,
     /// An ssh_config file for `ssh://` hosts (`ssh -F`; default: the user's own).
     pub ssh_config: Option<PathBuf>,
+    /// Keep the SSH master connection this long after the command for the next one to reuse
+    /// (`ControlPersist`; also `SLIPWAY_SSH_PERSIST=60s`). Opt-in: it leaves an `ssh` process
+    /// running until idle that long. Default: the master ends with the command.
+    pub ssh_persist: Option<std::time::Duration>,
 }
 
 impl ConnectOptions {
@@ -49,6 +55,11 @@ impl ConnectOptions {
     /// Use this ssh_config for `ssh://` hosts.
     pub fn ssh_config(mut self, path: Option<PathBuf>) -> Self {
         self.ssh_config = path;
+        self
+    }
+    /// Keep the SSH master for later commands (see [`ConnectOptions::ssh_persist`]).
+    pub fn ssh_persist(mut self, idle: Option<std::time::Duration>) -> Self {
+        self.ssh_persist = idle;
         self
     }
     /// TLS flags as the docker CLI takes them.
@@ -84,8 +95,9 @@ pub(crate) enum Endpoint {
 pub struct Connection {
     shown: String,
     pub(crate) endpoint: Endpoint,
-    pub(crate) ssh_config: Option<PathBuf>,
+    pub(crate) ssh: SshSettings,
     pub(crate) master: Arc<tokio::sync::OnceCell<Arc<SshMaster>>>,
+    pub(crate) failures: FailureLog,
 }
 
 impl std::fmt::Debug for Connection {
@@ -110,16 +122,38 @@ impl Connection {
 
     /// The local socket (`unix:///var/run/docker.sock`), whatever the environment says.
     pub fn local() -> Self {
-        Self::new(DEFAULT_SOCKET.to_string(), Endpoint::Unix("/var/run/docker.sock".into()), None)
+        Self::new(DEFAULT_SOCKET.to_string(), Endpoint::Unix("/var/run/docker.sock".into()), SshSettings::default())
     }
 
-    fn new(shown: String, endpoint: Endpoint, ssh_config: Option<PathBuf>) -> Self {
-        Connection { shown, endpoint, ssh_config, master: Arc::new(tokio::sync::OnceCell::new()) }
+    fn new(shown: String, endpoint: Endpoint, ssh: SshSettings) -> Self {
+        Connection {
+            shown,
+            endpoint,
+            ssh,
+            master: Arc::new(tokio::sync::OnceCell::new()),
+            failures: FailureLog::default(),
+        }
     }
 
     /// The engine's address as shown in messages (`ssh://root@host`, `tcp://h:2376`); no secrets.
     pub fn host(&self) -> &str {
         &self.shown
+    }
+
+    /// The last transport failure (connection dropped, host unreachable, ...) that a client made
+    /// from this connection (or a clone) saw at or after `since`: how a deploy tells a failed
+    /// connection from a failed step.
+    pub fn transport_failure_since(&self, since: std::time::Instant) -> Option<TransportError> {
+        let last = self.failures.lock().ok()?;
+        last.as_ref().filter(|(at, _)| *at >= since).map(|(_, t)| t.clone())
+    }
+
+    /// End this connection's SSH master now, also a persistent one
+    /// ([`ConnectOptions::ssh_persist`]) that would otherwise outlive the command.
+    pub fn close_ssh_master(&self) {
+        if let Some(master) = self.master.get() {
+            master.exit();
+        }
     }
 
     /// True when the engine is reached over ssh or TCP (not a local socket).
@@ -146,7 +180,20 @@ pub(crate) fn resolve_with(
         (None, None) if env("DOCKER_HOST").is_some() => None,
         (None, None) => env("DOCKER_CONTEXT").or_else(|| config_dir.and_then(current_context)),
     };
-    let ssh_config = options.ssh_config.clone().or_else(|| env("SLIPWAY_SSH_CONFIG").map(PathBuf::from));
+    let persist = match options.ssh_persist {
+        Some(d) => Some(d),
+        None => match env("SLIPWAY_SSH_PERSIST") {
+            None => None,
+            Some(v) => Some(crate::duration::parse(&v).map_err(|_| EngineError::InvalidHost {
+                host: "SLIPWAY_SSH_PERSIST".into(),
+                reason: format!("{v:?} is not a duration like 60s or 5m"),
+            })?),
+        },
+    };
+    let ssh_config = SshSettings {
+        config: options.ssh_config.clone().or_else(|| env("SLIPWAY_SSH_CONFIG").map(PathBuf::from)),
+        persist: persist.filter(|d| !d.is_zero()),
+    };
     if let Some(name) = context.filter(|c| c != "default") {
         let dir = config_dir.ok_or_else(|| EngineError::Context {
             name: name.clone(),
@@ -172,7 +219,7 @@ pub(crate) fn resolve_with(
     endpoint(&host, tls, ssh_config)
 }
 
-fn endpoint(host: &str, tls: Option<TlsSettings>, ssh_config: Option<PathBuf>) -> Result<Connection, EngineError> {
+fn endpoint(host: &str, tls: Option<TlsSettings>, ssh_config: SshSettings) -> Result<Connection, EngineError> {
     let invalid = |reason: &str| EngineError::InvalidHost { host: host.to_string(), reason: reason.to_string() };
     let (scheme, rest) =
         host.split_once("://").ok_or_else(|| invalid("expected unix://, tcp://, https:// or ssh://"))?;
@@ -227,6 +274,12 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let persist = env_of(&[("SLIPWAY_SSH_PERSIST", "90s")]);
+        let c = resolve_with(&ConnectOptions::host(Some("ssh://h")), &persist, None).unwrap();
+        assert_eq!(c.ssh.persist, Some(std::time::Duration::from_secs(90)), "persistence is opt-in by env");
+        assert_eq!(resolve_with(&ConnectOptions::host(Some("ssh://h")), &none, None).unwrap().ssh.persist, None);
+        let bad = env_of(&[("SLIPWAY_SSH_PERSIST", "soon")]);
+        assert!(resolve_with(&ConnectOptions::host(Some("ssh://h")), &bad, None).unwrap_err().is_invalid_input());
         let plain = resolve_with(&ConnectOptions::host(Some("tcp://127.0.0.1:2375")), &none, None).unwrap();
         assert_eq!(plain.endpoint, Endpoint::Http("127.0.0.1:2375".into()));
         let tls_only = ConnectOptions::host(Some("tcp://h:2376")).tls(true, false, None, None, None);

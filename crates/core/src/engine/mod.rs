@@ -14,6 +14,7 @@ pub mod connection;
 mod context;
 pub mod error;
 mod ssh;
+mod ssh_control;
 mod tls;
 mod transport;
 mod tunnel;
@@ -51,17 +52,15 @@ pub async fn connect(connection: &Connection) -> Result<Docker, EngineError> {
         }
         Endpoint::Tls { addr, settings } => {
             let dial = tls::TlsDial::new(&host, addr, settings, Duration::from_secs(ssh::CONNECT_TIMEOUT_SECS))?;
-            transport::docker_over(Arc::new(dial)).map_err(api)?
+            transport::docker_over(Arc::new(dial), connection.failures.clone()).map_err(api)?
         }
         Endpoint::Ssh(target) => {
             let master = connection
                 .master
-                .get_or_try_init(|| async {
-                    ssh::SshMaster::start(target, connection.ssh_config.as_deref()).await.map(Arc::new)
-                })
+                .get_or_try_init(|| async { ssh::SshMaster::start(target, &connection.ssh).await.map(Arc::new) })
                 .await?
                 .clone();
-            transport::docker_over(Arc::new(ssh::SshDial(master))).map_err(api)?
+            transport::docker_over(Arc::new(ssh::SshDial(master)), connection.failures.clone()).map_err(api)?
         }
     };
     match tokio::time::timeout(Duration::from_secs(CONNECT_BOUND_SECS), docker.negotiate_version()).await {

@@ -6,7 +6,7 @@
 //! strictly, and connecting is bounded (ConnectTimeout, keep-alives).
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -18,6 +18,7 @@ use tokio::process::{ChildStdin, ChildStdout, Command};
 use tokio::sync::oneshot;
 
 use super::error::classify_ssh;
+use super::ssh_control::{ControlDir, SshSettings};
 use super::transport::{BoxedIo, Dial};
 use super::{EngineError, TransportError};
 
@@ -73,7 +74,11 @@ pub(crate) struct SshMaster {
     target: SshTarget,
     config: Option<PathBuf>,
     control: PathBuf,
-    _dir: tempfile::TempDir,
+    persist: Option<Duration>,
+    /// The engine's socket forwarded through the master (a local unix socket), when the URL names
+    /// the remote socket: connections then start no process on either side.
+    forwarded: Option<PathBuf>,
+    dir: ControlDir,
 }
 
 impl std::fmt::Debug for SshMaster {
@@ -85,22 +90,33 @@ impl std::fmt::Debug for SshMaster {
 impl SshMaster {
     /// Authenticate once (`ssh -M -N -f`): the failure modes of the host are told here, before
     /// anything is asked of the engine.
-    pub async fn start(target: &SshTarget, config: Option<&Path>) -> Result<Self, EngineError> {
-        let dir = tempfile::Builder::new()
-            .prefix("slipway-ssh-")
-            .tempdir_in("/tmp")
+    pub async fn start(target: &SshTarget, settings: &SshSettings) -> Result<Self, EngineError> {
+        let (dir, control) = ControlDir::for_target(target, settings)
             .map_err(|source| EngineError::Spawn { host: target.shown(), source })?;
-        let master = SshMaster {
+        let mut master = SshMaster {
             target: target.clone(),
-            config: config.map(Path::to_path_buf),
-            control: dir.path().join("m"),
-            _dir: dir,
+            config: settings.config.clone(),
+            control,
+            persist: settings.persist,
+            forwarded: None,
+            dir,
         };
+        // A persistent master of an earlier command: no handshake.
+        if master.dir.persistent() && master.check().await {
+            if let Some(remote) = target.socket.clone() {
+                master.forwarded = master.forward_socket(&remote, true).await;
+            }
+            return Ok(master);
+        }
         let log = master.control.with_extension("log");
         let stderr =
             std::fs::File::create(&log).map_err(|source| EngineError::Spawn { host: target.shown(), source })?;
+        let persist = match master.persist {
+            Some(d) => format!("ControlPersist={}s", d.as_secs().max(1)),
+            None => "ControlPersist=yes".to_string(),
+        };
         let mut cmd = master.command();
-        cmd.args(["-M", "-N", "-f", "-o", "ControlMaster=yes", "-o", "ControlPersist=yes"])
+        cmd.args(["-M", "-N", "-f", "-o", "ControlMaster=yes", "-o", &persist])
             .arg("--")
             .arg(&target.host)
             .stdin(Stdio::null())
@@ -120,7 +136,43 @@ impl SshMaster {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             return Err(classify_ssh(&target.shown(), status.code(), &text).into());
         }
+        if let Some(remote) = target.socket.clone() {
+            master.forwarded = master.forward_socket(&remote, false).await;
+        }
         Ok(master)
+    }
+
+    /// `ssh -O check`: a master answers on the control socket.
+    async fn check(&self) -> bool {
+        let mut cmd = self.command();
+        cmd.args(["-O", "check", "--"])
+            .arg(&self.target.host)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        matches!(tokio::time::timeout(Duration::from_secs(5), cmd.status()).await, Ok(Ok(s)) if s.success())
+    }
+
+    /// Ask the master to forward the remote engine socket `remote` to a local socket
+    /// (`ssh -O forward -L LOCAL:REMOTE`, OpenSSH's streamlocal forwarding); `None` when the
+    /// server refuses (then every connection is a `docker system dial-stdio`, as before).
+    async fn forward_socket(&self, remote: &str, reused: bool) -> Option<PathBuf> {
+        let local = self.control.with_extension("sock");
+        if !reused {
+            // A socket file left by a master that is gone would make the forwarding fail.
+            let _ = std::fs::remove_file(&local);
+        }
+        let mut cmd = self.command();
+        cmd.args(["-O", "forward", "-L"])
+            .arg(format!("{}:{remote}", local.display()))
+            .arg("--")
+            .arg(&self.target.host)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let status = tokio::time::timeout(Duration::from_secs(CONNECT_TIMEOUT_SECS), cmd.status()).await;
+        // A reused master already forwards it (the forwarding fails as the address is taken).
+        (matches!(status, Ok(Ok(s)) if s.success()) || reused && local.exists()).then_some(local)
     }
 
     /// `ssh` with the options every call shares (control path, batch mode, strict host keys,
@@ -212,8 +264,9 @@ impl SshMaster {
     }
 }
 
-impl Drop for SshMaster {
-    fn drop(&mut self) {
+impl SshMaster {
+    /// `ssh -O exit`: end the master (and its forwardings) now.
+    pub fn exit(&self) {
         let mut cmd = std::process::Command::new("ssh");
         if let Some(c) = &self.config {
             cmd.arg("-F").arg(c);
@@ -230,11 +283,29 @@ impl Drop for SshMaster {
     }
 }
 
+impl Drop for SshMaster {
+    fn drop(&mut self) {
+        if !self.dir.persistent() {
+            self.exit(); // a persistent master ends by itself once idle for `ControlPersist`
+        }
+    }
+}
+
 /// Dials through one [`SshMaster`].
 pub(crate) struct SshDial(pub Arc<SshMaster>);
 
 impl Dial for SshDial {
     fn dial(&self) -> Pin<Box<dyn Future<Output = std::io::Result<BoxedIo>> + Send>> {
+        if let Some(local) = self.0.forwarded.clone() {
+            let host = self.0.target.shown();
+            return Box::pin(async move {
+                let stream = tokio::net::UnixStream::connect(&local).await.map_err(|e| {
+                    // The forwarding's socket goes away with the master.
+                    TransportError::Dropped { host, detail: format!("the master connection is gone ({e})") }.into_io()
+                })?;
+                Ok(Box::new(stream) as BoxedIo)
+            });
+        }
         let result = self.0.dial_stdio().map(|s| Box::new(s) as BoxedIo);
         Box::pin(async move { result })
     }

@@ -15,7 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::{EngineError, REQUEST_TIMEOUT_SECS};
+use super::{EngineError, TransportError, REQUEST_TIMEOUT_SECS};
 
 /// A bidirectional byte stream.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -29,16 +29,20 @@ pub(crate) trait Dial: Send + Sync + 'static {
     fn dial(&self) -> Pin<Box<dyn Future<Output = std::io::Result<BoxedIo>> + Send>>;
 }
 
+/// The last transport failure a connection's clients saw, and when (see
+/// [`super::Connection::transport_failure_since`]).
+pub(crate) type FailureLog = Arc<std::sync::Mutex<Option<(std::time::Instant, TransportError)>>>;
+
 /// How long an idle pooled connection stays open.
 const IDLE: Duration = Duration::from_secs(30);
 
 /// A bollard client whose every connection comes from `dial`.
-pub(crate) fn docker_over(dial: Arc<dyn Dial>) -> Result<Docker, bollard::errors::Error> {
+pub(crate) fn docker_over(dial: Arc<dyn Dial>, failures: FailureLog) -> Result<Docker, bollard::errors::Error> {
     let client = Arc::new(Client::builder(TokioExecutor::new()).pool_idle_timeout(IDLE).build(Connector(dial)));
     Docker::connect_with_custom_transport(
         move |req: BollardRequest| {
-            let client = client.clone();
-            async move { client.request(req).await.map_err(carry) }
+            let (client, failures) = (client.clone(), failures.clone());
+            async move { client.request(req).await.map_err(|e| carry(e, &failures)) }
         },
         Some("http://docker.engine"),
         REQUEST_TIMEOUT_SECS,
@@ -47,8 +51,13 @@ pub(crate) fn docker_over(dial: Arc<dyn Dial>) -> Result<Docker, bollard::errors
 }
 
 /// hyper's "client error (Connect)" says nothing; keep the dialer's own error instead.
-fn carry(e: hyper_util::client::legacy::Error) -> bollard::errors::Error {
+/// A classified failure is also noted in `failures`, so the deploy can say that the connection,
+/// not the step, failed.
+fn carry(e: hyper_util::client::legacy::Error, failures: &FailureLog) -> bollard::errors::Error {
     if let Some(t) = EngineError::transport_of(&e) {
+        if let Ok(mut last) = failures.lock() {
+            *last = Some((std::time::Instant::now(), t.clone()));
+        }
         return bollard::errors::Error::IOError { err: t.into_io() };
     }
     let mut text = e.to_string();

@@ -60,7 +60,7 @@ impl Connection {
                     let master = connection
                         .master
                         .get_or_try_init(|| async {
-                            SshMaster::start(&target, connection.ssh_config.as_deref()).await.map(std::sync::Arc::new)
+                            SshMaster::start(&target, &connection.ssh).await.map(std::sync::Arc::new)
                         })
                         .await;
                     let Ok(master) = master else { return };

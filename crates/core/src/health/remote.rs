@@ -37,7 +37,7 @@ pub(crate) fn through_tunnel(
         _ => return Ok(None),
     };
     if !connection.has_tunnels() {
-        return Ok(None);
+        return from_operator(target, connection, options);
     }
     let mut url = url::Url::parse(target).map_err(|e| bad(format!("not a URL: {e}")))?;
     let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("missing host".into()))?.to_string();
@@ -66,6 +66,51 @@ pub(crate) fn through_tunnel(
         super::target::parse_target_with(url.as_str(), &local_options)?
     };
     Ok(Some(Arc::new(FromEngineSide { shown, host: connection.host().to_string(), _tunnel: tunnel, inner })))
+}
+
+/// A remote engine without tunnels (`tcp://`, TLS): the engine API cannot open a connection for
+/// slipway, so network targets are probed from this machine. They are labelled so: an
+/// unreachable container address says where it was tried from and what to use instead, rather
+/// than a bare timeout. A local engine's targets are left as they are.
+fn from_operator(
+    target: &str,
+    connection: &Connection,
+    options: &TargetOptions,
+) -> Result<Option<Arc<dyn HealthProbe>>, HealthError> {
+    if !connection.is_remote() {
+        return Ok(None);
+    }
+    let mut local_options = options.clone();
+    local_options.via = None;
+    let inner = super::target::parse_target_with(target, &local_options)?;
+    Ok(Some(Arc::new(FromOperatorSide { host: connection.host().to_string(), inner })))
+}
+
+/// A network probe of a remote engine's container run from the operator's machine.
+#[derive(Debug)]
+struct FromOperatorSide {
+    host: String,
+    inner: Arc<dyn HealthProbe>,
+}
+
+#[async_trait]
+impl HealthProbe for FromOperatorSide {
+    fn target(&self) -> String {
+        self.inner.target()
+    }
+
+    async fn probe(&self, timeout: Duration) -> ProbeResult {
+        let mut r = self.inner.probe(timeout).await;
+        if let Outcome::Unreachable { reason } = &r.outcome {
+            r.outcome = Outcome::unreachable(format!(
+                "from this machine, not from the engine's host {} (over tcp:// the engine cannot open connections \
+                 for slipway, and container addresses are rarely routable from here): {reason}; reach the engine \
+                 over ssh:// to probe from its side, or gate on the container's healthcheck or an exec:// probe",
+                self.host
+            ));
+        }
+        r
+    }
 }
 
 /// A probe run through a tunnel; reports the original target.

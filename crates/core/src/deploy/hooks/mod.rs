@@ -5,6 +5,9 @@
 //!   release being deployed (see `container.rs`), e.g. a migration or a cache warm-up;
 //! - an object `{command: ..., on_failure: rollback}` / `{service: ..., on_failure: rollback}`.
 //!
+//! The operator machine is the one running slipway (a laptop, a CI runner), not the target host
+//! `-H` names; container hooks run on the target. Each hook's event says which ([`HookSite`]).
+//!
 //! Every hook gets the release in environment variables (`SLIPWAY_PROJECT`, `SLIPWAY_RELEASE`,
 //! `SLIPWAY_VERSION`, `SLIPWAY_PARENT`, `SLIPWAY_WHO`, `SLIPWAY_ENV`, `SLIPWAY_IMAGES`) and is
 //! bounded by `x-slipway.hooks.timeout` (default 10 minutes). The hooks of both points are read
@@ -85,6 +88,35 @@ impl Hook {
                 None => format!("container of {service}"),
             },
         }
+    }
+
+    /// Where the hook runs: a command on the operator's machine, a container on the target.
+    pub fn site(&self) -> HookSite {
+        match self {
+            Hook::Command(_) => HookSite::Operator,
+            Hook::Container { .. } => HookSite::Target,
+        }
+    }
+}
+
+/// Where a hook ran, carried by its event so that a remote deploy's output says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum HookSite {
+    /// The machine that runs slipway (the operator's laptop, the CI runner), not the target host:
+    /// a command hook sees this machine's files and network, whatever `-H` names.
+    Operator,
+    /// The target host: a one-off container of the release, through the engine connection.
+    Target,
+}
+
+impl std::fmt::Display for HookSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HookSite::Operator => "on this machine, not the target",
+            HookSite::Target => "on the target host",
+        })
     }
 }
 
@@ -275,6 +307,7 @@ pub(crate) async fn run_hook(
     observer.event(&Event::Deploy(DeployEvent::HookDone {
         hook: point.key().into(),
         command: shown.clone(),
+        ran_on: hook.site(),
         exit_code: run.exit_code,
         output: run.output.clone(),
     }));
@@ -373,6 +406,13 @@ mod tests {
         run_hook(&engine, &d, HookPoint::PreDeploy, 0, pre, &env, &seen).await.unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap().trim(), "shop 7 6");
         assert_eq!(seen.events().len(), 1);
+        assert!(
+            matches!(&seen.events()[0], Event::Deploy(DeployEvent::HookDone { ran_on: HookSite::Operator, .. })),
+            "a command hook is labelled as run on the operator's machine: {:?}",
+            seen.events()
+        );
+        let container = Hook::Container { service: "app".into(), command: None };
+        assert_eq!(container.site(), HookSite::Target);
         let post = &hooks_of(&d, HookPoint::PostDeploy).unwrap()[0];
         let err = run_hook(&engine, &d, HookPoint::PostDeploy, 0, post, &env, &seen).await.unwrap_err();
         assert!(
