@@ -148,9 +148,14 @@ impl Store {
         })?;
         let visits = self
             .on_redis(|r| {
-                let visits = redis::cmd("INCR").arg("demo:visits").query::<i64>(r).map_err(|e| redis_error("INCR", e))?;
+                let visits =
+                    redis::cmd("INCR").arg("demo:visits").query::<i64>(r).map_err(|e| redis_error("INCR", e))?;
                 if let Some((id, _, _)) = recorded {
-                    redis::cmd("LPUSH").arg("demo:jobs").arg(id).query::<i64>(r).map_err(|e| redis_error("LPUSH", e))?;
+                    redis::cmd("LPUSH")
+                        .arg("demo:jobs")
+                        .arg(id)
+                        .query::<i64>(r)
+                        .map_err(|e| redis_error("LPUSH", e))?;
                 }
                 Ok(visits)
             })?
