@@ -34,6 +34,7 @@ fn deploy_example(remote: &RemoteHost, args: &[&str]) -> anyhow::Result<String> 
         .current_dir(workspace_root())
         .env("DOCKER_HOST", remote.socket())
         .env("SLIPWAY_EXAMPLE_HTTP", format!("{}:{HTTP_PORT}", remote.addr()))
+        .env("SLIPWAY_EXAMPLE_HTTPS", format!("{}:18443", remote.addr()))
         .env_remove("SLIPWAY_EXAMPLE_PROJECT")
         .env_remove("TRAEFIK_NETWORK")
         .output()?;
