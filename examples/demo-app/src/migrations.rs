@@ -71,3 +71,14 @@ pub fn migrate(url: &Url) -> Result<usize, StoreError> {
     println!("schema at version {current} ({applied} applied)");
     Ok(applied)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+
+    #[test]
+    fn versions_start_at_one_and_increase_by_one() {
+        let versions: Vec<i32> = MIGRATIONS.iter().map(|(v, _, _)| *v).collect();
+        assert_eq!(versions, (1..=MIGRATIONS.len() as i32).collect::<Vec<_>>());
+    }
+}

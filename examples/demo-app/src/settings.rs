@@ -85,3 +85,15 @@ fn optional_ms(name: &str) -> Result<Option<Duration>, String> {
         Some(_) => Some(Duration::from_millis(parsed(name, 0)?)),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Url;
+
+    #[test]
+    fn a_url_debug_never_shows_the_password() {
+        let url = Url("postgres://app:hunter2@db/app".to_owned());
+        assert!(!format!("{url:?}").contains("hunter2"));
+        assert_eq!(url.expose(), "postgres://app:hunter2@db/app");
+    }
+}
