@@ -35,6 +35,7 @@ fn deploy_example(remote: &RemoteHost, args: &[&str]) -> anyhow::Result<String> 
         .env("DOCKER_HOST", remote.socket())
         .env("SLIPWAY_EXAMPLE_HTTP", format!("{}:{HTTP_PORT}", remote.addr()))
         .env("SLIPWAY_EXAMPLE_HTTPS", format!("{}:18443", remote.addr()))
+        .env("SLIPWAY_BACKUP_DIR", std::env::temp_dir().join("slipway-t-main-job-backups"))
         .env_remove("SLIPWAY_EXAMPLE_PROJECT")
         .env_remove("TRAEFIK_NETWORK")
         .output()?;
