@@ -259,7 +259,7 @@ pub async fn demo_image_version(version: &str) -> anyhow::Result<String> {
 }
 
 /// Builds `tag` with the classic builder from an in-memory context of (path, content, mode) files.
-async fn build_image(docker: &Docker, tag: &str, files: &[(&str, &[u8], u32)]) -> anyhow::Result<()> {
+pub async fn build_image(docker: &Docker, tag: &str, files: &[(&str, &[u8], u32)]) -> anyhow::Result<()> {
     let mut archive = tar::Builder::new(Vec::new());
     for (path, content, mode) in files {
         append_file(&mut archive, path, content, *mode)?;

@@ -31,4 +31,6 @@ pub mod swarm;
 // route room: Traefik, in-test version backends, bounded load generator.
 pub mod load;
 pub mod traefik;
+// proxy room: a Traefik image packed from this machine's binary, for `slipway proxy up --image`.
+pub mod traefik_image;
 pub mod version_server;

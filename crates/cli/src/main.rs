@@ -75,6 +75,8 @@ enum Command {
     Config(commands::config::Args),
     /// Render the compose stack for another platform (Kubernetes manifests).
     Render(commands::render::Args),
+    /// The managed edge: run Traefik v3 on the engine's host (up | status | logs | down).
+    Proxy(commands::proxy::Args),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
             Command::Probe(args) => commands::probe::run(args).await,
             Command::Config(args) => commands::config::run(args).await,
             Command::Render(args) => commands::render::run(args).await,
+            Command::Proxy(args) => commands::proxy::run(args).await,
         }
     });
     ExitCode::from(code)

@@ -1,7 +1,9 @@
 //! The crate-level `Error`: one variant per room, each wrapping that room's own error enum,
 //! and the `ErrorKind` that faces map to exit codes and exception classes.
 
-use crate::{backup, build, compose, deploy, digest, health, kubernetes, policy, reference, registry, route, swarm};
+use crate::{
+    backup, build, compose, deploy, digest, health, kubernetes, policy, proxy, reference, registry, route, swarm,
+};
 
 /// How a caller should treat an error: faces map this to exit codes (1, 2, 3) and exceptions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,6 +69,15 @@ pub enum Error {
     /// The Swarm target.
     #[error(transparent)]
     Swarm(Box<swarm::SwarmError>),
+    /// The managed proxy.
+    #[error(transparent)]
+    Proxy(Box<proxy::ProxyError>),
+}
+
+impl From<proxy::ProxyError> for Error {
+    fn from(e: proxy::ProxyError) -> Self {
+        Error::Proxy(Box::new(e))
+    }
 }
 
 impl From<kubernetes::KubernetesError> for Error {
@@ -144,6 +155,7 @@ impl Error {
             Error::Backup(e) => e.kind(),
             Error::Kubernetes(e) => e.kind(),
             Error::Swarm(e) => e.kind(),
+            Error::Proxy(e) => e.kind(),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::{backup, build, deploy, health, registry, route};
+use crate::{backup, build, deploy, health, proxy, registry, route};
 
 /// Something that happened during an operation. Each room defines its own event type.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -22,6 +22,8 @@ pub enum Event {
     Route(route::RouteEvent),
     /// Backups.
     Backup(backup::BackupEvent),
+    /// The managed proxy.
+    Proxy(proxy::ProxyEvent),
 }
 
 /// Receives events. Implementations must be cheap and must not block.

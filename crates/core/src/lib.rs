@@ -17,6 +17,7 @@ pub mod events;
 pub mod health;
 pub mod kubernetes;
 pub mod policy;
+pub mod proxy;
 pub mod reference;
 pub mod registry;
 pub mod route;

@@ -7,6 +7,7 @@ pub mod deploy;
 pub mod kubernetes;
 pub mod policy;
 pub mod probe;
+pub mod proxy;
 pub mod prune;
 pub mod reference;
 pub mod registry;

@@ -25,7 +25,7 @@ use super::seam::BollardEngine;
 use super::state::{ActualState, DesiredRelease};
 use super::Deployer;
 use crate::events::{Event, Observer};
-use crate::route::traefik::TraefikRouter;
+use crate::route::traefik::{ProxyContainer, TraefikRouter};
 use crate::route::TrafficRouter;
 use crate::stack::StackSpec;
 
@@ -103,10 +103,14 @@ impl DockerHost {
         // remote room: a bind source missing on the target host fails before anything changes.
         super::preflight::check_bind_sources(&self.docker, &desired.stack).await?;
         let record = desired.starting_record(parent);
-        // A stack with `x-slipway.traefik` switches its routed services through Traefik.
+        // A stack with `x-slipway.traefik` switches its routed services through that Traefik;
+        // else the caller's router; else the managed proxy when it runs on this engine.
         let router: Option<Arc<dyn TrafficRouter>> = match TraefikRouter::from_stack(&desired.stack)? {
             Some(t) => Some(Arc::new(t)),
-            None => opts.router.clone(),
+            None => match opts.router.clone() {
+                Some(r) => Some(r),
+                None => self.managed_router(&desired.stack, opts).await,
+            },
         };
         let engine = BollardEngine::new(self.docker.clone()).via(self.connection.clone());
         let release = Executor::new(&engine, &desired, record, observer, &opts.env)
@@ -117,6 +121,21 @@ impl DockerHost {
             .run(&plan)
             .await?;
         Ok(DeployOutcome { plan, release: Some(release) })
+    }
+
+    /// proxy room: the managed proxy as router, when the stack has routed services and the
+    /// proxy (`x-slipway.proxy`, else [`DeployOptions::proxy`]) runs on this engine.
+    async fn managed_router(&self, stack: &StackSpec, opts: &DeployOptions) -> Option<Arc<dyn TrafficRouter>> {
+        if !stack.services.values().any(super::rules::is_routed) {
+            return None;
+        }
+        let name = stack.slipway.get("proxy").and_then(|v| v.as_str()).unwrap_or(&opts.proxy);
+        let proxy = ProxyContainer::new(self.docker.clone(), name);
+        if !proxy.is_running().await {
+            tracing::debug!(proxy = name, "routed services but no managed proxy runs: no traffic switch");
+            return None;
+        }
+        Some(Arc::new(TraefikRouter::through(Arc::new(proxy))))
     }
 
     async fn locked<T>(

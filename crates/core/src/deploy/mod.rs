@@ -7,6 +7,8 @@
 mod container_spec;
 mod docker_host;
 mod engine;
+// proxy room: the managed proxy's image is pulled (with Docker's credentials) as a deploy pulls.
+pub(crate) use engine::{log_tail as container_log_tail, pull as pull_image};
 mod env_store;
 mod error;
 mod event;

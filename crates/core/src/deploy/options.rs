@@ -46,6 +46,10 @@ pub struct DeployOptions {
     /// The traffic router for routed services when the stack has no `x-slipway.traefik`
     /// (default none: network aliases carry the traffic).
     pub router: Option<Arc<dyn TrafficRouter>>,
+    /// The managed proxy's container (`slipway proxy up`) routed services go through when the
+    /// stack names no `x-slipway.traefik` and no [`DeployOptions::router`] is given; the stack's
+    /// top-level `x-slipway.proxy` overrides it (default `slipway-proxy`).
+    pub proxy: String,
     /// Rust hooks run before anything changes (e.g. a database backup), in order.
     pub before_change: Vec<Arc<dyn BeforeChange>>,
     /// The caller's choice about the pre-change backup the environment's policy asks for.
@@ -71,6 +75,7 @@ impl Default for DeployOptions {
             resolver: None,
             pull: None,
             router: None,
+            proxy: crate::route::traefik::MANAGED_DEFAULT_NAME.to_string(),
             before_change: Vec::new(),
             backup: BackupChoice::AsPolicy,
             backup_dir: None,
@@ -129,6 +134,11 @@ impl DeployOptions {
     /// Set where pre-change backups go.
     pub fn backup_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.backup_dir = dir;
+        self
+    }
+    /// The managed proxy's container name (default `slipway-proxy`).
+    pub fn proxy(mut self, name: impl Into<String>) -> Self {
+        self.proxy = name.into();
         self
     }
     /// Cancel this deploy when `token` is cancelled.

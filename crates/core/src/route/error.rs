@@ -94,6 +94,16 @@ pub enum RouteError {
         /// Why (engine error, no network address, ...).
         reason: String,
     },
+    /// The managed proxy cannot be given a way to the backend.
+    #[error("backend {backend} cannot be reached from proxy {proxy}: {reason}")]
+    Unreachable {
+        /// The backend.
+        backend: String,
+        /// The proxy's container.
+        proxy: String,
+        /// Why.
+        reason: String,
+    },
     /// The proxy's API could not be queried at all.
     #[error("cannot reach the proxy API at {url}: {reason}; is the API enabled and the address right?")]
     Api {

@@ -1,5 +1,7 @@
 //! Reading Traefik's API (`/api/http/services/<name>@file`, `/api/http/routers/<name>@file`):
-//! what Traefik's running configuration holds for a service right now.
+//! what Traefik's running configuration holds for a service right now. The answers are parsed by
+//! pure functions ([`service_path`], [`parse_service`], ...), so every [`super::ProxyAccess`]
+//! (HTTP from here, or exec inside the managed proxy) reads them the same way.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -80,7 +82,8 @@ impl TraefikApi {
         &self.base
     }
 
-    async fn get(&self, path: &str) -> Result<Option<String>, RouteError> {
+    /// `GET` of `path`: the body, `None` on 404.
+    pub(crate) async fn get(&self, path: &str) -> Result<Option<String>, RouteError> {
         let url = format!("{}{path}", self.base);
         let err = |reason: String| RouteError::Api { url: url.clone(), reason };
         let resp = self.http.get(&url).send().await.map_err(|e| err(e.to_string()))?;
@@ -95,25 +98,43 @@ impl TraefikApi {
 
     /// The service `<name>@file` as Traefik runs it.
     pub async fn service(&self, name: &str) -> Result<ServiceView, RouteError> {
-        let Some(body) = self.get(&format!("/api/http/services/{name}@file")).await? else {
-            return Ok(ServiceView::default());
-        };
-        let parsed: ServiceJson = serde_json::from_str(&body).map_err(|e| RouteError::Api {
-            url: format!("{}/api/http/services/{name}@file", self.base),
-            reason: e.to_string(),
-        })?;
-        let mut servers: Vec<String> =
-            parsed.load_balancer.map(|lb| lb.servers.into_iter().map(|s| s.url).collect()).unwrap_or_default();
-        servers.sort();
-        Ok(ServiceView { present: true, servers, status: parsed.server_status })
+        let path = service_path(name);
+        parse_service(&self.base, &path, self.get(&path).await?)
     }
 
     /// The router `<name>@file`'s status (`enabled`, `warning`, `disabled`), `None` when absent.
     pub async fn router_status(&self, name: &str) -> Result<Option<String>, RouteError> {
-        let path = format!("/api/http/routers/{name}@file");
-        let Some(body) = self.get(&path).await? else { return Ok(None) };
-        let parsed: RouterJson = serde_json::from_str(&body)
-            .map_err(|e| RouteError::Api { url: format!("{}{path}", self.base), reason: e.to_string() })?;
-        Ok(Some(parsed.status))
+        let path = router_path(name);
+        parse_router_status(&self.base, &path, self.get(&path).await?)
     }
+}
+
+/// The API path of service `<name>@file`.
+pub(crate) fn service_path(name: &str) -> String {
+    format!("/api/http/services/{name}@file")
+}
+
+/// The API path of router `<name>@file`.
+pub(crate) fn router_path(name: &str) -> String {
+    format!("/api/http/routers/{name}@file")
+}
+
+/// The view of a service from its API answer (`None` = 404: no such service). `base` and `path`
+/// name the request in errors.
+pub(crate) fn parse_service(base: &str, path: &str, body: Option<String>) -> Result<ServiceView, RouteError> {
+    let Some(body) = body else { return Ok(ServiceView::default()) };
+    let parsed: ServiceJson = serde_json::from_str(&body)
+        .map_err(|e| RouteError::Api { url: format!("{base}{path}"), reason: e.to_string() })?;
+    let mut servers: Vec<String> =
+        parsed.load_balancer.map(|lb| lb.servers.into_iter().map(|s| s.url).collect()).unwrap_or_default();
+    servers.sort();
+    Ok(ServiceView { present: true, servers, status: parsed.server_status })
+}
+
+/// A router's status from its API answer (`None` = 404: no such router).
+pub(crate) fn parse_router_status(base: &str, path: &str, body: Option<String>) -> Result<Option<String>, RouteError> {
+    let Some(body) = body else { return Ok(None) };
+    let parsed: RouterJson = serde_json::from_str(&body)
+        .map_err(|e| RouteError::Api { url: format!("{base}{path}"), reason: e.to_string() })?;
+    Ok(Some(parsed.status))
 }

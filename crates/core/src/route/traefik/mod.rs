@@ -7,18 +7,28 @@
 //! shows exactly the expected server set with the new server `UP`. Traefik reports a new server
 //! `UP` before its first own health check, so a backend is probed directly before it is written
 //! and confirmed again after one of Traefik's health-check rounds.
+//!
+//! How the router reaches its Traefik is a [`ProxyAccess`]: [`LocalAccess`] for a Traefik the
+//! user runs (`x-slipway.traefik`: a directory on this machine, the API over HTTP), and
+//! [`ProxyContainer`] for the managed proxy (`slipway proxy up`: everything through the engine).
 
+mod access;
 mod api;
 pub mod config;
+mod container;
+pub(crate) mod exec;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+pub use access::{LocalAccess, ProxyAccess};
 pub use api::{ServiceView, TraefikApi};
+pub use container::{ProxyContainer, MANAGED_API, MANAGED_DEFAULT_NAME, MANAGED_DYNAMIC_DIR, MANAGED_LABEL};
 
 use super::{emit, Backend, RouteError, RouteEvent, RouteSpec, TrafficRouter};
 use crate::events::Observer;
@@ -28,9 +38,7 @@ use crate::wait::{wait_until, WaitTimeout};
 /// Drives Traefik v3 through a watched dynamic-configuration directory and its API.
 #[derive(Debug)]
 pub struct TraefikRouter {
-    dir: PathBuf,
-    api: TraefikApi,
-    probe: reqwest::Client,
+    access: Arc<dyn ProxyAccess>,
     confirm_timeout: Duration,
     health_timeout: Duration,
     poll: Duration,
@@ -42,20 +50,19 @@ impl TraefikRouter {
     /// confirming through the API at `api_url` (`api.insecure` or an API router, e.g.
     /// `http://127.0.0.1:8080`).
     pub fn new(dynamic_dir: impl Into<PathBuf>, api_url: &str) -> Result<Self, RouteError> {
-        let probe = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| RouteError::Api { url: api_url.to_string(), reason: e.to_string() })?;
-        Ok(TraefikRouter {
-            dir: dynamic_dir.into(),
-            api: TraefikApi::new(api_url)?,
-            probe,
+        Ok(Self::through(Arc::new(LocalAccess::new(dynamic_dir, api_url)?)))
+    }
+
+    /// A router reaching its Traefik through `access` (a [`LocalAccess`], or the managed proxy
+    /// through the engine: `proxy::ProxyContainer`).
+    pub fn through(access: Arc<dyn ProxyAccess>) -> Self {
+        TraefikRouter {
+            access,
             confirm_timeout: Duration::from_secs(30),
             health_timeout: Duration::from_secs(30),
             poll: Duration::from_millis(50),
             lock: Mutex::new(()),
-        })
+        }
     }
 
     /// From the stack's top-level `x-slipway.traefik` settings, `None` when absent:
@@ -102,12 +109,18 @@ impl TraefikRouter {
 
     /// The file holding the route's configuration.
     pub fn file_path(&self, route: &RouteSpec) -> PathBuf {
-        self.dir.join(config::file_name(route))
+        self.access.path_of(&config::file_name(route))
     }
 
     /// What Traefik currently shows for the route's service.
     pub async fn view(&self, route: &RouteSpec) -> Result<ServiceView, RouteError> {
-        self.api.service(&route.key()).await
+        let path = api::service_path(&route.key());
+        api::parse_service(&self.access.api_name(), &path, self.access.api_get(&path).await?)
+    }
+
+    async fn router_status(&self, name: &str) -> Result<Option<String>, RouteError> {
+        let path = api::router_path(name);
+        api::parse_router_status(&self.access.api_name(), &path, self.access.api_get(&path).await?)
     }
 
     fn file_err(route: &RouteSpec, action: &'static str, path: &Path, source: std::io::Error) -> RouteError {
@@ -116,9 +129,9 @@ impl TraefikRouter {
 
     async fn read_set(&self, route: &RouteSpec) -> Result<Vec<Backend>, RouteError> {
         let path = self.file_path(route);
-        let text = match tokio::fs::read_to_string(&path).await {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        let text = match self.access.read(&config::file_name(route)).await {
+            Ok(Some(t)) => t,
+            Ok(None) => return Ok(Vec::new()),
             Err(e) => return Err(Self::file_err(route, "read", &path, e)),
         };
         config::servers_in(route, &text)
@@ -127,28 +140,13 @@ impl TraefikRouter {
 
     /// Replace the route's file atomically (write a temporary file in the same directory, rename).
     async fn write_set(&self, route: &RouteSpec, set: &[Backend], observer: &dyn Observer) -> Result<(), RouteError> {
-        let path = self.file_path(route);
+        let (path, file) = (self.file_path(route), config::file_name(route));
         if set.is_empty() {
-            return match tokio::fs::remove_file(&path).await {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Self::file_err(route, "remove", &path, e)),
-                _ => Ok(()),
-            };
+            return self.access.remove(&file).await.map_err(|e| Self::file_err(route, "remove", &path, e));
         }
         let text =
             config::render(route, set).map_err(|e| Self::file_err(route, "write", &path, std::io::Error::other(e)))?;
-        let dir = self.dir.clone();
-        let target = path.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut tmp = tempfile::Builder::new().prefix(".slipway-").suffix(".tmp").tempfile_in(&dir)?;
-            tmp.write_all(text.as_bytes())?;
-            tmp.as_file().sync_all()?;
-            tmp.persist(&target).map_err(|e| e.error)?;
-            Ok(())
-        })
-        .await
-        .map_err(|e| Self::file_err(route, "write", &path, std::io::Error::other(e)))?
-        .map_err(|e| Self::file_err(route, "write", &path, e))?;
+        self.access.write(&file, &text).await.map_err(|e| Self::file_err(route, "write", &path, e))?;
         emit(
             observer,
             RouteEvent::ConfigWritten {
@@ -168,14 +166,12 @@ impl TraefikRouter {
         // Bounded from outside too: the whole poll, the request in flight included.
         let outer = self.health_timeout + route.health.timeout + Duration::from_secs(1);
         let poll = wait_until(&what, self.health_timeout, self.poll.max(Duration::from_millis(100)), || {
-            let req = self.probe.get(&url).timeout(route.health.timeout).send();
-            let last = &last;
+            let (last, url) = (&last, &url);
             async move {
                 let sent = Instant::now();
-                let outcome = match req.await {
-                    Ok(r) if r.status().is_success() || r.status().is_redirection() => return Some(sent.elapsed()),
-                    Ok(r) => format!("HTTP {}", r.status()),
-                    Err(e) => e.to_string(),
+                let outcome = match self.access.probe(url, route.health.timeout).await {
+                    Ok(()) => return Some(sent.elapsed()),
+                    Err(why) => why,
                 };
                 if let Ok(mut l) = last.lock() {
                     *l = outcome;
@@ -211,7 +207,7 @@ impl TraefikRouter {
         let poll = wait_until(what, timeout, self.poll, || {
             let (want, seen, routers) = (&want, &seen, &routers);
             async move {
-                let view = match self.api.service(&route.key()).await {
+                let view = match self.view(route).await {
                     Ok(v) => v,
                     Err(e) => {
                         if let Ok(mut s) = seen.lock() {
@@ -231,7 +227,7 @@ impl TraefikRouter {
                     return None;
                 }
                 for name in routers {
-                    let problem = match self.api.router_status(name).await {
+                    let problem = match self.router_status(name).await {
                         Ok(Some(status)) if status != "disabled" => continue,
                         Ok(Some(status)) => format!("router {name}@file is {status} (see Traefik's log)"),
                         Ok(None) => format!("router {name}@file missing"),
@@ -299,6 +295,7 @@ impl TrafficRouter for TraefikRouter {
             next.push(backend.clone());
             next.sort();
         }
+        self.access.reach(backend).await?;
         emit(observer, RouteEvent::Probing { service: route.service.clone(), backend: backend.to_string() });
         let latency = self.probe_direct(route, backend).await?;
         let written = Instant::now();
@@ -382,7 +379,10 @@ mod tests {
         stack.slipway = serde_json::json!({"traefik": {"dynamic_dir": "/etc/traefik/dynamic", "api": "http://127.0.0.1:8080", "confirm_timeout": "5s"}});
         let router = TraefikRouter::from_stack(&stack).unwrap().unwrap();
         assert_eq!(router.confirm_timeout, Duration::from_secs(5));
-        assert_eq!(router.dir, PathBuf::from("/etc/traefik/dynamic"));
+        assert_eq!(
+            router.file_path(&RouteSpec::new("s", "w", "Path(`/`)", 80)),
+            PathBuf::from("/etc/traefik/dynamic/slipway-s-w.yml")
+        );
         stack.slipway = serde_json::json!({"traefik": {"api": "http://127.0.0.1:8080"}});
         let err = TraefikRouter::from_stack(&stack).unwrap_err();
         assert!(err.to_string().contains("dynamic_dir"), "{err}");
