@@ -33,4 +33,6 @@ pub mod load;
 pub mod traefik;
 // proxy room: a Traefik image packed from this machine's binary, for `slipway proxy up --image`.
 pub mod traefik_image;
+// proxy room: Debian's Pebble as the ACME server.
+pub mod pebble;
 pub mod version_server;
