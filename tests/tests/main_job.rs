@@ -73,6 +73,7 @@ impl Drop for Cleanup<'_> {
     fn drop(&mut self) {
         drop(self.0.project_guard(self.1));
         let _ = self.0.docker(&["rm", "-f", "-v", "slipway-proxy"]);
+        let _ = self.0.docker(&["volume", "rm", "-f", "slipway-proxy-dynamic", "slipway-proxy-acme"]);
         let _ = self.0.docker(&["network", "rm", "traefik-public"]);
     }
 }
