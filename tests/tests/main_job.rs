@@ -114,6 +114,7 @@ async fn the_main_job_upgrades_under_load_without_a_failed_request() -> anyhow::
     assert!(upgrade.contains("schema at version 2 (0 applied)"), "the migration is not applied twice:\n{upgrade}");
 
     let failed = failures(&samples);
+    println!("main job upgrade under load: {} requests, {} failed", samples.len(), failed.len());
     assert!(samples.len() > 100, "the load ran: {} requests", samples.len());
     assert!(failed.is_empty(), "{} of {} requests failed, first: {:?}", failed.len(), samples.len(), failed.first());
     let last = samples.last().map(|s| s.body.clone()).unwrap_or_default();
