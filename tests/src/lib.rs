@@ -35,4 +35,5 @@ pub mod traefik;
 pub mod traefik_image;
 // proxy room: Debian's Pebble as the ACME server.
 pub mod pebble;
+pub mod routed;
 pub mod version_server;

@@ -10,10 +10,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
 use tokio::process::{Child, Command};
 
-use crate::traefik::free_port;
+use crate::traefik::{certificates_for, free_port};
 
 /// Debian's package installs the binary here.
 const PEBBLE: &str = "/usr/bin/pebble";
@@ -36,7 +35,7 @@ impl TestPebble {
             "no {PEBBLE}: install Debian's pebble (scripts/setup does)"
         );
         let dir = tempfile::Builder::new().prefix("slipway-t-proxy-pebble-").tempdir()?;
-        let (ca_pem, cert_pem, key_pem) = certificates_for(ip)?;
+        let (ca_pem, cert_pem, key_pem) = certificates_for("slipway test Pebble endpoint CA", "localhost", &[ip])?;
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
         std::fs::write(&cert, cert_pem)?;
         std::fs::write(&key, key_pem)?;
@@ -118,20 +117,4 @@ impl TestPebble {
     pub fn logs(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("pebble.log")).unwrap_or_default()
     }
-}
-
-/// A CA and a certificate for `ip` signed by it: (ca_pem, cert_pem, key_pem).
-fn certificates_for(ip: IpAddr) -> anyhow::Result<(String, String, String)> {
-    let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "slipway test Pebble endpoint CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca_key = KeyPair::generate()?;
-    let ca_cert = ca.self_signed(&ca_key)?;
-    let mut leaf = CertificateParams::new(vec!["localhost".to_string()])?;
-    leaf.subject_alt_names.push(SanType::IpAddress(ip));
-    leaf.distinguished_name.push(DnType::CommonName, "pebble");
-    let leaf_key = KeyPair::generate()?;
-    let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key)?;
-    Ok((ca_cert.pem(), leaf_cert.pem(), leaf_key.serialize_pem()))
 }

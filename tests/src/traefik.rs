@@ -45,15 +45,21 @@ pub fn traefik_binary() -> anyhow::Result<PathBuf> {
 
 /// A test CA and a certificate for 127.0.0.1/localhost signed by it: (ca_pem, cert_pem, key_pem).
 pub fn test_certificates() -> anyhow::Result<(String, String, String)> {
+    certificates_for("slipway test CA", "localhost", &[IpAddr::V4(Ipv4Addr::LOCALHOST)])
+}
+
+/// A CA named `ca_name` and a certificate for `dns` and `ips` signed by it:
+/// (ca_pem, cert_pem, key_pem).
+pub fn certificates_for(ca_name: &str, dns: &str, ips: &[IpAddr]) -> anyhow::Result<(String, String, String)> {
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "slipway test CA");
+    ca.distinguished_name.push(DnType::CommonName, ca_name);
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca_key = KeyPair::generate()?;
     let ca_cert = ca.self_signed(&ca_key)?;
-    let mut leaf = CertificateParams::new(vec!["localhost".to_string()])?;
-    leaf.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
+    let mut leaf = CertificateParams::new(vec![dns.to_string()])?;
+    leaf.subject_alt_names.extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
+    leaf.distinguished_name.push(DnType::CommonName, dns);
     let leaf_key = KeyPair::generate()?;
     let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key)?;
     Ok((ca_cert.pem(), leaf_cert.pem(), leaf_key.serialize_pem()))

@@ -11,47 +11,23 @@ use std::time::Duration;
 use bollard::models::NetworkCreateRequest;
 use slipway::deploy::{DeployOptions, Deployer, DockerHost};
 use slipway::proxy::{ManagedProxy, ProxySettings};
-use slipway::stack::{HealthcheckSpec, StackSpec};
+use slipway::stack::StackSpec;
 use slipway::NoopObserver;
 use slipway_e2e::cleanup::Cleanup;
 use slipway_e2e::load::{failures, versions_between, Load};
 use slipway_e2e::pebble::TestPebble;
+use slipway_e2e::routed::{labelled_web_stack, WebRoute};
 use slipway_e2e::traefik::free_port;
 use slipway_e2e::traefik_image::traefik_image;
-use slipway_e2e::{docker, images, names, project::ProjectGuard, stacks};
+use slipway_e2e::{docker, images, names, project::ProjectGuard};
 
 const DOMAIN: &str = "app.slipway.test";
 
 fn tls_stack(project: &str, demo: &str, version: &str, proxy: &str) -> StackSpec {
-    let mut web = stacks::service("web", demo);
-    web.environment.insert("APP_VERSION".into(), Some(version.into()));
-    let hc: HealthcheckSpec = serde_json::from_value(serde_json::json!({
-        "test": ["CMD", "/demo-app", "check", "http://127.0.0.1:8080/health"],
-        "interval": "300ms", "timeout": "2s", "retries": 3, "start_period": null, "start_interval": null
-    }))
-    .unwrap();
-    web.healthcheck = Some(hc);
-    web.stop_grace_period = Some(Duration::from_secs(5));
     let rule = format!("Host(`{DOMAIN}`)");
-    for (k, v) in [
-        ("traefik.enable", "true"),
-        ("traefik.http.routers.web.rule", rule.as_str()),
-        ("traefik.http.routers.web.entrypoints", "websecure"),
-        ("traefik.http.routers.web.tls.certresolver", "letsencrypt"),
-        ("traefik.http.services.web.loadbalancer.server.port", "8080"),
-        ("traefik.http.services.web.loadbalancer.healthcheck.path", "/health"),
-        ("traefik.http.services.web.loadbalancer.healthcheck.interval", "300ms"),
-        ("traefik.http.services.web.loadbalancer.healthcheck.timeout", "300ms"),
-    ] {
-        web.labels.insert(k.into(), v.into());
-    }
-    web.extensions.insert("x-slipway".into(), serde_json::json!({"health_timeout": "6s", "route": {"drain": "500ms"}}));
-    let mut stack = StackSpec::default();
-    stack.name = project.into();
-    stack.services.insert("web".into(), web);
-    let mut net = slipway::stack::NetworkSpec::default();
-    net.name = format!("{project}_default");
-    stack.networks.insert("default".into(), net);
+    let route =
+        WebRoute { rule: &rule, entrypoint: "websecure", certresolver: Some("letsencrypt"), ..WebRoute::default() };
+    let mut stack = labelled_web_stack(project, demo, version, route);
     stack.slipway = serde_json::json!({ "proxy": proxy });
     stack
 }

@@ -8,13 +8,22 @@ use std::time::Duration;
 
 use slipway::deploy::{DeployOptions, Deployer, DockerHost};
 use slipway::proxy::{ManagedProxy, ProxyError, ProxySettings, UpAction};
-use slipway::stack::{HealthcheckSpec, StackSpec};
+use slipway::stack::StackSpec;
 use slipway::{NoopObserver, RecordingObserver};
 use slipway_e2e::cleanup::Cleanup;
 use slipway_e2e::load::{failures, versions_between, Load};
+use slipway_e2e::routed::{labelled_web_stack, WebRoute};
 use slipway_e2e::traefik::free_port;
 use slipway_e2e::traefik_image::traefik_image;
-use slipway_e2e::{cli, docker, images, names, project::ProjectGuard, stacks};
+use slipway_e2e::{cli, docker, images, names, project::ProjectGuard};
+
+/// The web service as users label it for Traefik's Docker provider, no `x-slipway.traefik`: the
+/// managed proxy `proxy` routes it.
+fn labelled_stack(project: &str, demo: &str, version: &str, proxy: &str) -> StackSpec {
+    let mut stack = labelled_web_stack(project, demo, version, WebRoute::default());
+    stack.slipway = serde_json::json!({ "proxy": proxy });
+    stack
+}
 
 /// A proxy name of this test, with its container and volumes removed at the end.
 fn proxy_name(cleanup: &Cleanup) -> String {
@@ -48,8 +57,20 @@ async fn up_is_idempotent_changed_settings_recreate_and_down_keeps_volumes() {
     let proxy = ManagedProxy::new(docker::connect().await.unwrap(), "local");
     let settings = loopback_settings(&name, &image).unwrap();
 
-    let first = proxy.up(&settings, &NoopObserver).await.unwrap();
-    assert_eq!(first.action, UpAction::Created);
+    // The first `up` through the CLI, with the flags the issue names (a contract).
+    let out = std::process::Command::new(cli::slipway_bin())
+        .args(["proxy", "up", "--json", "--name", &name, "--image", &image])
+        .args(["--http", &settings.http, "--https", &settings.https])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first: slipway::proxy::ProxyUp = {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["action"], "created", "{v}");
+        assert_eq!(v["http"], settings.http.as_str());
+        proxy.up(&settings, &NoopObserver).await.unwrap()
+    };
+    assert_eq!(first.action, UpAction::Unchanged, "the CLI and the library mean the same settings");
     let id = proxy.docker().inspect_container(&name, None).await.unwrap().id;
     let again = proxy.up(&settings, &NoopObserver).await.unwrap();
     assert_eq!(again.action, UpAction::Unchanged);
@@ -159,39 +180,6 @@ async fn errors_name_what_to_do_and_leave_nothing_behind() {
     nothing_left(name).await;
 }
 
-/// The web service as users label it for Traefik's Docker provider, and no `x-slipway.traefik`.
-fn labelled_stack(project: &str, demo: &str, version: &str, proxy: &str) -> StackSpec {
-    let mut web = stacks::service("web", demo);
-    web.environment.insert("APP_VERSION".into(), Some(version.into()));
-    let hc: HealthcheckSpec = serde_json::from_value(serde_json::json!({
-        "test": ["CMD", "/demo-app", "check", "http://127.0.0.1:8080/health"],
-        "interval": "300ms", "timeout": "2s", "retries": 3, "start_period": null, "start_interval": null
-    }))
-    .unwrap();
-    web.healthcheck = Some(hc);
-    web.stop_grace_period = Some(Duration::from_secs(5));
-    for (k, v) in [
-        ("traefik.enable", "true"),
-        ("traefik.http.routers.web.rule", "PathPrefix(`/`)"),
-        ("traefik.http.routers.web.entrypoints", "web"),
-        ("traefik.http.services.web.loadbalancer.server.port", "8080"),
-        ("traefik.http.services.web.loadbalancer.healthcheck.path", "/health"),
-        ("traefik.http.services.web.loadbalancer.healthcheck.interval", "300ms"),
-        ("traefik.http.services.web.loadbalancer.healthcheck.timeout", "300ms"),
-    ] {
-        web.labels.insert(k.into(), v.into());
-    }
-    web.extensions.insert("x-slipway".into(), serde_json::json!({"health_timeout": "6s", "route": {"drain": "500ms"}}));
-    let mut stack = StackSpec::default();
-    stack.name = project.into();
-    stack.services.insert("web".into(), web);
-    let mut net = slipway::stack::NetworkSpec::default();
-    net.name = format!("{project}_default");
-    stack.networks.insert("default".into(), net);
-    stack.slipway = serde_json::json!({ "proxy": proxy });
-    stack
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_labelled_service_upgrades_through_the_managed_proxy_without_loss() {
     let (image, demo) = (traefik_image().await.unwrap(), images::demo_image().await.unwrap());
@@ -208,7 +196,10 @@ async fn a_labelled_service_upgrades_through_the_managed_proxy_without_loss() {
     let host = DockerHost::new(docker);
     let opts = DeployOptions::default();
 
-    host.apply(&labelled_stack(&project, &demo, "v1", &name), &opts, &NoopObserver).await.unwrap();
+    let events = RecordingObserver::new();
+    host.apply(&labelled_stack(&project, &demo, "v1", &name), &opts, &events).await.unwrap();
+    let said = serde_json::to_string(&events.events()).unwrap();
+    assert!(said.contains("proxy_joined_network") && said.contains(&format!("{project}_default")), "{said}");
     let status = proxy.status(&name).await.unwrap();
     assert!(
         status.networks.contains(&format!("{project}_default")),

@@ -5,40 +5,15 @@
 use std::time::Duration;
 
 use slipway::deploy::{DeployOptions, Deployer, DockerHost};
-use slipway::stack::{HealthcheckSpec, StackSpec};
+use slipway::stack::StackSpec;
 use slipway::NoopObserver;
 use slipway_e2e::load::{failures, versions_between, Load};
+use slipway_e2e::routed::{labelled_web_stack, WebRoute};
 use slipway_e2e::traefik::TestTraefik;
 use slipway_e2e::{docker, images, names, project::ProjectGuard, stacks};
 
 fn web_stack(project: &str, demo: &str, version: &str, traefik: &TestTraefik) -> StackSpec {
-    let mut web = stacks::service("web", demo);
-    web.environment.insert("APP_VERSION".into(), Some(version.into()));
-    let hc: HealthcheckSpec = serde_json::from_value(serde_json::json!({
-        "test": ["CMD", "/demo-app", "check", "http://127.0.0.1:8080/health"],
-        "interval": "300ms", "timeout": "2s", "retries": 3, "start_period": null, "start_interval": null
-    }))
-    .unwrap();
-    web.healthcheck = Some(hc);
-    web.stop_grace_period = Some(Duration::from_secs(5));
-    for (k, v) in [
-        ("traefik.enable", "true"),
-        ("traefik.http.routers.web.rule", "PathPrefix(`/`)"),
-        ("traefik.http.routers.web.entrypoints", "web"),
-        ("traefik.http.services.web.loadbalancer.server.port", "8080"),
-        ("traefik.http.services.web.loadbalancer.healthcheck.path", "/health"),
-        ("traefik.http.services.web.loadbalancer.healthcheck.interval", "300ms"),
-        ("traefik.http.services.web.loadbalancer.healthcheck.timeout", "300ms"),
-    ] {
-        web.labels.insert(k.into(), v.into());
-    }
-    web.extensions.insert("x-slipway".into(), serde_json::json!({"health_timeout": "6s", "route": {"drain": "500ms"}}));
-    let mut stack = StackSpec::default();
-    stack.name = project.into();
-    stack.services.insert("web".into(), web);
-    let mut net = slipway::stack::NetworkSpec::default();
-    net.name = format!("{project}_default");
-    stack.networks.insert("default".into(), net);
+    let mut stack = labelled_web_stack(project, demo, version, WebRoute::default());
     stack.slipway = serde_json::json!({"traefik": {
         "dynamic_dir": traefik.dynamic_dir(), "api": traefik.api_url(), "health_timeout": "3s"
     }});

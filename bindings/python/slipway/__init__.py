@@ -84,3 +84,8 @@ __all__ += ["backup", "restore", "verify_backup", "list_backups", "prune_backups
 from slipway._native import render_kubernetes  # noqa: E402
 
 __all__ += ["render_kubernetes"]
+
+# --- proxy: the managed edge (slipway proxy up | status | logs | down) -------------------------
+from slipway._native import ProxyError, proxy_down, proxy_logs, proxy_status, proxy_up  # noqa: E402
+
+__all__ += ["ProxyError", "proxy_up", "proxy_status", "proxy_logs", "proxy_down"]

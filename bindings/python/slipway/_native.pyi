@@ -428,3 +428,39 @@ def render_kubernetes(
 ) -> Dict[str, Any]:
     """Render compose files as Kubernetes manifests: {"yaml", "objects", "warnings"}."""
     ...
+
+# proxy room
+class ProxyError(SlipwayError):
+    """The managed proxy could not be run, read or removed."""
+
+def proxy_up(
+    *,
+    name: str = "slipway-proxy",
+    image: str = ...,
+    http: str = ":80",
+    https: str = ":443",
+    redirect_https: bool = False,
+    acme_email: Optional[str] = None,
+    acme_server: Optional[str] = None,
+    acme_staging: bool = False,
+    acme_ca: Optional[str] = None,
+    host: Optional[str] = None,
+    context: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Run the managed proxy (`slipway proxy up`): {"name", "action", "gap_ms", "settings_hash",
+    "image", "http", "https"}; action is created, unchanged, started or recreated."""
+    ...
+
+def proxy_status(*, name: str = "slipway-proxy", host: Optional[str] = None, context: Optional[str] = None) -> Dict[str, Any]:
+    """`slipway proxy status --json` as a dict."""
+    ...
+
+def proxy_logs(
+    *, name: str = "slipway-proxy", tail: Optional[int] = None, host: Optional[str] = None, context: Optional[str] = None
+) -> List[str]:
+    """The proxy's log lines."""
+    ...
+
+def proxy_down(*, name: str = "slipway-proxy", host: Optional[str] = None, context: Optional[str] = None) -> Dict[str, Any]:
+    """Stop and remove the proxy (volumes kept): {"name", "removed", "kept_volumes"}."""
+    ...

@@ -15,6 +15,7 @@ create_exception!(_native, ComposeError, InvalidInput, "A compose file is not va
 create_exception!(_native, DeployError, SlipwayError, "A deploy, rollback or status query failed.");
 create_exception!(_native, RouteError, SlipwayError, "A traffic switch failed.");
 create_exception!(_native, BackupError, SlipwayError, "A backup or restore failed.");
+create_exception!(_native, ProxyError, SlipwayError, "The managed proxy could not be run, read or removed.");
 
 /// Convert a core error into the matching Python exception. Every exception carries `.service`,
 /// `.step` (str or None) and `.logs` (list of str) from the core's error; a policy refusal also
@@ -67,6 +68,8 @@ fn classify(e: slipway::Error) -> PyErr {
         Error::Deploy(_) => DeployError::new_err(msg),
         Error::Route(_) => RouteError::new_err(msg),
         Error::Backup(_) => BackupError::new_err(msg),
+        Error::Proxy(_) if e.kind() == ErrorKind::InvalidInput => InvalidInput::new_err(msg),
+        Error::Proxy(_) => ProxyError::new_err(msg),
         _ => SlipwayError::new_err(msg),
     }
 }
@@ -85,5 +88,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DeployError", py.get_type::<DeployError>())?;
     m.add("RouteError", py.get_type::<RouteError>())?;
     m.add("BackupError", py.get_type::<BackupError>())?;
+    m.add("ProxyError", py.get_type::<ProxyError>())?;
     Ok(())
 }

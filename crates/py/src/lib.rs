@@ -11,6 +11,7 @@ mod errors;
 mod health;
 mod kubernetes;
 mod policy;
+mod proxy;
 mod reference;
 mod registry;
 mod runtime;
@@ -33,5 +34,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     build::register(m)?;
     compose_build::register(m)?;
     kubernetes::register(m)?;
+    proxy::register(m)?;
     Ok(())
 }

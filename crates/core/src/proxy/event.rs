@@ -47,13 +47,6 @@ pub enum ProxyEvent {
         /// The measured gap.
         gap_ms: u64,
     },
-    /// The proxy joined a network (to reach a backend on it).
-    JoinedNetwork {
-        /// The container.
-        name: String,
-        /// The network.
-        network: String,
-    },
     /// The proxy was stopped and removed (its volumes are kept).
     Removed {
         /// The container.

@@ -55,6 +55,13 @@ pub enum RouteEvent {
         /// Why.
         reason: String,
     },
+    /// The managed proxy joined a network to reach a backend on it.
+    ProxyJoinedNetwork {
+        /// The proxy's container.
+        proxy: String,
+        /// The network.
+        network: String,
+    },
     /// A failed step was undone: the previous server set is configured again (confirmed).
     Restored {
         /// The service.

@@ -12,6 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::api::TraefikApi;
+use crate::events::Observer;
 use crate::route::{Backend, RouteError};
 
 /// The few things the router needs from where its Traefik runs. File names are bare names in
@@ -42,8 +43,8 @@ pub trait ProxyAccess: Send + Sync + Debug {
 
     /// Make `backend` reachable from the proxy before it is probed or written (the managed proxy
     /// joins the backend's network); nothing to do for a proxy the user runs.
-    async fn reach(&self, backend: &Backend) -> Result<(), RouteError> {
-        let _ = backend;
+    async fn reach(&self, backend: &Backend, observer: &dyn Observer) -> Result<(), RouteError> {
+        let _ = (backend, observer);
         Ok(())
     }
 }

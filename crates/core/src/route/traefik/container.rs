@@ -29,7 +29,8 @@ use tokio::sync::Mutex;
 
 use super::access::ProxyAccess;
 use super::exec::{exec, exec_ok, http_status, tail};
-use crate::route::{Backend, RouteError};
+use crate::events::Observer;
+use crate::route::{Backend, RouteError, RouteEvent};
 
 /// Where the managed proxy watches its dynamic configuration (a named volume).
 pub const MANAGED_DYNAMIC_DIR: &str = "/slipway/dynamic";
@@ -82,8 +83,9 @@ impl ProxyContainer {
     }
 
     /// Connect the proxy to the network holding `ip`, unless it is on it already. `Ok(None)`
-    /// when no network of the engine holds the address (it is then reached as it is).
-    async fn join_network_of(&self, ip: Ipv4Addr) -> Result<Option<String>, String> {
+    /// when no network of the engine holds the address (it is then reached as it is); else the
+    /// network and whether the proxy joined it now.
+    async fn join_network_of(&self, ip: Ipv4Addr) -> Result<Option<(String, bool)>, String> {
         let networks = self.docker.list_networks(None).await.map_err(|e| format!("list networks: {e}"))?;
         let holder = networks.into_iter().find(|n| {
             n.ipam.as_ref().and_then(|i| i.config.as_ref()).is_some_and(|configs| {
@@ -102,7 +104,7 @@ impl ProxyContainer {
                 .map_err(|e| format!("connect {} to network {network}: {e}", self.name))?;
             tracing::info!(proxy = %self.name, %network, "the proxy joined a network");
         }
-        Ok(Some(network))
+        Ok(Some((network, !on)))
     }
 }
 
@@ -214,7 +216,7 @@ impl ProxyAccess for ProxyContainer {
         }
     }
 
-    async fn reach(&self, backend: &Backend) -> Result<(), RouteError> {
+    async fn reach(&self, backend: &Backend, observer: &dyn Observer) -> Result<(), RouteError> {
         let err =
             |reason: String| RouteError::Unreachable { backend: backend.to_string(), proxy: self.name.clone(), reason };
         let parsed = url::Url::parse(backend.url()).map_err(|e| err(e.to_string()))?;
@@ -232,7 +234,11 @@ impl ProxyAccess for ProxyContainer {
             return Ok(());
         }
         match self.join_network_of(ip).await.map_err(err)? {
-            Some(_) => {
+            Some((network, newly)) => {
+                if newly {
+                    let event = RouteEvent::ProxyJoinedNetwork { proxy: self.name.clone(), network };
+                    observer.event(&crate::events::Event::Route(event));
+                }
                 joined.insert(key);
             }
             None => tracing::debug!(%ip, "no engine network holds the backend's address"),

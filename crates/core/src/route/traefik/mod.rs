@@ -295,7 +295,7 @@ impl TrafficRouter for TraefikRouter {
             next.push(backend.clone());
             next.sort();
         }
-        self.access.reach(backend).await?;
+        self.access.reach(backend, observer).await?;
         emit(observer, RouteEvent::Probing { service: route.service.clone(), backend: backend.to_string() });
         let latency = self.probe_direct(route, backend).await?;
         let written = Instant::now();
