@@ -4,12 +4,15 @@
 //! Subcommands: `serve` (default), `worker`, `migrate`, `check URL`. Environment: `APP_VERSION`
 //! (default `dev`), `PORT` (8080), `BIND_ADDR` (0.0.0.0), `STARTUP_DELAY_MS`, `FAIL_HEALTH=1`,
 //! `FAIL_HEALTH_AFTER_MS`, `CRASH_AFTER_MS`, `EXIT_CODE` (migrate), `DRAIN_TIMEOUT_MS` (30000),
-//! `CHECK_TIMEOUT_MS` (3000).
+//! `CHECK_TIMEOUT_MS` (3000), `DATABASE_URL` and `REDIS_URL` (store.rs; without them nothing is
+//! stored and every mode behaves as it did before).
 
 mod check;
 mod http;
+mod migrations;
 mod server;
 mod settings;
+mod store;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,12 +24,15 @@ use settings::Settings;
 const USAGE: &str = "usage: demo-app [serve | worker | migrate | check URL]
 
   serve      HTTP on $BIND_ADDR:$PORT: /health, /version, /slow?ms=N, /
+             (with $DATABASE_URL/$REDIS_URL: /health checks both, / counts and records a visit)
   worker     logs 'worker ready version=<v>' and idles until SIGTERM
+             (with $REDIS_URL and $DATABASE_URL: marks queued visits processed)
   migrate    logs 'migrated' and exits with $EXIT_CODE (default 0)
+             (with $DATABASE_URL: applies the schema migrations not yet in schema_migrations)
   check URL  HTTP GET URL, exit 0 on a 2xx answer (a health check for scratch images)
 
 env: APP_VERSION PORT BIND_ADDR STARTUP_DELAY_MS FAIL_HEALTH FAIL_HEALTH_AFTER_MS CRASH_AFTER_MS EXIT_CODE
-     DRAIN_TIMEOUT_MS CHECK_TIMEOUT_MS";
+     DRAIN_TIMEOUT_MS CHECK_TIMEOUT_MS DATABASE_URL REDIS_URL";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -95,8 +101,27 @@ fn worker(settings: &Settings) -> ExitCode {
     };
     std::thread::sleep(settings.startup_delay);
     println!("worker ready version={}", settings.version);
+    let store = store::Store::new(settings.database_url.clone(), settings.redis_url.clone());
+    let queue = settings.redis_url.is_some() && settings.database_url.is_some();
+    let mut processed = 0u64;
     while !shutdown.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(50));
+        if !queue {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        match store.process_one(Duration::from_secs(1)) {
+            Ok(Some(id)) => {
+                processed += 1;
+                if processed == 1 || processed.is_multiple_of(100) {
+                    println!("worker processed visit {id} ({processed} so far)");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("worker: {e}");
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
     }
     println!("worker stopped version={}", settings.version);
     ExitCode::SUCCESS
@@ -105,6 +130,12 @@ fn worker(settings: &Settings) -> ExitCode {
 fn migrate(settings: &Settings) -> ExitCode {
     std::thread::sleep(settings.startup_delay);
     println!("migrate version={}", settings.version);
+    if let Some(url) = &settings.database_url {
+        if let Err(e) = migrations::migrate(url) {
+            eprintln!("demo-app migrate: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     println!("migrated");
     ExitCode::from(settings.exit_code)
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::http::{read_request, write_response, ReadError, Request, Response};
 use crate::settings::Settings;
+use crate::store::Store;
 
 /// How often an idle connection checks for shutdown.
 const IDLE_POLL: Duration = Duration::from_millis(100);
@@ -30,6 +31,7 @@ struct Shared {
     hostname: String,
     shutdown: AtomicBool,
     connections: AtomicUsize,
+    store: Store,
 }
 
 /// Runs the server until SIGTERM/SIGINT; returns the process exit code.
@@ -40,6 +42,7 @@ pub fn serve(settings: &Settings) -> ExitCode {
         hostname: hostname(),
         shutdown: AtomicBool::new(false),
         connections: AtomicUsize::new(0),
+        store: Store::new(settings.database_url.clone(), settings.redis_url.clone()),
     });
     let mut signals =
         match signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT]) {
@@ -173,7 +176,10 @@ fn route(request: &Request, shared: &Shared) -> Response {
         settings.fail_health || settings.fail_health_after.is_some_and(|after| shared.started.elapsed() >= after);
     match request.path.as_str() {
         "/health" if failing => Response::new(503, "failing"),
-        "/health" => Response::new(200, "ok"),
+        "/health" => match shared.store.check() {
+            Ok(()) => Response::new(200, "ok"),
+            Err(e) => Response::new(503, format!("{e}\n")),
+        },
         "/version" => Response::new(200, settings.version.clone()),
         "/slow" => {
             let ms = request.query_param("ms").and_then(|ms| ms.parse::<u64>().ok()).unwrap_or(1000);
@@ -181,6 +187,16 @@ fn route(request: &Request, shared: &Shared) -> Response {
             std::thread::sleep(Duration::from_millis(ms));
             Response::new(200, format!("slept {ms} ms version={}\n", settings.version))
         }
+        "/" if shared.store.is_configured() => match shared.store.visit(&settings.version, &shared.hostname) {
+            Ok(v) => Response::new(
+                200,
+                format!(
+                    "demo-app version={} host={}\nvisits={} (redis) rows={} processed={} (postgres)\n",
+                    settings.version, shared.hostname, v.visits, v.rows, v.processed
+                ),
+            ),
+            Err(e) => Response::new(503, format!("{e}\n")),
+        },
         "/" => Response::new(200, format!("demo-app version={} host={}\n", settings.version, shared.hostname)),
         _ => Response::new(404, "not found\n"),
     }

@@ -25,6 +25,27 @@ pub struct Settings {
     pub drain_timeout: Duration,
     /// `CHECK_TIMEOUT_MS` (default 3000): the timeout of `check URL`.
     pub check_timeout: Duration,
+    /// `DATABASE_URL` (`postgres://user:password@host/db`): PostgreSQL for visits and migrations.
+    pub database_url: Option<Url>,
+    /// `REDIS_URL` (`redis://host:6379`): Redis for the visit counter and the worker's queue.
+    pub redis_url: Option<Url>,
+}
+
+/// A connection URL that may hold a password: `Debug` never shows it.
+#[derive(Clone)]
+pub struct Url(String);
+
+impl Url {
+    /// The URL itself, for the client library.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Url(<redacted>)")
+    }
 }
 
 impl Settings {
@@ -41,6 +62,8 @@ impl Settings {
             exit_code: parsed("EXIT_CODE", 0)?,
             drain_timeout: Duration::from_millis(parsed("DRAIN_TIMEOUT_MS", 30_000)?),
             check_timeout: Duration::from_millis(parsed("CHECK_TIMEOUT_MS", 3_000)?),
+            database_url: var("DATABASE_URL").map(Url),
+            redis_url: var("REDIS_URL").map(Url),
         })
     }
 }
@@ -61,4 +84,16 @@ fn optional_ms(name: &str) -> Result<Option<Duration>, String> {
         None => None,
         Some(_) => Some(Duration::from_millis(parsed(name, 0)?)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Url;
+
+    #[test]
+    fn a_url_debug_never_shows_the_password() {
+        let url = Url("postgres://app:hunter2@db/app".to_owned());
+        assert!(!format!("{url:?}").contains("hunter2"));
+        assert_eq!(url.expose(), "postgres://app:hunter2@db/app");
+    }
 }
