@@ -24,6 +24,8 @@ mod status;
 mod warnings;
 
 #[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
 mod tests;
 
 pub use backup::backup_reach;

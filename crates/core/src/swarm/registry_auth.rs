@@ -58,3 +58,22 @@ impl RegistryAuth {
         r
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_names_images_never_credentials() {
+        let creds = DockerCredentials {
+            username: Some("ci".into()),
+            password: Some("pw-planted".into()),
+            serveraddress: Some("10.231.0.1:5000".into()),
+            ..Default::default()
+        };
+        let auth = RegistryAuth(BTreeMap::from([("10.231.0.1:5000/demo@sha256:aa".to_string(), creds)]));
+        let shown = format!("{auth:?}");
+        assert!(shown.contains("demo@sha256:aa") && !shown.contains("pw-planted"), "{shown}");
+        assert_eq!(auth.registries(), vec!["10.231.0.1:5000".to_string()]);
+    }
+}
