@@ -87,7 +87,8 @@ impl PyStack {
 
     /// Deploy room: what a deploy would change, as a list of step dicts (changes nothing).
     /// `tag` sets `IMAGE_TAG` (the stack is loaded again with it) and the release's version.
-    #[pyo3(signature = (env="default", host=None, tag=None, policy_file=None, context=None))]
+    #[pyo3(signature = (env="default", host=None, tag=None, policy_file=None, context=None, target=None))]
+    #[allow(clippy::too_many_arguments)]
     fn plan(
         &self,
         py: Python<'_>,
@@ -96,6 +97,7 @@ impl PyStack {
         tag: Option<String>,
         policy_file: Option<PathBuf>,
         context: Option<String>,
+        target: Option<String>,
     ) -> PyResult<Py<PyAny>> {
         let stack = self.tagged(py, tag.as_deref())?;
         let args = crate::deploy::RequestArgs {
@@ -109,7 +111,8 @@ impl PyStack {
             policy_file,
             pull: None,
         };
-        crate::deploy::plan(py, stack, args, host, context)
+        let at = crate::target::Where { target, ..crate::target::Where::engine(host, context) };
+        crate::deploy::plan(py, stack, args, at)
     }
 
     /// Deploy room: deploy this stack (health-gated, undone on failure, recorded on the host).
@@ -119,8 +122,10 @@ impl PyStack {
     /// version; the environment's policy decides the backup before any change (production takes
     /// one); `backup=False` skips it where the policy allows, `backup=True` forces one; `pull`
     /// ("always", "missing", "never") overrides every service's `pull_policy`. Ctrl-C undoes the
-    /// deploy and releases its lock, then raises `KeyboardInterrupt`.
-    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, backup=None, backup_dir=None, policy_file=None, lease=None, context=None))]
+    /// deploy and releases its lock, then raises `KeyboardInterrupt`. `target="swarm"` deploys on
+    /// the Swarm the engine manages (default: the stack's `x-slipway.target`), with
+    /// `with_registry_auth=True` sending the registry credentials to the nodes.
+    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, backup=None, backup_dir=None, policy_file=None, lease=None, context=None, target=None, with_registry_auth=false))]
     #[allow(clippy::too_many_arguments)]
     fn deploy(
         &self,
@@ -137,6 +142,8 @@ impl PyStack {
         policy_file: Option<PathBuf>,
         lease: Option<f64>,
         context: Option<String>,
+        target: Option<String>,
+        with_registry_auth: bool,
     ) -> PyResult<Py<PyAny>> {
         let stack = self.tagged(py, tag.as_deref())?;
         let args = crate::deploy::RequestArgs {
@@ -150,7 +157,8 @@ impl PyStack {
             policy_file,
             pull,
         };
-        crate::deploy::deploy(py, stack, args, dry_run, host, context)
+        let at = crate::target::Where { target, with_registry_auth, ..crate::target::Where::engine(host, context) };
+        crate::deploy::deploy(py, stack, args, dry_run, at)
     }
 
     fn __repr__(&self) -> String {

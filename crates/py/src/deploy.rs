@@ -8,18 +8,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use slipway::deploy::{BackupChoice, CancellationToken, DeployRequest, Deployer, DockerHost, ReleaseId};
+use slipway::deploy::{BackupChoice, CancellationToken, DeployRequest, ReleaseId};
 
 use crate::convert::to_py_object;
 use crate::errors::to_py;
 use crate::runtime::{block_on_cancellable, block_on_interruptible};
-
-/// The engine `host=` / `context=` name (as `-H` / `--context`; default: the environment).
-async fn host(h: Option<String>, context: Option<String>) -> Result<DockerHost, slipway::Error> {
-    let options = slipway::engine::ConnectOptions::host(h.as_deref()).context(context.as_deref());
-    let connection = slipway::engine::Connection::resolve(&options).map_err(slipway::deploy::DeployError::from)?;
-    Ok(DockerHost::connect(&connection).await?)
-}
+use crate::target::Where;
 
 fn invalid(msg: String) -> PyErr {
     to_py(slipway::Error::from(slipway::deploy::DeployError::Invalid(msg)))
@@ -76,16 +70,10 @@ impl RequestArgs {
     }
 }
 
-/// The plan of `stack` against the host, as a list of step dicts.
-pub fn plan(
-    py: Python<'_>,
-    stack: slipway::stack::StackSpec,
-    args: RequestArgs,
-    host_addr: Option<String>,
-    context: Option<String>,
-) -> PyResult<Py<PyAny>> {
+/// The plan of `stack` against the target, as a list of step dicts.
+pub fn plan(py: Python<'_>, stack: slipway::stack::StackSpec, args: RequestArgs, at: Where) -> PyResult<Py<PyAny>> {
     let opts = args.request()?.options().map_err(to_py)?;
-    let plan = block_on_interruptible(py, async move { host(host_addr, context).await?.plan(&stack, &opts).await })?
+    let plan = block_on_interruptible(py, async move { at.deployer(Some(&stack)).await?.plan(&stack, &opts).await })?
         .map_err(to_py)?;
     to_py_object(py, &plan.steps)
 }
@@ -98,50 +86,64 @@ pub fn deploy(
     stack: slipway::stack::StackSpec,
     args: RequestArgs,
     dry_run: bool,
-    host_addr: Option<String>,
-    context: Option<String>,
+    at: Where,
 ) -> PyResult<Py<PyAny>> {
     let token = CancellationToken::new();
     let opts = args.request()?.options().map_err(to_py)?.cancel(token.clone());
     if dry_run {
         let plan =
-            block_on_interruptible(py, async move { host(host_addr, context).await?.plan(&stack, &opts).await })?
+            block_on_interruptible(py, async move { at.deployer(Some(&stack)).await?.plan(&stack, &opts).await })?
                 .map_err(to_py)?;
         return to_py_object(py, &serde_json::json!({ "release": null, "steps": plan.steps, "events": [] }));
     }
     let events = slipway::RecordingObserver::new();
     let recorder = events.clone();
     let out = block_on_cancellable(py, token, async move {
-        let h = host(host_addr, context).await?;
-        h.apply(&stack, &opts, &recorder).await
+        let d = at.deployer(Some(&stack)).await?;
+        d.apply(&stack, &opts, &recorder).await
     })?
     .map_err(to_py)?;
     let result = serde_json::json!({ "release": out.release, "steps": out.plan.steps, "events": events.events() });
     to_py_object(py, &result)
 }
 
-/// Release records of `project`, oldest first.
+/// Release records of `project`, oldest first (`target="swarm"`: the records on the Swarm).
 #[pyfunction]
-#[pyo3(signature = (project, host=None, context=None))]
-fn history(py: Python<'_>, project: String, host: Option<String>, context: Option<String>) -> PyResult<Py<PyAny>> {
-    let list = block_on_interruptible(py, async move { self::host(host, context).await?.history(&project).await })?
-        .map_err(to_py)?;
+#[pyo3(signature = (project, host=None, context=None, target=None))]
+fn history(
+    py: Python<'_>,
+    project: String,
+    host: Option<String>,
+    context: Option<String>,
+    target: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let at = Where { target, ..Where::engine(host, context) };
+    let list =
+        block_on_interruptible(py, async move { at.deployer(None).await?.history(&project).await })?.map_err(to_py)?;
     to_py_object(py, &list)
 }
 
-/// What runs for `project`: `{"project", "current", "containers"}`.
+/// What runs for `project`: `{"project", "current", "containers"}` (`target="swarm"`: one entry
+/// per task, named `service.slot@node`).
 #[pyfunction]
-#[pyo3(signature = (project, host=None, context=None))]
-fn status(py: Python<'_>, project: String, host: Option<String>, context: Option<String>) -> PyResult<Py<PyAny>> {
-    let st = block_on_interruptible(py, async move { self::host(host, context).await?.status(&project).await })?
-        .map_err(to_py)?;
+#[pyo3(signature = (project, host=None, context=None, target=None))]
+fn status(
+    py: Python<'_>,
+    project: String,
+    host: Option<String>,
+    context: Option<String>,
+    target: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let at = Where { target, ..Where::engine(host, context) };
+    let st =
+        block_on_interruptible(py, async move { at.deployer(None).await?.status(&project).await })?.map_err(to_py)?;
     to_py_object(py, &st)
 }
 
 /// Deploy a recorded release again (`to=None`: the successful release before the current one),
 /// with the same options as `Stack.deploy`: the environment's policy (pins, backup) applies.
 #[pyfunction]
-#[pyo3(signature = (project, to=None, host=None, lock_wait=None, env="default", retain=5, backup=None, backup_dir=None, policy_file=None, lease=None, context=None))]
+#[pyo3(signature = (project, to=None, host=None, lock_wait=None, env="default", retain=5, backup=None, backup_dir=None, policy_file=None, lease=None, context=None, target=None, with_registry_auth=false))]
 #[allow(clippy::too_many_arguments)]
 fn rollback(
     py: Python<'_>,
@@ -156,7 +158,10 @@ fn rollback(
     policy_file: Option<PathBuf>,
     lease: Option<f64>,
     context: Option<String>,
+    target: Option<String>,
+    with_registry_auth: bool,
 ) -> PyResult<Py<PyAny>> {
+    let at = Where { target, with_registry_auth, ..Where::engine(host, context) };
     let args = RequestArgs {
         env: env.to_string(),
         tag: None,
@@ -173,7 +178,7 @@ fn rollback(
     let events = slipway::RecordingObserver::new();
     let recorder = events.clone();
     let out = block_on_cancellable(py, token, async move {
-        self::host(host, context).await?.rollback(&project, to.map(ReleaseId), &opts, &recorder).await
+        at.deployer(None).await?.rollback(&project, to.map(ReleaseId), &opts, &recorder).await
     })?
     .map_err(to_py)?;
     let result = serde_json::json!({ "release": out.release, "steps": out.plan.steps, "events": events.events() });

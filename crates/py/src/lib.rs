@@ -14,6 +14,7 @@ mod policy;
 mod reference;
 mod registry;
 mod runtime;
+mod target;
 
 use pyo3::prelude::*;
 

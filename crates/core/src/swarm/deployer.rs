@@ -13,7 +13,8 @@ use bollard::Docker;
 use serde::Serialize;
 
 use super::backup::run_before_change;
-use super::convert::{self, ObjectNames, UpdateDefaults};
+use super::convert::{self, ObjectNames};
+use super::convert_update::UpdateDefaults;
 use super::error::SwarmError;
 use super::job::job_spec;
 use super::lock::SwarmLock;

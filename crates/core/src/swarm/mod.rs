@@ -8,6 +8,8 @@
 
 mod backup;
 mod convert;
+mod convert_task;
+mod convert_update;
 mod deployer;
 mod error;
 mod job;
@@ -29,9 +31,8 @@ mod plan_tests;
 mod tests;
 
 pub use backup::backup_reach;
-pub use convert::{
-    service_name, service_spec, update_order, ObjectNames, UpdateDefaults, STACK_IMAGE, STACK_NAMESPACE,
-};
+pub use convert::{service_name, service_spec, ObjectNames, STACK_IMAGE, STACK_NAMESPACE};
+pub use convert_update::{update_order, UpdateDefaults};
 pub use deployer::{SwarmDeployer, SwarmPruneReport};
 pub use error::{RolloutFailure, SwarmError};
 pub use job::{job_spec, JobOutcome};

@@ -150,3 +150,37 @@ fn the_backup_refuses_a_database_out_of_the_managers_reach() {
     assert!(text.contains("service db") && text.contains("w1") && text.contains("node.role == manager"), "{text}");
     assert_eq!(e.kind(), crate::error::ErrorKind::PolicyRefused);
 }
+
+#[test]
+fn dns_ulimits_and_logging_map_to_the_swarm_api() {
+    let stack = load(
+        r#"
+name: shop
+services:
+  web:
+    image: demo
+    dns: [10.0.0.53]
+    dns_search: [svc.local]
+    dns_opt: [ndots:2]
+    ulimits: {nofile: {soft: 1024, hard: 4096}, nproc: 512}
+    logging: {driver: local, options: {max-size: 5m}}
+    security_opt: [no-new-privileges:true]
+"#,
+    );
+    let defaults = UpdateDefaults { nodes: 3, monitor: std::time::Duration::from_secs(5) };
+    let spec = service_spec(&stack, &stack.services["web"], "demo@sha256:aa", &ObjectNames::default(), &defaults);
+    let task = spec.task_template.unwrap();
+    let c = task.container_spec.unwrap();
+    let dns = c.dns_config.unwrap();
+    assert_eq!(dns.nameservers, Some(vec!["10.0.0.53".to_string()]));
+    assert_eq!(dns.search, Some(vec!["svc.local".to_string()]));
+    assert_eq!(dns.options, Some(vec!["ndots:2".to_string()]));
+    let u: Vec<(String, i64, i64)> =
+        c.ulimits.unwrap().into_iter().map(|u| (u.name.unwrap(), u.soft.unwrap(), u.hard.unwrap())).collect();
+    assert_eq!(u, vec![("nofile".to_string(), 1024, 4096), ("nproc".to_string(), 512, 512)]);
+    let log = task.log_driver.unwrap();
+    assert_eq!(log.name.as_deref(), Some("local"));
+    assert_eq!(log.options.unwrap().get("max-size").map(String::as_str), Some("5m"));
+    let keys: Vec<String> = findings(&stack).into_iter().map(|f| f.key).collect();
+    assert_eq!(keys, vec!["security_opt".to_string()], "only what the Swarm API cannot do is a warning");
+}
