@@ -383,3 +383,49 @@ async fn the_swarm_lock_is_a_renewed_lease_taken_over_once_expired() -> anyhow::
     assert!(slipway::swarm::SwarmLock::lease_of(&docker, &project).await?.is_none());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_backs_up_the_swarm_database_before_it_changes() -> anyhow::Result<()> {
+    let swarm = TestSwarm::shared().await?;
+    let db = swarm.push(&slipway_e2e::postgres_image::postgres_image().await?, "swarm/postgres:v15.0.0")?;
+    let m = &swarm.manager;
+    let options = ConnectOptions::host(Some(&m.ssh_url())).ssh_config(Some(m.ssh_config()));
+    let deployer = SwarmDeployer::connect(&Connection::resolve(&options)?)
+        .await?
+        .update_timeout(Duration::from_secs(150))
+        .with_registry_auth(true);
+    let (dir, project) = (tempfile::tempdir()?, names::unique("swarmbackup"));
+    let stack = |marker: &str| -> anyhow::Result<slipway::stack::StackSpec> {
+        let path = dir.path().join("compose.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "name: {project}\nservices:\n  db:\n    image: {db}\n    environment: {{POSTGRES_USER: shop, POSTGRES_PASSWORD: pw-not-in-logs, POSTGRES_DB: shopdb, MARKER: \"{marker}\"}}\n    \
+                 healthcheck: {{test: [\"CMD\", \"pg_isready\", \"-q\", \"-h\", \"/var/run/postgresql\"], interval: 500ms, retries: 120}}\n    \
+                 deploy: {{endpoint_mode: dnsrr, placement: {{constraints: [node.role == manager]}}}}\n"
+            ),
+        )?;
+        let mut opts = slipway::compose::LoadOptions::default();
+        opts.files = vec![path];
+        opts.working_dir = Some(dir.path().to_path_buf());
+        Ok(slipway::compose::load(&opts)?.stack)
+    };
+    let staging = DeployOptions::default().env("staging").min_running(Duration::from_secs(1));
+    deployer.apply(&stack("one")?, &staging, &RecordingObserver::default()).await?;
+
+    // Production: the plan shows the backup, and the running database is dumped before the update.
+    let backups = tempfile::tempdir()?;
+    let production = DeployOptions::default()
+        .env("production")
+        .min_running(Duration::from_secs(1))
+        .backup_dir(Some(backups.path().into()));
+    let plan = deployer.plan(&stack("two")?, &production).await?;
+    assert!(plan.steps.iter().any(|s| s.describe().starts_with("back up:")), "{:?}", plan.steps);
+    let out = deployer.apply(&stack("two")?, &production, &RecordingObserver::default()).await?;
+    let release = out.release.expect("a release").id.to_string();
+    let kept = slipway::backup::BackupStore::new(backups.path()).list().await?;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].1.service.as_deref(), Some("db"));
+    assert_eq!(kept[0].1.release.as_deref(), Some(release.as_str()));
+    Ok(())
+}
