@@ -6,11 +6,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::prune::SwarmPruneReport;
 use async_trait::async_trait;
 use bollard::models::ServiceSpec;
-use bollard::query_parameters::{InspectServiceOptions, ListTasksOptions};
 use bollard::Docker;
-use serde::Serialize;
 
 use super::backup::run_before_change;
 use super::convert::{self, ObjectNames};
@@ -18,7 +17,7 @@ use super::convert_update::UpdateDefaults;
 use super::error::SwarmError;
 use super::job::job_spec;
 use super::lock::SwarmLock;
-use super::objects::{self, ObjectKind};
+use super::objects;
 use super::plan::{swarm_plan, PlanInput};
 use super::records::{self, SwarmRecord};
 use super::registry_auth::{image_of, RegistryAuth};
@@ -40,16 +39,6 @@ pub struct SwarmDeployer {
     docker: Docker,
     bounds: Bounds,
     registry_auth: bool,
-}
-
-/// What `prune` removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct SwarmPruneReport {
-    /// Release records removed (ids).
-    pub releases: Vec<String>,
-    /// Secrets and configs removed (names).
-    pub objects: Vec<String>,
 }
 
 impl SwarmDeployer {
@@ -104,34 +93,7 @@ impl SwarmDeployer {
     /// Keep the last `keep` release records (and the current one); remove the older ones and the
     /// secrets and configs no kept record uses (Swarm refuses to remove those in use).
     pub async fn prune(&self, project: &str, keep: usize) -> Result<SwarmPruneReport, SwarmError> {
-        let all = records::list(&self.docker, project).await?;
-        let current = all.iter().rev().find(|(_, r)| r.release.outcome.is_success()).map(|(_, r)| r.release.id);
-        let cut = all.len().saturating_sub(keep.max(1));
-        let mut report = SwarmPruneReport::default();
-        let mut kept_objects: BTreeSet<String> = BTreeSet::new();
-        for (i, (id, r)) in all.iter().enumerate() {
-            if i >= cut || Some(r.release.id) == current {
-                kept_objects.extend(r.objects.iter().cloned());
-                continue;
-            }
-            self.docker.delete_config(id).await.map_err(|e| SwarmError::engine("remove release record", id, e))?;
-            report.releases.push(r.release.id.to_string());
-        }
-        for kind in [ObjectKind::Secret, ObjectKind::Config] {
-            for (name, id) in objects::list_names(&self.docker, kind, project).await? {
-                if kept_objects.contains(&name) {
-                    continue;
-                }
-                let removed = match kind {
-                    ObjectKind::Secret => self.docker.delete_secret(&id).await,
-                    ObjectKind::Config => self.docker.delete_config(&id).await,
-                };
-                if removed.is_ok() {
-                    report.objects.push(name);
-                }
-            }
-        }
-        Ok(report)
+        super::prune::prune(&self.docker, project, keep).await
     }
 
     async fn node_count(&self) -> Result<usize, SwarmError> {
@@ -215,37 +177,6 @@ impl SwarmDeployer {
             specs: &specs.services,
             running: &running,
         }))
-    }
-
-    /// Put a recorded spec's environment values back from what the Swarm keeps: the service's
-    /// spec and its tasks' specs (Swarm keeps a task history per slot), whichever hashes to
-    /// `want`; records never hold the values.
-    async fn restore_env(
-        &self,
-        name: &str,
-        spec: &mut ServiceSpec,
-        want: &str,
-        release: ReleaseId,
-    ) -> crate::Result<()> {
-        let swarm_name = spec.name.clone().unwrap_or_default();
-        let mut kept: Vec<Vec<String>> = Vec::new();
-        match self.docker.inspect_service(&swarm_name, None::<InspectServiceOptions>).await {
-            Ok(s) => kept.extend(s.spec.and_then(|s| s.task_template?.container_spec?.env)),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
-            Err(e) => return Err(SwarmError::engine("inspect service", &swarm_name, e).into()),
-        }
-        let filters = HashMap::from([("service".to_string(), vec![swarm_name.clone()])]);
-        let tasks = self
-            .docker
-            .list_tasks(Some(ListTasksOptions { filters: Some(filters) }))
-            .await
-            .map_err(|e| SwarmError::engine("list tasks of", &swarm_name, e))?;
-        kept.extend(tasks.into_iter().filter_map(|t| t.spec?.container_spec?.env));
-        if records::restore_env(spec, want, &kept) {
-            Ok(())
-        } else {
-            Err(SwarmError::EnvNotKept { release: release.to_string(), service: name.to_string() }.into())
-        }
     }
 
     /// The credentials to send with `specs` (none unless `with_registry_auth`).
@@ -394,7 +325,7 @@ impl Deployer for SwarmDeployer {
             for (name, spec) in services.iter_mut() {
                 spec.labels.get_or_insert_with(HashMap::new).insert(labels::RELEASE.into(), id.to_string());
                 if let Some(want) = target.env_sha256.get(name) {
-                    self.restore_env(name, spec, want, target.release.id).await?;
+                    records::restore_env_from_swarm(&self.docker, name, spec, want, target.release.id).await?;
                 }
             }
             let specs = Specs { services, jobs: BTreeMap::new() };

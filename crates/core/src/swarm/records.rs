@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use base64::Engine as _;
 use bollard::models::{ConfigSpec, ServiceSpec};
-use bollard::query_parameters::ListConfigsOptions;
+use bollard::query_parameters::{InspectServiceOptions, ListConfigsOptions, ListTasksOptions};
 use bollard::Docker;
 use serde::{Deserialize, Serialize};
 
@@ -131,6 +131,36 @@ pub async fn write(docker: &Docker, record: &SwarmRecord) -> Result<(), SwarmErr
         .await
         .map_err(|e| SwarmError::engine("write release record", &name, e))?;
     Ok(())
+}
+
+/// Put a recorded spec's environment values back from what the Swarm keeps: the service's spec
+/// and its tasks' specs (Swarm keeps a task history per slot), whichever hashes to `want`
+/// (`name` is the compose name, `release` the one rolled back to, for the error).
+pub async fn restore_env_from_swarm(
+    docker: &Docker,
+    name: &str,
+    spec: &mut ServiceSpec,
+    want: &str,
+    release: ReleaseId,
+) -> Result<(), SwarmError> {
+    let swarm_name = spec.name.clone().unwrap_or_default();
+    let mut kept: Vec<Vec<String>> = Vec::new();
+    match docker.inspect_service(&swarm_name, None::<InspectServiceOptions>).await {
+        Ok(s) => kept.extend(s.spec.and_then(|s| s.task_template?.container_spec?.env)),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
+        Err(e) => return Err(SwarmError::engine("inspect service", &swarm_name, e)),
+    }
+    let filters = HashMap::from([("service".to_string(), vec![swarm_name.clone()])]);
+    let tasks = docker
+        .list_tasks(Some(ListTasksOptions { filters: Some(filters) }))
+        .await
+        .map_err(|e| SwarmError::engine("list tasks of", &swarm_name, e))?;
+    kept.extend(tasks.into_iter().filter_map(|t| t.spec?.container_spec?.env));
+    if restore_env(spec, want, &kept) {
+        Ok(())
+    } else {
+        Err(SwarmError::EnvNotKept { release: release.to_string(), service: name.to_string() })
+    }
 }
 
 fn record_name(project: &str, id: ReleaseId) -> String {
