@@ -191,6 +191,17 @@ impl TestSwarm {
         Ok(dest)
     }
 
+    /// slipway's Swarm target on the manager, over `ssh://`, sending the registry credentials
+    /// (the nodes have none), each service update bounded by `update_timeout`.
+    pub async fn deployer(&self, update_timeout: std::time::Duration) -> anyhow::Result<slipway::swarm::SwarmDeployer> {
+        let m = &self.manager;
+        let options = slipway::engine::ConnectOptions::host(Some(&m.ssh_url())).ssh_config(Some(m.ssh_config()));
+        Ok(slipway::swarm::SwarmDeployer::connect(&slipway::engine::Connection::resolve(&options)?)
+            .await?
+            .update_timeout(update_timeout)
+            .with_registry_auth(true))
+    }
+
     /// Node ids of the Swarm (`docker node ls` on the manager).
     pub fn node_ids(&self) -> anyhow::Result<Vec<String>> {
         Ok(self.manager.docker(&["node", "ls", "-q"])?.split_whitespace().map(str::to_string).collect())

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use slipway::deploy::{DeployEvent, DeployOptions, Deployer, ReleaseId, ReleaseOutcome};
-use slipway::engine::{ConnectOptions, Connection};
 use slipway::swarm::SwarmDeployer;
 use slipway::{Event, RecordingObserver};
 use slipway_e2e::swarm::TestSwarm;
@@ -149,11 +148,7 @@ async fn a_release_cycle_on_a_three_node_swarm() -> anyhow::Result<()> {
         tags.push(swarm.push(&images::demo_image_version(v).await?, &format!("swarm/demo:{v}"))?);
     }
     let m = &swarm.manager;
-    let options = ConnectOptions::host(Some(&m.ssh_url())).ssh_config(Some(m.ssh_config()));
-    let deployer = SwarmDeployer::connect(&Connection::resolve(&options)?)
-        .await?
-        .update_timeout(Duration::from_secs(120))
-        .with_registry_auth(true);
+    let deployer = swarm.deployer(Duration::from_secs(120)).await?;
     let fx = Fixture {
         swarm,
         deployer,
@@ -351,9 +346,7 @@ async fn the_cli_deploys_to_the_swarm_by_x_slipway_and_fails_with_exit_1() -> an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_swarm_lock_is_a_renewed_lease_taken_over_once_expired() -> anyhow::Result<()> {
     let swarm = TestSwarm::shared().await?;
-    let m = &swarm.manager;
-    let options = ConnectOptions::host(Some(&m.ssh_url())).ssh_config(Some(m.ssh_config()));
-    let docker = SwarmDeployer::connect(&Connection::resolve(&options)?).await?.docker().clone();
+    let docker = swarm.deployer(Duration::from_secs(60)).await?.docker().clone();
     let project = names::unique("swarmlock");
     let (never, obs) = (slipway::deploy::CancellationToken::new(), RecordingObserver::default());
     let lease = Duration::from_secs(4);
@@ -388,12 +381,7 @@ async fn the_swarm_lock_is_a_renewed_lease_taken_over_once_expired() -> anyhow::
 async fn production_backs_up_the_swarm_database_before_it_changes() -> anyhow::Result<()> {
     let swarm = TestSwarm::shared().await?;
     let db = swarm.push(&slipway_e2e::postgres_image::postgres_image().await?, "swarm/postgres:v15.0.0")?;
-    let m = &swarm.manager;
-    let options = ConnectOptions::host(Some(&m.ssh_url())).ssh_config(Some(m.ssh_config()));
-    let deployer = SwarmDeployer::connect(&Connection::resolve(&options)?)
-        .await?
-        .update_timeout(Duration::from_secs(150))
-        .with_registry_auth(true);
+    let deployer = swarm.deployer(Duration::from_secs(150)).await?;
     let (dir, project) = (tempfile::tempdir()?, names::unique("swarmbackup"));
     let stack = |marker: &str| -> anyhow::Result<slipway::stack::StackSpec> {
         let path = dir.path().join("compose.yaml");
