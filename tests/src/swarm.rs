@@ -2,7 +2,11 @@
 //! [`RemoteHost`]s (each a dockerd + sshd in its own network namespace on the shared bridge)
 //! joined as one manager and two workers; slipway reaches the manager over `ssh://`. Images come
 //! from a Distribution registry listening on the bridge address (`10.231.14.1:PORT`, plain HTTP:
-//! the engines allow 10.231.0.0/16 as insecure), pushed there with skopeo. Everything is torn
+//! the engines allow 10.231.0.0/16 as insecure), pushed there with skopeo. The registry requires
+//! htpasswd auth and no node is logged in to it, so services run only when slipway passes the
+//! credentials (`with_registry_auth`, `--with-registry-auth`); the operator side's credentials are
+//! a Docker config dir of the harness's own ([`TestSwarm::docker_config`], set as `DOCKER_CONFIG`
+//! for the test process when the Swarm starts). Everything is torn
 //! down when the process exits; a registry left by a crashed run is stopped at the next start
 //! (the hosts' own slots are reaped by `RemoteHost`).
 
@@ -10,8 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context};
+use base64::Engine as _;
 use tokio::sync::OnceCell;
 
+use crate::registry::{TEST_PASSWORD, TEST_USER};
 use crate::remote_host::{teardown, RemoteHost, BRIDGE_ADDR};
 
 const STATE: &str = "/tmp/slipway-swarm";
@@ -73,6 +79,8 @@ impl TestSwarm {
         SHARED
             .get_or_try_init(|| async {
                 let s = tokio::task::spawn_blocking(TestSwarm::start).await??;
+                // The operator side's registry credentials (the nodes have none of their own).
+                std::env::set_var("DOCKER_CONFIG", s.docker_config());
                 // SAFETY: registering a plain extern "C" function with libc's atexit.
                 unsafe { atexit(teardown_shared) };
                 Ok(s)
@@ -125,10 +133,17 @@ impl TestSwarm {
         }
         // The registry on the bridge address.
         let port = crate::registry::free_port()?;
+        let htpasswd = self.dir.join("htpasswd");
+        std::fs::write(&htpasswd, format!("{}\n", crate::registry::bcrypt_line(TEST_USER, TEST_PASSWORD)?))?;
         let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {BRIDGE_ADDR}:{port}\n",
-            self.dir.join("data").display()
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {BRIDGE_ADDR}:{port}\nauth:\n  htpasswd:\n    realm: slipway-swarm\n    path: {}\n",
+            self.dir.join("data").display(),
+            htpasswd.display()
         );
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{TEST_USER}:{TEST_PASSWORD}"));
+        let docker_config = serde_json::json!({ "auths": { format!("{BRIDGE_ADDR}:{port}"): { "auth": auth } } });
+        std::fs::create_dir_all(self.docker_config())?;
+        std::fs::write(self.docker_config().join("config.json"), docker_config.to_string())?;
         std::fs::write(self.dir.join("registry.yml"), config)?;
         let log = std::fs::File::create(self.dir.join("registry.log"))?;
         let child = Command::new("docker-registry")
@@ -151,6 +166,11 @@ impl TestSwarm {
         Ok(())
     }
 
+    /// The Docker config dir holding the registry's credentials (`config.json` `auths`).
+    pub fn docker_config(&self) -> PathBuf {
+        self.dir.join("docker-config")
+    }
+
     /// `10.231.14.1:PORT`.
     pub fn registry(&self) -> String {
         format!("{BRIDGE_ADDR}:{}", self.registry_port)
@@ -163,10 +183,23 @@ impl TestSwarm {
             "copy",
             "-q",
             "--dest-tls-verify=false",
+            "--dest-creds",
+            &format!("{TEST_USER}:{TEST_PASSWORD}"),
             &format!("docker-daemon:{local}"),
             &format!("docker://{dest}"),
         ]))?;
         Ok(dest)
+    }
+
+    /// slipway's Swarm target on the manager, over `ssh://`, sending the registry credentials
+    /// (the nodes have none), each service update bounded by `update_timeout`.
+    pub async fn deployer(&self, update_timeout: std::time::Duration) -> anyhow::Result<slipway::swarm::SwarmDeployer> {
+        let m = &self.manager;
+        let options = slipway::engine::ConnectOptions::host(Some(&m.ssh_url())).ssh_config(Some(m.ssh_config()));
+        Ok(slipway::swarm::SwarmDeployer::connect(&slipway::engine::Connection::resolve(&options)?)
+            .await?
+            .update_timeout(update_timeout)
+            .with_registry_auth(true))
     }
 
     /// Node ids of the Swarm (`docker node ls` on the manager).

@@ -3,14 +3,16 @@
 //! registry on the bridge): deploy with a one-off job and a secret, replicas on more than one
 //! node, an upgrade with a rotated secret, a failing upgrade that Swarm rolls back and slipway
 //! reports as failed with the old version serving, history, rollback, prune. Host-mode ports
-//! and `endpoint_mode: dnsrr`: this kernel has no IPVS (no VIPs, no routing mesh).
+//! and `endpoint_mode: dnsrr`: this kernel has no IPVS (no VIPs, no routing mesh). The registry
+//! needs auth and no node is logged in: every pull works only through `with_registry_auth`.
+//! Planted values (an environment variable, the secret's content, the registry password) are
+//! grepped for in `docker service inspect`, the records and the `--json` output.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use base64::Engine as _;
 use slipway::deploy::{DeployEvent, DeployOptions, Deployer, ReleaseId, ReleaseOutcome};
-use slipway::engine::{ConnectOptions, Connection};
 use slipway::swarm::SwarmDeployer;
 use slipway::{Event, RecordingObserver};
 use slipway_e2e::swarm::TestSwarm;
@@ -41,6 +43,7 @@ services:
     image: {image}
     environment:
       {fail}
+      DB_PASSWORD: "{planted}"
     ports: [{{target: 8080, published: {port}, mode: host}}]
     healthcheck: {{test: ["CMD", "/demo-app", "check", "http://127.0.0.1:8080/health"], interval: 500ms, timeout: 2s, retries: 3}}
     stop_grace_period: 3s
@@ -61,6 +64,7 @@ secrets:
             project = self.project,
             port = self.port,
             busybox = self.busybox,
+            planted = PLANTED_ENV,
         );
         let path = self.dir.path().join("compose.yaml");
         std::fs::write(&path, yaml)?;
@@ -105,6 +109,21 @@ secrets:
     }
 }
 
+/// An environment value that must appear in no record and no `--json` output.
+const PLANTED_ENV: &str = "planted-env-value-7f3a";
+
+/// The decoded data of every release record of `project` on the Swarm.
+fn records_text(m: &slipway_e2e::remote_host::RemoteHost, project: &str) -> anyhow::Result<String> {
+    let ids = m.docker(&["config", "ls", "--filter", &format!("label=dev.slipway.project={project}"), "-q"])?;
+    let mut text = String::new();
+    for id in ids.split_whitespace() {
+        let data = m.docker(&["config", "inspect", id, "--format", "{{json .Spec.Data}}"])?;
+        let raw = base64::engine::general_purpose::STANDARD.decode(data.trim().trim_matches('"'))?;
+        text.push_str(&String::from_utf8_lossy(&raw));
+    }
+    Ok(text)
+}
+
 fn opts(tag: &str) -> DeployOptions {
     DeployOptions::default().min_running(Duration::from_secs(2)).version(Some(tag.into()))
 }
@@ -129,9 +148,7 @@ async fn a_release_cycle_on_a_three_node_swarm() -> anyhow::Result<()> {
         tags.push(swarm.push(&images::demo_image_version(v).await?, &format!("swarm/demo:{v}"))?);
     }
     let m = &swarm.manager;
-    let options = ConnectOptions::host(Some(&m.ssh_url())).ssh_config(Some(m.ssh_config()));
-    let deployer =
-        SwarmDeployer::connect(&Connection::resolve(&options)?).await?.update_timeout(Duration::from_secs(120));
+    let deployer = swarm.deployer(Duration::from_secs(120)).await?;
     let fx = Fixture {
         swarm,
         deployer,
@@ -155,14 +172,19 @@ async fn a_release_cycle_on_a_three_node_swarm() -> anyhow::Result<()> {
     assert_eq!(fx.secret_seen().await?, "token-one");
     let first_secrets = fx.secret_names()?;
     assert_eq!(first_secrets.len(), 1);
-    // Records live on the Swarm and hold no secret value.
-    let records =
-        m.docker(&["config", "ls", "--filter", &format!("label=dev.slipway.project={}", fx.project), "-q"])?;
-    for id in records.split_whitespace() {
-        let data = m.docker(&["config", "inspect", id, "--format", "{{json .Spec.Data}}"])?;
-        let raw = base64::engine::general_purpose::STANDARD.decode(data.trim().trim_matches('"'))?;
-        assert!(!String::from_utf8_lossy(&raw).contains("token-one"));
+    // Records live on the Swarm and hold no secret: not the secret's content, not an environment
+    // value (names and a hash only), not the registry password; nor does the service's spec hold
+    // the secret or the credentials, nor the release returned to the caller.
+    let records = records_text(m, &fx.project)?;
+    assert!(records.contains("DB_PASSWORD"), "the variable's name is kept");
+    for planted in ["token-one", PLANTED_ENV, slipway_e2e::registry::TEST_PASSWORD] {
+        assert!(!records.contains(planted), "{planted} in a record");
+        let inspect =
+            m.docker(&["service", "inspect", &format!("{}_app", fx.project), &format!("{}_holder", fx.project)])?;
+        assert!(planted == PLANTED_ENV || !inspect.contains(planted), "{planted} in docker service inspect");
     }
+    let returned = serde_json::to_string(&out.release)?;
+    assert!(!returned.contains(PLANTED_ENV) && !returned.contains("token-one"), "{returned}");
 
     // 2. Upgrade with a rotated secret: a new secret object, every app task on v2.
     let out =
@@ -202,6 +224,15 @@ async fn a_release_cycle_on_a_three_node_swarm() -> anyhow::Result<()> {
     let v = fx.versions().await?;
     assert!(v.len() == 2 && v.iter().all(|(_, b)| b.contains("v1")), "{v:?}");
     assert_eq!(fx.secret_seen().await?, "token-one");
+    let env = m.docker(&[
+        "service",
+        "inspect",
+        &format!("{}_app", fx.project),
+        "--format",
+        "{{json .Spec.TaskTemplate.ContainerSpec.Env}}",
+    ])?;
+    assert!(env.contains(&format!("DB_PASSWORD={PLANTED_ENV}")), "the rollback put the values back: {env}");
+    assert!(!records_text(m, &fx.project)?.contains(PLANTED_ENV));
 
     // 6. Prune keeps the last two records and the objects they use.
     let report = fx.deployer.prune(&fx.project, 2).await?;
@@ -259,6 +290,7 @@ async fn the_cli_deploys_to_the_swarm_by_x_slipway_and_fails_with_exit_1() -> an
             .args(args)
             .args(["-H", &m.ssh_url()])
             .env("SLIPWAY_SSH_CONFIG", m.ssh_config())
+            .env("DOCKER_CONFIG", swarm.docker_config())
             .env_remove("DOCKER_HOST")
             .output()
     };
@@ -266,9 +298,17 @@ async fn the_cli_deploys_to_the_swarm_by_x_slipway_and_fails_with_exit_1() -> an
 
     // x-slipway picks the Swarm target; no --target flag.
     write(&v1, false, "1")?;
-    let out = run(&["deploy", "-f", f])?;
+    let out = run(&["deploy", "-f", f, "--with-registry-auth", "--dry-run", "--json"])?;
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("\"update_service\"") && !plan.contains("start_replica"), "{plan}");
+    let out = run(&["deploy", "-f", f, "--with-registry-auth", "--json"])?;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("release 1 deployed on the Swarm"));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    let deployed: serde_json::Value = serde_json::from_str(shown.trim())?;
+    assert_eq!(deployed["release"]["id"], 1, "{shown}");
+    for planted in ["KEEP\":\"1", slipway_e2e::registry::TEST_PASSWORD] {
+        assert!(!shown.contains(planted), "{planted} in --json: {shown}");
+    }
     let out = run(&["status", "-f", f, "--json"])?;
     let st: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     let task = &st["services"][0]["tasks"][0];
@@ -277,7 +317,7 @@ async fn the_cli_deploys_to_the_swarm_by_x_slipway_and_fails_with_exit_1() -> an
 
     // An unhealthy upgrade: exit code 1, the service named; v1 still answers.
     write(&v2, true, "1")?;
-    let out = run(&["deploy", "-f", f])?;
+    let out = run(&["deploy", "-f", f, "--with-registry-auth"])?;
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("service app"), "{}", String::from_utf8_lossy(&out.stderr));
     let node = task["node_addr"].as_str().unwrap_or_default().to_string();
@@ -291,7 +331,7 @@ async fn the_cli_deploys_to_the_swarm_by_x_slipway_and_fails_with_exit_1() -> an
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[1]["outcome"]["status"], "failed");
     write(&v2, false, "2")?;
-    let out = run(&["deploy", "-f", f])?;
+    let out = run(&["deploy", "-f", f, "--with-registry-auth"])?;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = run(&["prune", "--target", "swarm", "-p", &project, "--retain", "1"])?;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -300,5 +340,80 @@ async fn the_cli_deploys_to_the_swarm_by_x_slipway_and_fails_with_exit_1() -> an
         String::from_utf8_lossy(&out.stdout).lines().map(serde_json::from_str).collect::<Result<_, _>>()?;
     assert_eq!(left.len(), 1, "{left:?}");
     assert_eq!(left[0]["id"], 3);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_swarm_lock_is_a_renewed_lease_taken_over_once_expired() -> anyhow::Result<()> {
+    let swarm = TestSwarm::shared().await?;
+    let docker = swarm.deployer(Duration::from_secs(60)).await?.docker().clone();
+    let project = names::unique("swarmlock");
+    let (never, obs) = (slipway::deploy::CancellationToken::new(), RecordingObserver::default());
+    let lease = Duration::from_secs(4);
+
+    // Held: a second taker is refused, the error names the holder and the lease's expiry.
+    let held = slipway::swarm::SwarmLock::acquire(&docker, &project, Duration::ZERO, lease, &never, &obs).await?;
+    let first = slipway::swarm::SwarmLock::lease_of(&docker, &project).await?.expect("a lease");
+    let err = slipway::swarm::SwarmLock::acquire(&docker, &project, Duration::ZERO, lease, &never, &obs)
+        .await
+        .expect_err("held");
+    let msg = err.to_string();
+    assert!(msg.contains(&first.holder) && msg.contains("lease runs until"), "{msg}");
+    // Renewed every quarter lease: after more than a lease it is still held, with a later expiry.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let renewed = slipway::swarm::SwarmLock::lease_of(&docker, &project).await?.expect("still held");
+    assert!(renewed.expires > first.expires, "{first:?} -> {renewed:?}");
+    assert!(slipway::swarm::SwarmLock::acquire(&docker, &project, Duration::ZERO, lease, &never, &obs).await.is_err());
+    // A holder that died (dropped: no more renewals) loses it one lease (+ margin) later.
+    drop(held);
+    let taken =
+        slipway::swarm::SwarmLock::acquire(&docker, &project, Duration::from_secs(15), lease, &never, &obs).await?;
+    assert!(
+        obs.events().iter().any(|e| matches!(e, Event::Deploy(DeployEvent::StaleLock { .. }))),
+        "the takeover is reported"
+    );
+    taken.release().await?;
+    assert!(slipway::swarm::SwarmLock::lease_of(&docker, &project).await?.is_none());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_backs_up_the_swarm_database_before_it_changes() -> anyhow::Result<()> {
+    let swarm = TestSwarm::shared().await?;
+    let db = swarm.push(&slipway_e2e::postgres_image::postgres_image().await?, "swarm/postgres:v15.0.0")?;
+    let deployer = swarm.deployer(Duration::from_secs(150)).await?;
+    let (dir, project) = (tempfile::tempdir()?, names::unique("swarmbackup"));
+    let stack = |marker: &str| -> anyhow::Result<slipway::stack::StackSpec> {
+        let path = dir.path().join("compose.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "name: {project}\nservices:\n  db:\n    image: {db}\n    environment: {{POSTGRES_USER: shop, POSTGRES_PASSWORD: pw-not-in-logs, POSTGRES_DB: shopdb, MARKER: \"{marker}\"}}\n    \
+                 healthcheck: {{test: [\"CMD\", \"pg_isready\", \"-q\", \"-h\", \"/var/run/postgresql\"], interval: 500ms, retries: 120}}\n    \
+                 deploy: {{endpoint_mode: dnsrr, placement: {{constraints: [node.role == manager]}}}}\n"
+            ),
+        )?;
+        let mut opts = slipway::compose::LoadOptions::default();
+        opts.files = vec![path];
+        opts.working_dir = Some(dir.path().to_path_buf());
+        Ok(slipway::compose::load(&opts)?.stack)
+    };
+    let staging = DeployOptions::default().env("staging").min_running(Duration::from_secs(1));
+    deployer.apply(&stack("one")?, &staging, &RecordingObserver::default()).await?;
+
+    // Production: the plan shows the backup, and the running database is dumped before the update.
+    let backups = tempfile::tempdir()?;
+    let production = DeployOptions::default()
+        .env("production")
+        .min_running(Duration::from_secs(1))
+        .backup_dir(Some(backups.path().into()));
+    let plan = deployer.plan(&stack("two")?, &production).await?;
+    assert!(plan.steps.iter().any(|s| s.describe().starts_with("back up:")), "{:?}", plan.steps);
+    let out = deployer.apply(&stack("two")?, &production, &RecordingObserver::default()).await?;
+    let release = out.release.expect("a release").id.to_string();
+    let kept = slipway::backup::BackupStore::new(backups.path()).list().await?;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].1.service.as_deref(), Some("db"));
+    assert_eq!(kept[0].1.release.as_deref(), Some(release.as_str()));
     Ok(())
 }

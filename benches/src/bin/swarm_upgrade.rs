@@ -13,8 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use slipway::deploy::{DeployOptions, Deployer};
-use slipway::engine::{ConnectOptions, Connection};
-use slipway::swarm::SwarmDeployer;
 use slipway::NoopObserver;
 use slipway_e2e::swarm::TestSwarm;
 use slipway_e2e::{images, names};
@@ -103,9 +101,8 @@ async fn main() -> anyhow::Result<()> {
         tags.push(swarm.push(&images::demo_image_version(v).await?, &format!("swarm/bench:{v}"))?);
     }
     let m = &swarm.manager;
-    let options = ConnectOptions::host(Some(&m.ssh_url())).ssh_config(Some(m.ssh_config()));
-    let deployer =
-        SwarmDeployer::connect(&Connection::resolve(&options)?).await?.update_timeout(Duration::from_secs(180));
+    // The bridge registry needs auth and the nodes have no login: both sides send credentials.
+    let deployer = swarm.deployer(Duration::from_secs(180)).await?;
     let dir = tempfile::tempdir()?;
     let project = names::unique("swarmbench");
     let port = 19000 + (std::process::id() % 1000) as u16;
@@ -146,7 +143,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = tokio::time::timeout(
         Duration::from_secs(200),
         tokio::process::Command::new("docker")
-            .args(["-H", &socket, "service", "update", "--quiet", "--detach=false", "--image", &image, &service])
+            .args(["-H", &socket, "service", "update", "--quiet", "--detach=false", "--with-registry-auth"])
+            .args(["--image", &image, &service])
             .output(),
     )
     .await;

@@ -355,8 +355,10 @@ class Stack:
         tag: Optional[str] = None,
         policy_file: Optional[Union[str, "os.PathLike[str]"]] = None,
         context: Optional[str] = None,
+        target: Optional[Literal["host", "docker", "swarm", "kubernetes"]] = None,
+        namespace: Optional[str] = None,
     ) -> list[dict[str, Any]]:
-        """Deploy room: the steps a deploy would run (changes nothing); `tag` as in `deploy`."""
+        """Deploy room: the steps a deploy would run (changes nothing); `tag` and `target` as in `deploy`."""
     def deploy(
         self,
         env: str = "default",
@@ -371,8 +373,15 @@ class Stack:
         policy_file: Optional[Union[str, "os.PathLike[str]"]] = None,
         lease: Optional[float] = None,
         context: Optional[str] = None,
+        target: Optional[Literal["host", "docker", "swarm", "kubernetes"]] = None,
+        with_registry_auth: bool = False,
+        namespace: Optional[str] = None,
     ) -> dict[str, Any]:
         """Deploy room: deploy; {"release": dict | None, "steps": [...], "events": [...]}.
+
+        `target="swarm"` (as `--target swarm`; default: the stack's `x-slipway.target`, else the
+        host) deploys on the Swarm whose manager `host`/`context` name; `with_registry_auth=True`
+        (as `--with-registry-auth`) sends Docker's registry credentials so every node can pull.
 
         The arguments mean what the CLI's flags mean (one request type in the core): `tag` sets
         IMAGE_TAG for interpolation (the stack is loaded again with it) and the release's
@@ -389,12 +398,25 @@ class Stack:
         "step_done" | "hook_done" | ...}}). Raises DeployError / PolicyViolation."""
 
 # --- deploy --------------------------------------------------------------------------------------
-def history(project: str, host: Optional[str] = None, context: Optional[str] = None) -> list[dict[str, Any]]:
-    """Release records of a project on the host, oldest first. ``host`` is what ``-H`` takes
+def history(
+    project: str,
+    host: Optional[str] = None,
+    context: Optional[str] = None,
+    target: Optional[Literal["host", "docker", "swarm", "kubernetes"]] = None,
+    namespace: Optional[str] = None,
+) -> list[dict[str, Any]]:
+    """Release records of a project on the host (``target="swarm"``: on the Swarm), oldest first. ``host`` is what ``-H`` takes
     (``unix://``, ``tcp://``, ``https://``, ``ssh://[user@]host[:port]``) and ``context`` a Docker
     context (as ``--context``); by default the environment decides (``DOCKER_HOST``, contexts)."""
-def status(project: str, host: Optional[str] = None, context: Optional[str] = None) -> dict[str, Any]:
-    """What runs for a project: current release and containers with roles and health."""
+def status(
+    project: str,
+    host: Optional[str] = None,
+    context: Optional[str] = None,
+    target: Optional[Literal["host", "docker", "swarm", "kubernetes"]] = None,
+    namespace: Optional[str] = None,
+) -> dict[str, Any]:
+    """What runs for a project: current release and containers with roles and health
+    (``target="swarm"``: one entry per task, named ``service.slot@node``)."""
 def rollback(
     project: str,
     to: Optional[int] = None,
@@ -407,8 +429,11 @@ def rollback(
     policy_file: Optional[Union[str, "os.PathLike[str]"]] = None,
     lease: Optional[float] = None,
     context: Optional[str] = None,
+    target: Optional[Literal["host", "docker", "swarm", "kubernetes"]] = None,
+    with_registry_auth: bool = False,
+    namespace: Optional[str] = None,
 ) -> dict[str, Any]:
-    """Deploy a recorded release again (the previous successful one when `to` is None), with the
+    """Deploy a recorded release again (``target="swarm"``: the recorded service specs on the Swarm) (the previous successful one when `to` is None), with the
     exact environment it ran with and the same options as Stack.deploy (the environment's pins
     and backup apply); {"release", "steps", "events"} as Stack.deploy."""
 

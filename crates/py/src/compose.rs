@@ -113,7 +113,8 @@ impl PyStack {
             policy_file,
             pull: None,
         };
-        crate::deploy::plan(py, stack, args, crate::deploy::Where { host, context, target, namespace })
+        let at = crate::target::Where { target, namespace, ..crate::target::Where::engine(host, context) };
+        crate::deploy::plan(py, stack, args, at)
     }
 
     /// Deploy room: deploy this stack (health-gated, undone on failure, recorded on the host).
@@ -123,9 +124,11 @@ impl PyStack {
     /// version; the environment's policy decides the backup before any change (production takes
     /// one); `backup=False` skips it where the policy allows, `backup=True` forces one; `pull`
     /// ("always", "missing", "never") overrides every service's `pull_policy`. Ctrl-C undoes the
-    /// deploy and releases its lock, then raises `KeyboardInterrupt`. `target="kubernetes"`
+    /// deploy and releases its lock, then raises `KeyboardInterrupt`. `target="swarm"` deploys on
+    /// the Swarm the engine manages (default: the stack's `x-slipway.target`), with
+    /// `with_registry_auth=True` sending the registry credentials to the nodes. `target="kubernetes"`
     /// deploys to a cluster (`context=` names the kubeconfig context, `namespace=` the namespace).
-    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, backup=None, backup_dir=None, policy_file=None, lease=None, context=None, target=None, namespace=None))]
+    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, backup=None, backup_dir=None, policy_file=None, lease=None, context=None, target=None, with_registry_auth=false, namespace=None))]
     #[allow(clippy::too_many_arguments)]
     fn deploy(
         &self,
@@ -143,6 +146,7 @@ impl PyStack {
         lease: Option<f64>,
         context: Option<String>,
         target: Option<String>,
+        with_registry_auth: bool,
         namespace: Option<String>,
     ) -> PyResult<Py<PyAny>> {
         let stack = self.tagged(py, tag.as_deref())?;
@@ -157,7 +161,8 @@ impl PyStack {
             policy_file,
             pull,
         };
-        crate::deploy::deploy(py, stack, args, dry_run, crate::deploy::Where { host, context, target, namespace })
+        let at = crate::target::Where { target, with_registry_auth, namespace, ..crate::target::Where::engine(host, context) };
+        crate::deploy::deploy(py, stack, args, dry_run, at)
     }
 
     fn __repr__(&self) -> String {

@@ -8,48 +8,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use slipway::deploy::{BackupChoice, CancellationToken, DeployRequest, Deployer, DockerHost, ReleaseId};
+use slipway::deploy::{BackupChoice, CancellationToken, DeployRequest, ReleaseId};
 
 use crate::convert::to_py_object;
 use crate::errors::to_py;
 use crate::runtime::{block_on_cancellable, block_on_interruptible};
-
-/// Where a deploy goes: the keyword arguments `host=`, `context=`, `target=`, `namespace=`
-/// (as the CLI's `-H`, `--context`, `--target`, `--namespace`).
-#[derive(Debug, Clone, Default)]
-pub struct Where {
-    /// The engine (`-H`), for the host target.
-    pub host: Option<String>,
-    /// A Docker context, or with `target="kubernetes"` the kubeconfig context.
-    pub context: Option<String>,
-    /// `None` or `"host"`: one Docker engine; `"kubernetes"`: a namespace of a cluster.
-    pub target: Option<String>,
-    /// With `target="kubernetes"`: the namespace (default: the context's).
-    pub namespace: Option<String>,
-}
-
-impl Where {
-    /// Check the target's name before anything runs.
-    pub fn checked(self) -> PyResult<Self> {
-        match self.target.as_deref() {
-            None | Some("host") | Some("docker") | Some("kubernetes") => Ok(self),
-            Some(other) => Err(invalid(format!("target={other:?}: use \"host\" or \"kubernetes\""))),
-        }
-    }
-}
-
-/// The deployer `w` names; every function here goes through the core's `Deployer` seam.
-async fn deployer(w: Where) -> Result<Box<dyn Deployer>, slipway::Error> {
-    if w.target.as_deref() == Some("kubernetes") {
-        let cluster =
-            slipway::kubernetes::deploy::Cluster::connect(w.context.as_deref(), w.namespace.as_deref()).await?;
-        let opts = slipway::kubernetes::deploy::KubeDeployOptions::default();
-        return Ok(Box::new(slipway::kubernetes::deploy::KubernetesDeployer::new(cluster, opts)));
-    }
-    let options = slipway::engine::ConnectOptions::host(w.host.as_deref()).context(w.context.as_deref());
-    let connection = slipway::engine::Connection::resolve(&options).map_err(slipway::deploy::DeployError::from)?;
-    Ok(Box::new(DockerHost::connect(&connection).await?))
-}
+use crate::target::Where;
 
 fn invalid(msg: String) -> PyErr {
     to_py(slipway::Error::from(slipway::deploy::DeployError::Invalid(msg)))
@@ -109,9 +73,8 @@ impl RequestArgs {
 /// The plan of `stack` against the target, as a list of step dicts.
 pub fn plan(py: Python<'_>, stack: slipway::stack::StackSpec, args: RequestArgs, at: Where) -> PyResult<Py<PyAny>> {
     let opts = args.request()?.options().map_err(to_py)?;
-    let at = at.checked()?;
-    let plan =
-        block_on_interruptible(py, async move { deployer(at).await?.plan(&stack, &opts).await })?.map_err(to_py)?;
+    let plan = block_on_interruptible(py, async move { at.deployer(Some(&stack)).await?.plan(&stack, &opts).await })?
+        .map_err(to_py)?;
     to_py_object(py, &plan.steps)
 }
 
@@ -127,16 +90,16 @@ pub fn deploy(
 ) -> PyResult<Py<PyAny>> {
     let token = CancellationToken::new();
     let opts = args.request()?.options().map_err(to_py)?.cancel(token.clone());
-    let at = at.checked()?;
     if dry_run {
         let plan =
-            block_on_interruptible(py, async move { deployer(at).await?.plan(&stack, &opts).await })?.map_err(to_py)?;
+            block_on_interruptible(py, async move { at.deployer(Some(&stack)).await?.plan(&stack, &opts).await })?
+                .map_err(to_py)?;
         return to_py_object(py, &serde_json::json!({ "release": null, "steps": plan.steps, "events": [] }));
     }
     let events = slipway::RecordingObserver::new();
     let recorder = events.clone();
     let out = block_on_cancellable(py, token, async move {
-        let d = deployer(at).await?;
+        let d = at.deployer(Some(&stack)).await?;
         d.apply(&stack, &opts, &recorder).await
     })?
     .map_err(to_py)?;
@@ -144,7 +107,7 @@ pub fn deploy(
     to_py_object(py, &result)
 }
 
-/// Release records of `project`, oldest first (`target="kubernetes"`: the cluster's records).
+/// Release records of `project`, oldest first (`target="swarm"`: the records on the Swarm; `target="kubernetes"`: the cluster's).
 #[pyfunction]
 #[pyo3(signature = (project, host=None, context=None, target=None, namespace=None))]
 fn history(
@@ -155,14 +118,14 @@ fn history(
     target: Option<String>,
     namespace: Option<String>,
 ) -> PyResult<Py<PyAny>> {
-    let at = Where { host, context, target, namespace }.checked()?;
+    let at = Where { target, namespace, ..Where::engine(host, context) };
     let list =
-        block_on_interruptible(py, async move { deployer(at).await?.history(&project).await })?.map_err(to_py)?;
+        block_on_interruptible(py, async move { at.deployer(None).await?.history(&project).await })?.map_err(to_py)?;
     to_py_object(py, &list)
 }
 
-/// What runs for `project`: `{"project", "current", "containers"}` (`target="kubernetes"`: its
-/// pods, with readiness as health).
+/// What runs for `project`: `{"project", "current", "containers"}` (`target="swarm"`: one entry
+/// per task, named `service.slot@node`).
 #[pyfunction]
 #[pyo3(signature = (project, host=None, context=None, target=None, namespace=None))]
 fn status(
@@ -173,15 +136,16 @@ fn status(
     target: Option<String>,
     namespace: Option<String>,
 ) -> PyResult<Py<PyAny>> {
-    let at = Where { host, context, target, namespace }.checked()?;
-    let st = block_on_interruptible(py, async move { deployer(at).await?.status(&project).await })?.map_err(to_py)?;
+    let at = Where { target, namespace, ..Where::engine(host, context) };
+    let st =
+        block_on_interruptible(py, async move { at.deployer(None).await?.status(&project).await })?.map_err(to_py)?;
     to_py_object(py, &st)
 }
 
 /// Deploy a recorded release again (`to=None`: the successful release before the current one),
 /// with the same options as `Stack.deploy`: the environment's policy (pins, backup) applies.
 #[pyfunction]
-#[pyo3(signature = (project, to=None, host=None, lock_wait=None, env="default", retain=5, backup=None, backup_dir=None, policy_file=None, lease=None, context=None, target=None, namespace=None))]
+#[pyo3(signature = (project, to=None, host=None, lock_wait=None, env="default", retain=5, backup=None, backup_dir=None, policy_file=None, lease=None, context=None, target=None, with_registry_auth=false, namespace=None))]
 #[allow(clippy::too_many_arguments)]
 fn rollback(
     py: Python<'_>,
@@ -197,9 +161,10 @@ fn rollback(
     lease: Option<f64>,
     context: Option<String>,
     target: Option<String>,
+    with_registry_auth: bool,
     namespace: Option<String>,
 ) -> PyResult<Py<PyAny>> {
-    let at = Where { host, context, target, namespace }.checked()?;
+    let at = Where { target, with_registry_auth, namespace, ..Where::engine(host, context) };
     let args = RequestArgs {
         env: env.to_string(),
         tag: None,
@@ -216,7 +181,7 @@ fn rollback(
     let events = slipway::RecordingObserver::new();
     let recorder = events.clone();
     let out = block_on_cancellable(py, token, async move {
-        deployer(at).await?.rollback(&project, to.map(ReleaseId), &opts, &recorder).await
+        at.deployer(None).await?.rollback(&project, to.map(ReleaseId), &opts, &recorder).await
     })?
     .map_err(to_py)?;
     let result = serde_json::json!({ "release": out.release, "steps": out.plan.steps, "events": events.events() });

@@ -15,6 +15,7 @@ mod proxy;
 mod reference;
 mod registry;
 mod runtime;
+mod target;
 
 use pyo3::prelude::*;
 

@@ -94,7 +94,7 @@ pub fn free_port() -> anyhow::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-fn bcrypt_line(user: &str, password: &str) -> anyhow::Result<String> {
+pub(crate) fn bcrypt_line(user: &str, password: &str) -> anyhow::Result<String> {
     // `htpasswd -nbB` when apache2-utils is there, else python3's crypt module.
     if let Ok(out) = std::process::Command::new("htpasswd").args(["-nbB", user, password]).output() {
         if out.status.success() {

@@ -32,6 +32,9 @@ pub struct Target {
     /// `--namespace` (kubernetes room).
     #[command(flatten)]
     pub kube: super::kubernetes::KubeTarget,
+    /// `--with-registry-auth` (swarm room).
+    #[command(flatten)]
+    pub swarm: super::swarm::SwarmArgs,
 }
 
 impl Target {

@@ -34,9 +34,19 @@ pub fn wanted(target: &Target, stack: Option<&StackSpec>) -> bool {
     }
 }
 
+/// The Swarm target's own flags.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct SwarmArgs {
+    /// With the Swarm target: send the registry credentials of Docker's config.json (helpers
+    /// included) with every service, so that every node can pull from a private registry (as
+    /// `docker stack deploy --with-registry-auth`). They are never shown or recorded.
+    #[arg(long = "with-registry-auth")]
+    pub with_registry_auth: bool,
+}
+
 async fn connect(target: &Target) -> Result<SwarmDeployer, slipway::Error> {
     let connection = target.engine.resolve().map_err(slipway::deploy::DeployError::from)?;
-    SwarmDeployer::connect(&connection).await
+    Ok(SwarmDeployer::connect(&connection).await?.with_registry_auth(target.swarm.with_registry_auth))
 }
 
 /// The deployer the flags name.

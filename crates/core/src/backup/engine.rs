@@ -43,18 +43,22 @@ pub(crate) async fn service_container(
     project: &str,
     service: &str,
 ) -> Result<ServiceContainer, BackupError> {
-    let filters: HashMap<&str, Vec<String>> = HashMap::from([
-        (
-            "label",
-            vec![format!("com.docker.compose.project={project}"), format!("com.docker.compose.service={service}")],
-        ),
-        ("status", vec!["running".to_string()]),
-    ]);
-    let opts = ListContainersOptionsBuilder::new().all(false).filters(&filters).build();
-    let mut list = docker
-        .list_containers(Some(opts))
-        .await
-        .map_err(BackupError::engine(format!("listing containers of {project}/{service}")))?;
+    let compose =
+        vec![format!("com.docker.compose.project={project}"), format!("com.docker.compose.service={service}")];
+    // swarm room: a Swarm task of `<project>_<service>` on this engine's node.
+    let swarm = vec![format!("{STACK_NAMESPACE}={project}"), format!("{SWARM_SERVICE}={project}_{service}")];
+    let mut list = Vec::new();
+    for labels in [compose, swarm] {
+        let filters: HashMap<&str, Vec<String>> =
+            HashMap::from([("label", labels), ("status", vec!["running".to_string()])]);
+        let opts = ListContainersOptionsBuilder::new().all(false).filters(&filters).build();
+        list.extend(
+            docker
+                .list_containers(Some(opts))
+                .await
+                .map_err(BackupError::engine(format!("listing containers of {project}/{service}")))?,
+        );
+    }
     list.sort_by_key(|c| {
         let current = c.labels.as_ref().and_then(|l| l.get("dev.slipway.role")).is_some_and(|r| r == "current");
         (!current, c.names.clone().unwrap_or_default())
@@ -70,23 +74,32 @@ pub(crate) async fn service_container(
 
 /// `(service, image)` of every running container of `project`, by Compose's labels.
 pub(crate) async fn project_containers(docker: &Docker, project: &str) -> Result<Vec<(String, String)>, BackupError> {
-    let filters: HashMap<&str, Vec<String>> = HashMap::from([
-        ("label", vec![format!("com.docker.compose.project={project}")]),
-        ("status", vec!["running".to_string()]),
-    ]);
-    let opts = ListContainersOptionsBuilder::new().all(false).filters(&filters).build();
-    let list = docker
-        .list_containers(Some(opts))
-        .await
-        .map_err(BackupError::engine(format!("listing containers of {project}")))?;
-    Ok(list
-        .into_iter()
-        .filter_map(|c| {
-            let service = c.labels.as_ref()?.get("com.docker.compose.service")?.clone();
+    let mut out = Vec::new();
+    for label in [format!("com.docker.compose.project={project}"), format!("{STACK_NAMESPACE}={project}")] {
+        let filters: HashMap<&str, Vec<String>> =
+            HashMap::from([("label", vec![label]), ("status", vec!["running".to_string()])]);
+        let opts = ListContainersOptionsBuilder::new().all(false).filters(&filters).build();
+        let list = docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(BackupError::engine(format!("listing containers of {project}")))?;
+        out.extend(list.into_iter().filter_map(|c| {
+            let l = c.labels.as_ref()?;
+            let service = match l.get("com.docker.compose.service") {
+                Some(s) => s.clone(),
+                // A Swarm task: `<project>_<service>`.
+                None => l.get(SWARM_SERVICE)?.strip_prefix(&format!("{project}_"))?.to_string(),
+            };
             Some((service, c.image.unwrap_or_default()))
-        })
-        .collect())
+        }));
+    }
+    Ok(out)
 }
+
+/// The stack label docker's Swarm puts on task containers (also `swarm::STACK_NAMESPACE`).
+const STACK_NAMESPACE: &str = "com.docker.stack.namespace";
+/// The Swarm service a task container belongs to.
+const SWARM_SERVICE: &str = "com.docker.swarm.service.name";
 
 /// What a command printed and how it exited.
 #[derive(Debug)]

@@ -177,8 +177,9 @@ pub async fn pull(docker: &Docker, image: &str) -> Result<(), DeployError> {
     Ok(())
 }
 
-/// The engine's `X-Registry-Auth` for the image's registry; `None` when anonymous.
-async fn credentials_for(image: &str) -> Result<Option<DockerCredentials>, DeployError> {
+/// The engine's `X-Registry-Auth` for the image's registry (Docker's `config.json`, helpers
+/// included); `None` when anonymous. Also what a Swarm target passes with its services.
+pub(crate) async fn credentials_for(image: &str) -> Result<Option<DockerCredentials>, DeployError> {
     let Ok(reference) = crate::ImageRef::parse(image) else { return Ok(None) };
     let registry = reference.registry().to_string();
     let found = from_docker_config(&registry)

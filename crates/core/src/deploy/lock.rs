@@ -56,7 +56,9 @@ pub fn margin_for(length: Option<Duration>) -> Duration {
 }
 
 impl Lease {
-    fn from_labels(l: &HashMap<String, String>) -> Self {
+    /// The lease a lock's labels describe (holder, since, expiry, length); every target's lock
+    /// carries the same labels ([`lease_labels`]).
+    pub(crate) fn from_labels(l: &HashMap<String, String>) -> Self {
         let time = |k: &str| l.get(k).and_then(|s| DateTime::parse_from_rfc3339(s).ok()).map(|t| t.with_timezone(&Utc));
         Self {
             holder: l.get(labels::LOCK_HOLDER).cloned().unwrap_or_else(|| "unknown".into()),
@@ -66,13 +68,27 @@ impl Lease {
         }
     }
 
-    fn renewed(mut self, renewal: Option<DateTime<Utc>>) -> Self {
+    pub(crate) fn renewed(mut self, renewal: Option<DateTime<Utc>>) -> Self {
         self.expires = match (self.expires, renewal) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
         self
     }
+}
+
+/// The labels of a lock taken now by this process with a lease of `lease`: holder
+/// (`user@host pid=N`), host, pid, since, expiry and length. Shared by every target's lock.
+pub(crate) fn lease_labels(now: DateTime<Utc>, lease: Duration) -> HashMap<String, String> {
+    let expires = now + chrono::Duration::from_std(lease).unwrap_or_default();
+    HashMap::from([
+        (labels::LOCK_HOLDER.to_string(), format!("{} pid={}", who(), std::process::id())),
+        (labels::LOCK_HOST.to_string(), host_name()),
+        (labels::LOCK_PID.to_string(), std::process::id().to_string()),
+        (labels::LOCK_SINCE.to_string(), now.to_rfc3339()),
+        (labels::LOCK_EXPIRES.to_string(), expires.to_rfc3339()),
+        (labels::LOCK_LEASE.to_string(), lease.as_secs().to_string()),
+    ])
 }
 
 /// `Some(why)` when `lease` has expired at `now`: its newest expiry plus `margin` has passed (a
@@ -133,17 +149,8 @@ impl DeployLock {
                 return Err(cancelled(project, &name));
             }
             let image = super::env_store::any_image(docker).await?;
-            let now = Utc::now();
-            let expires = now + chrono::Duration::from_std(lease).unwrap_or_default();
-            let labels = HashMap::from([
-                (labels::LOCK.to_string(), project.to_string()),
-                (labels::LOCK_HOLDER.to_string(), format!("{} pid={}", who(), std::process::id())),
-                (labels::LOCK_HOST.to_string(), host_name()),
-                (labels::LOCK_PID.to_string(), std::process::id().to_string()),
-                (labels::LOCK_SINCE.to_string(), now.to_rfc3339()),
-                (labels::LOCK_EXPIRES.to_string(), expires.to_rfc3339()),
-                (labels::LOCK_LEASE.to_string(), lease.as_secs().to_string()),
-            ]);
+            let mut labels = lease_labels(Utc::now(), lease);
+            labels.insert(labels::LOCK.to_string(), project.to_string());
             let body = ContainerCreateBody {
                 image: Some(image),
                 labels: Some(labels),
@@ -220,6 +227,18 @@ fn cancelled(project: &str, lock: &str) -> DeployError {
 
 /// Renew the lease every quarter of its length until `stop`.
 async fn renew(docker: Docker, id: String, lease: Duration, stop: CancellationToken) {
+    renew_every(lease, stop, &id, |expires| write_renewal(&docker, &id, expires)).await
+}
+
+/// Every quarter of `lease` until `stop`, `write` a new expiry (now + `lease`), each write bounded
+/// by a quarter lease; a failed write is logged (the lease then expires by itself). Every target's
+/// lock renews through this.
+pub(crate) async fn renew_every<F, Fut, E>(lease: Duration, stop: CancellationToken, lock: &str, mut write: F)
+where
+    F: FnMut(DateTime<Utc>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
     let every = lease / 4;
     loop {
         tokio::select! {
@@ -227,11 +246,10 @@ async fn renew(docker: Docker, id: String, lease: Duration, stop: CancellationTo
             _ = stop.cancelled() => return,
         }
         let expires = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
-        let write = tokio::time::timeout(lease / 4, write_renewal(&docker, &id, expires)).await;
-        match write {
+        match tokio::time::timeout(every, write(expires)).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(lock = %id, error = %e, "could not renew the deploy lock's lease"),
-            Err(_) => tracing::warn!(lock = %id, "renewing the deploy lock's lease timed out"),
+            Ok(Err(e)) => tracing::warn!(lock = %lock, error = %e, "could not renew the deploy lock's lease"),
+            Err(_) => tracing::warn!(lock = %lock, "renewing the deploy lock's lease timed out"),
         }
     }
 }

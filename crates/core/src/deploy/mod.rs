@@ -41,6 +41,7 @@ mod undo;
 
 pub use container_spec::{container_plan, network_create, volume_create, ContainerPlan};
 pub use docker_host::DockerHost;
+pub(crate) use engine::credentials_for;
 pub use env_store::{without_env_values, EnvValues};
 pub use error::{DeployError, ResolveFailure};
 pub use event::DeployEvent;
@@ -48,12 +49,14 @@ pub use hooks::{
     check_hooks, hook_specs, hook_timeout, hooks_of, BeforeChange, Hook, HookPoint, HookSite, HookSpec, OnFailure,
 };
 pub use lock::{judge as judge_lease, margin_for, DeployLock, Lease, CLOCK_SKEW_MARGIN};
+pub(crate) use lock::{lease_labels, renew_every};
 pub use options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 pub use plan::{plan, plan_with, Plan, PlanOptions, Step};
 pub use prune::{prune, PruneReport};
 pub use record::VolumeRecords;
 pub use release::{canonical_json, config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService};
 pub use request::{load_for_deploy, with_image_tag, DeployRequest};
+pub(crate) use requirements::before_change_hooks;
 pub use requirements::{
     backup_decision, check_cancelled, check_release_policy, takes_backup, BackupChoice, Requirements,
 };

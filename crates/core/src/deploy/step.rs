@@ -77,6 +77,20 @@ pub enum Step {
         /// Replica number.
         replica: u32,
     },
+    /// Create or update an orchestrated service in place (Swarm): the orchestrator replaces its
+    /// tasks in `order`, `parallelism` at a time, health-gated; a spec unchanged is not sent.
+    UpdateService {
+        /// Service.
+        service: String,
+        /// The image it runs now (`None`: the service is new).
+        from: Option<String>,
+        /// The image it will run (pinned by digest).
+        to: String,
+        /// `start-first` or `stop-first`.
+        order: String,
+        /// Tasks replaced at once (0: all).
+        parallelism: u64,
+    },
     /// Wait (bounded) until the new replica is healthy.
     WaitHealthy {
         /// Service.
@@ -162,6 +176,17 @@ impl Step {
             Step::RemoveOrphan { name, .. } => format!("remove orphan container {name}"),
             Step::RunOneOff { service } => format!("run one-off {service}"),
             Step::StartReplica { service, replica } => format!("start {service} replica {replica}"),
+            Step::UpdateService { service, from, to, order, parallelism } => {
+                let at_once = match parallelism {
+                    0 => "all at once".to_string(),
+                    n => format!("{n} at a time"),
+                };
+                match from {
+                    Some(from) if from == to => format!("update service {service} ({to}; {order}, {at_once})"),
+                    Some(from) => format!("update service {service}: {from} -> {to} ({order}, {at_once})"),
+                    None => format!("create service {service}: {to}"),
+                }
+            }
             Step::WaitHealthy { service, replica, gate } => {
                 format!("wait for {service} replica {replica} ({})", gate.describe())
             }
@@ -180,6 +205,7 @@ impl Step {
         match self {
             Step::RunOneOff { service }
             | Step::StartReplica { service, .. }
+            | Step::UpdateService { service, .. }
             | Step::WaitHealthy { service, .. }
             | Step::RouteSwitch { service, .. }
             | Step::StopOld { service, .. } => Some(service),

@@ -3,47 +3,42 @@
 //! networks -> specs -> release (jobs, levels, health-gated, undo) -> record -> unlock.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::prune::SwarmPruneReport;
 use async_trait::async_trait;
+use bollard::models::ServiceSpec;
 use bollard::Docker;
-use serde::Serialize;
 
-use super::convert::{self, ObjectNames, UpdateDefaults};
+use super::backup::run_before_change;
+use super::convert::{self, ObjectNames};
+use super::convert_update::UpdateDefaults;
 use super::error::SwarmError;
 use super::job::job_spec;
-use super::objects::{self, ObjectKind};
-use super::records::{self, SwarmLock, SwarmRecord};
+use super::lock::SwarmLock;
+use super::objects;
+use super::plan::{swarm_plan, PlanInput};
+use super::records::{self, SwarmRecord};
+use super::registry_auth::{image_of, RegistryAuth};
 use super::release::{self, Bounds};
-use super::rollout::{levels, spec_hash};
+use super::rollout::{self, levels, spec_hash};
 use super::status::{swarm_status, SwarmStatus};
 use super::warnings::{findings, Severity};
 use crate::deploy::{
-    check_policy, is_oneoff, labels, resolve_images, ContainerStatus, DeployEvent, DeployOptions, DeployOutcome,
-    Deployer, DesiredRelease, Plan, Release, ReleaseId, Status, Step,
+    backup_decision, before_change_hooks, check_cancelled, check_policy, is_oneoff, labels, resolve_images,
+    BeforeChange, ContainerStatus, DeployEvent, DeployOptions, DeployOutcome, Deployer, DesiredRelease, Plan, Release,
+    ReleaseId, Status,
 };
 use crate::events::{Event, Observer};
 use crate::stack::StackSpec;
-
-/// A Swarm lock older than this is taken over. Swarm configs cannot be renewed in place, so the
-/// Swarm lock is not yet a lease like the Docker host's (`deploy::Lease`).
-const SWARM_LOCK_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// A Swarm, through one of its managers.
 #[derive(Debug, Clone)]
 pub struct SwarmDeployer {
     docker: Docker,
     bounds: Bounds,
-}
-
-/// What `prune` removed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct SwarmPruneReport {
-    /// Release records removed (ids).
-    pub releases: Vec<String>,
-    /// Secrets and configs removed (names).
-    pub objects: Vec<String>,
+    registry_auth: bool,
 }
 
 impl SwarmDeployer {
@@ -51,7 +46,14 @@ impl SwarmDeployer {
     pub fn new(docker: Docker) -> Self {
         let bounds =
             Bounds { update: Duration::from_secs(180), job: Duration::from_secs(300), settle: Duration::from_secs(3) };
-        Self { docker, bounds }
+        Self { docker, bounds, registry_auth: false }
+    }
+
+    /// Send the operator's registry credentials with every service (`--with-registry-auth`), so
+    /// that every node can pull from a private registry (see `registry_auth`).
+    pub fn with_registry_auth(mut self, yes: bool) -> Self {
+        self.registry_auth = yes;
+        self
     }
 
     /// The manager `connection` names, API version negotiated.
@@ -91,34 +93,7 @@ impl SwarmDeployer {
     /// Keep the last `keep` release records (and the current one); remove the older ones and the
     /// secrets and configs no kept record uses (Swarm refuses to remove those in use).
     pub async fn prune(&self, project: &str, keep: usize) -> Result<SwarmPruneReport, SwarmError> {
-        let all = records::list(&self.docker, project).await?;
-        let current = all.iter().rev().find(|(_, r)| r.release.outcome.is_success()).map(|(_, r)| r.release.id);
-        let cut = all.len().saturating_sub(keep.max(1));
-        let mut report = SwarmPruneReport::default();
-        let mut kept_objects: BTreeSet<String> = BTreeSet::new();
-        for (i, (id, r)) in all.iter().enumerate() {
-            if i >= cut || Some(r.release.id) == current {
-                kept_objects.extend(r.objects.iter().cloned());
-                continue;
-            }
-            self.docker.delete_config(id).await.map_err(|e| SwarmError::engine("remove release record", id, e))?;
-            report.releases.push(r.release.id.to_string());
-        }
-        for kind in [ObjectKind::Secret, ObjectKind::Config] {
-            for (name, id) in objects::list_names(&self.docker, kind, project).await? {
-                if kept_objects.contains(&name) {
-                    continue;
-                }
-                let removed = match kind {
-                    ObjectKind::Secret => self.docker.delete_secret(&id).await,
-                    ObjectKind::Config => self.docker.delete_config(&id).await,
-                };
-                if removed.is_ok() {
-                    report.objects.push(name);
-                }
-            }
-        }
-        Ok(report)
+        super::prune::prune(&self.docker, project, keep).await
     }
 
     async fn node_count(&self) -> Result<usize, SwarmError> {
@@ -130,19 +105,14 @@ impl SwarmDeployer {
         Ok(nodes.len())
     }
 
-    /// The pinned stack, the long-running specs and the jobs of a release of `stack`.
-    async fn specs(
+    /// The release of `stack` with every image pinned to a registry digest (nodes pull by digest).
+    async fn resolve(
         &self,
         stack: &StackSpec,
         opts: &DeployOptions,
         id: ReleaseId,
         observer: &dyn Observer,
-    ) -> crate::Result<(
-        DesiredRelease,
-        BTreeMap<String, bollard::models::ServiceSpec>,
-        BTreeMap<String, bollard::models::ServiceSpec>,
-        ObjectNames,
-    )> {
+    ) -> crate::Result<DesiredRelease> {
         let mut resolved = stack.clone();
         if let Some(p) = opts.pull {
             resolved.services.values_mut().for_each(|s| s.pull_policy = Some(p));
@@ -155,36 +125,80 @@ impl SwarmDeployer {
         }
         let mut desired = DesiredRelease::new(id, stack, &pinned);
         desired.version = opts.version.clone();
+        Ok(desired)
+    }
+
+    /// The long-running specs and the jobs of `desired`, with `objects`' names.
+    async fn specs(
+        &self,
+        desired: &DesiredRelease,
+        opts: &DeployOptions,
+        objects: &ObjectNames,
+    ) -> crate::Result<Specs> {
         let defaults = UpdateDefaults { nodes: self.node_count().await?, monitor: opts.min_running };
-        let objects = objects::ensure_objects(&self.docker, &desired.stack).await?;
-        objects::ensure_networks(&self.docker, &desired.stack).await?;
         let (mut specs, mut jobs) = (BTreeMap::new(), BTreeMap::new());
         for (name, svc) in &desired.stack.services {
-            let image = pinned.get(name).cloned().unwrap_or_default();
-            let mut spec = convert::service_spec(&desired.stack, svc, &image, &objects, &defaults);
+            let image = desired.services.get(name).map(|s| s.image.clone()).unwrap_or_default();
+            let mut spec = convert::service_spec(&desired.stack, svc, &image, objects, &defaults);
             let l = spec.labels.get_or_insert_with(HashMap::new);
-            l.insert(labels::PROJECT.into(), stack.name.clone());
+            l.insert(labels::PROJECT.into(), desired.project().to_string());
             l.insert(labels::SERVICE.into(), name.clone());
             let hash = spec_hash(&spec);
             let l = spec.labels.get_or_insert_with(HashMap::new);
             l.insert(labels::CONFIG_HASH.into(), hash);
-            l.insert(labels::RELEASE.into(), id.to_string());
+            l.insert(labels::RELEASE.into(), desired.id.to_string());
             if is_oneoff(&desired.stack, name) {
-                jobs.insert(name.clone(), job_spec(spec, &id.to_string()));
+                jobs.insert(name.clone(), job_spec(spec, &desired.id.to_string()));
             } else {
                 specs.insert(name.clone(), spec);
             }
         }
-        Ok((desired, specs, jobs, objects))
+        Ok(Specs { services: specs, jobs })
+    }
+
+    /// The plan of a release of `specs`, against what the Swarm runs now.
+    async fn plan_of(
+        &self,
+        desired: &DesiredRelease,
+        opts: &DeployOptions,
+        specs: &Specs,
+        hooks: &[Arc<dyn BeforeChange>],
+    ) -> crate::Result<Plan> {
+        let running = rollout::running_specs(&self.docker, desired.project()).await?;
+        let backups: Vec<String> = hooks.iter().map(|h| h.describe()).collect();
+        let jobs: BTreeSet<String> = specs.jobs.keys().cloned().collect();
+        Ok(swarm_plan(PlanInput {
+            project: desired.project(),
+            env: &opts.env,
+            release: desired.id,
+            backups: &backups,
+            levels: &levels(&desired.stack)?,
+            jobs: &jobs,
+            specs: &specs.services,
+            running: &running,
+        }))
+    }
+
+    /// The credentials to send with `specs` (none unless `with_registry_auth`).
+    async fn auth(&self, specs: &Specs, observer: &dyn Observer) -> crate::Result<RegistryAuth> {
+        if !self.registry_auth {
+            return Ok(RegistryAuth::default());
+        }
+        let images: Vec<String> = specs.services.values().chain(specs.jobs.values()).map(image_of).collect();
+        let auth = RegistryAuth::for_images(images.iter().map(String::as_str)).await?;
+        say(observer, format!("registry credentials sent with the services for: {}", auth.registries().join(", ")));
+        Ok(auth)
     }
 
     async fn locked<T>(
         &self,
         project: &str,
         opts: &DeployOptions,
+        observer: &dyn Observer,
         body: impl std::future::Future<Output = crate::Result<T>>,
     ) -> crate::Result<T> {
-        let lock = SwarmLock::acquire(&self.docker, project, opts.lock_wait, SWARM_LOCK_STALE_AFTER).await?;
+        let lock =
+            SwarmLock::acquire(&self.docker, project, opts.lock_wait, opts.lease, &opts.cancel, observer).await?;
         let result = body.await;
         let released = lock.release().await;
         let value = result?;
@@ -199,8 +213,14 @@ impl SwarmDeployer {
         specs: BTreeMap<String, bollard::models::ServiceSpec>,
         objects: Vec<String>,
     ) -> SwarmRecord {
-        SwarmRecord { release: desired.starting_record(parent), specs, objects }
+        SwarmRecord { release: desired.starting_record(parent), specs, objects, env_sha256: BTreeMap::new() }
     }
+}
+
+/// The long-running services' specs and the one-off jobs of a release, by compose name.
+struct Specs {
+    services: BTreeMap<String, ServiceSpec>,
+    jobs: BTreeMap<String, ServiceSpec>,
 }
 
 fn say(observer: &dyn Observer, text: String) {
@@ -237,19 +257,11 @@ impl Deployer for SwarmDeployer {
         check_policy(stack, &opts.env, opts.policy.as_ref())?;
         refuse_findings(stack, &crate::NoopObserver)?;
         let history = records::list(&self.docker, &stack.name).await?;
-        let id = next_id(&history);
-        let mut steps = Vec::new();
-        for level in levels(stack)? {
-            for name in level {
-                steps.push(if is_oneoff(stack, &name) {
-                    Step::RunOneOff { service: name }
-                } else {
-                    Step::StartReplica { service: name, replica: 1 }
-                });
-            }
-        }
-        steps.push(Step::RecordRelease { release: id });
-        Ok(Plan { project: stack.name.clone(), release: id, steps })
+        let desired = self.resolve(stack, opts, next_id(&history), &crate::NoopObserver).await?;
+        let objects = objects::object_names(&self.docker, &desired.stack).await?;
+        let specs = self.specs(&desired, opts, &objects).await?;
+        let hooks = before_change_hooks(&self.docker, opts)?;
+        self.plan_of(&desired, opts, &specs, &hooks).await
     }
 
     async fn apply(
@@ -260,15 +272,23 @@ impl Deployer for SwarmDeployer {
     ) -> crate::Result<DeployOutcome> {
         check_policy(stack, &opts.env, opts.policy.as_ref())?;
         refuse_findings(stack, observer)?;
-        self.locked(&stack.name, opts, async {
+        let hooks = before_change_hooks(&self.docker, opts)?;
+        self.locked(&stack.name, opts, observer, async {
             let history = records::list(&self.docker, &stack.name).await?;
-            let id = next_id(&history);
-            let (desired, specs, jobs, objects) = self.specs(stack, opts, id, observer).await?;
+            let desired = self.resolve(stack, opts, next_id(&history), observer).await?;
+            let draft = self.specs(&desired, opts, &objects::object_names(&self.docker, &desired.stack).await?).await?;
+            let plan = self.plan_of(&desired, opts, &draft, &hooks).await?;
+            check_cancelled(opts, &stack.name, "before the backup", "nothing was changed")?;
+            run_before_change(&self.docker, &hooks, &desired, &plan, backup_decision(opts)?, observer).await?;
+            let objects = objects::ensure_objects(&self.docker, &desired.stack).await?;
+            objects::ensure_networks(&self.docker, &desired.stack).await?;
+            let specs = self.specs(&desired, opts, &objects).await?;
+            let auth = self.auth(&specs, observer).await?;
             let parent = current(&history).map(|r| r.release.id);
-            let plan = self.plan(stack, opts).await?;
-            let record = self.record(&desired, parent, specs, object_list(&objects));
+            let record = self.record(&desired, parent, specs.services, object_list(&objects));
             let release =
-                release::run(&self.docker, record, &levels(&desired.stack)?, jobs, self.bounds, observer).await?;
+                release::run(&self.docker, record, &levels(&desired.stack)?, specs.jobs, self.bounds, &auth, observer)
+                    .await?;
             Ok(DeployOutcome { plan, release: Some(release) })
         })
         .await
@@ -281,7 +301,7 @@ impl Deployer for SwarmDeployer {
         opts: &DeployOptions,
         observer: &dyn Observer,
     ) -> crate::Result<DeployOutcome> {
-        self.locked(project, opts, async {
+        self.locked(project, opts, observer, async {
             let history = records::list(&self.docker, project).await?;
             let no = |what: String| SwarmError::NoRelease { project: project.into(), what };
             let cur = current(&history).map(|r| r.release.id);
@@ -301,16 +321,30 @@ impl Deployer for SwarmDeployer {
             let id = next_id(&history);
             let mut desired = DesiredRelease::from_record(id, &target.release);
             desired.rollback_of = Some(target.release.id);
-            let mut specs = target.specs.clone();
-            for spec in specs.values_mut() {
+            let mut services = target.specs.clone();
+            for (name, spec) in services.iter_mut() {
                 spec.labels.get_or_insert_with(HashMap::new).insert(labels::RELEASE.into(), id.to_string());
+                if let Some(want) = target.env_sha256.get(name) {
+                    records::restore_env_from_swarm(&self.docker, name, spec, want, target.release.id).await?;
+                }
             }
+            let specs = Specs { services, jobs: BTreeMap::new() };
+            let hooks = before_change_hooks(&self.docker, opts)?;
+            let plan = self.plan_of(&desired, opts, &specs, &hooks).await?;
+            run_before_change(&self.docker, &hooks, &desired, &plan, backup_decision(opts)?, observer).await?;
+            let auth = self.auth(&specs, observer).await?;
             say(observer, format!("rollback: re-applying the specs of release {}", target.release.id));
-            let record = self.record(&desired, cur, specs, target.objects.clone());
-            let plan = Plan { project: project.into(), release: id, steps: vec![Step::RecordRelease { release: id }] };
-            let release =
-                release::run(&self.docker, record, &levels(&desired.stack)?, BTreeMap::new(), self.bounds, observer)
-                    .await?;
+            let record = self.record(&desired, cur, specs.services, target.objects.clone());
+            let release = release::run(
+                &self.docker,
+                record,
+                &levels(&desired.stack)?,
+                BTreeMap::new(),
+                self.bounds,
+                &auth,
+                observer,
+            )
+            .await?;
             Ok(DeployOutcome { plan, release: Some(release) })
         })
         .await

@@ -74,14 +74,34 @@ pub enum SwarmError {
         logs: Vec<String>,
     },
     /// Another deploy holds the project's Swarm lock.
-    #[error("project {project} is being deployed on this Swarm by {holder} since {since}; retry later (--lock-wait)")]
+    #[error("project {project} is being deployed on this Swarm by {holder} since {since}; its lease runs until {expires} (renewed while the deploy runs); wait (--lock-wait) or retry later")]
     Locked {
         /// Project.
         project: String,
-        /// Holder.
+        /// Holder (`user@host pid=N`).
         holder: String,
-        /// Since when.
+        /// Since when (RFC 3339).
         since: String,
+        /// When its lease expires unless renewed (RFC 3339).
+        expires: String,
+    },
+    /// The environment's backup cannot reach a database: its task runs on another node.
+    #[error("service {service}: the pre-deploy backup runs through the manager ({manager}), but its task runs on node {}; pin it with `placement: {{constraints: [node.role == manager]}}` or deploy with --no-backup where the policy allows; nothing was changed", .nodes.join(", "))]
+    BackupOutOfReach {
+        /// Service (compose name).
+        service: String,
+        /// Nodes its running tasks are on.
+        nodes: Vec<String>,
+        /// The manager's node id.
+        manager: String,
+    },
+    /// A rollback target's environment is not kept on the Swarm any more.
+    #[error("release {release}, service {service}: its environment values are not kept on the Swarm (records hold only names and a hash; the service's current and previous specs differ from it); deploy that version's compose file instead; nothing was changed")]
+    EnvNotKept {
+        /// Release rolled back to.
+        release: String,
+        /// Service (compose name).
+        service: String,
     },
     /// No such release.
     #[error("project {project}: {what}; see `slipway history --target swarm -p {project}`")]
@@ -151,6 +171,7 @@ impl SwarmError {
             | SwarmError::ObjectContent { .. }
             | SwarmError::NoRelease { .. }
             | SwarmError::NotManager { .. } => ErrorKind::InvalidInput,
+            SwarmError::BackupOutOfReach { .. } => ErrorKind::PolicyRefused,
             _ => ErrorKind::Failed,
         }
     }

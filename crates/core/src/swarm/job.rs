@@ -50,10 +50,15 @@ pub fn job_spec(mut spec: ServiceSpec, release: &str) -> ServiceSpec {
 
 /// Run `spec` (already in job form) to completion within `timeout`; the job service is removed
 /// afterwards whatever happened.
-pub async fn run_job(docker: &Docker, spec: ServiceSpec, timeout: Duration) -> Result<JobOutcome, SwarmError> {
+pub async fn run_job(
+    docker: &Docker,
+    spec: ServiceSpec,
+    auth: Option<bollard::auth::DockerCredentials>,
+    timeout: Duration,
+) -> Result<JobOutcome, SwarmError> {
     let name = spec.name.clone().unwrap_or_default();
     let _ = docker.delete_service(&name).await; // a leftover of an interrupted deploy
-    docker.create_service(spec, None).await.map_err(|e| SwarmError::engine("create job", &name, e))?;
+    docker.create_service(spec, auth).await.map_err(|e| SwarmError::engine("create job", &name, e))?;
     let result = tokio::time::timeout(timeout, wait_done(docker, &name)).await;
     let logs = log_tail(docker, &name).await;
     let _ = docker.delete_service(&name).await;

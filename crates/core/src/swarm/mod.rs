@@ -3,16 +3,23 @@
 //! Swarm `ServiceSpec` (after docker/cli's `cli/compose/convert`), `warnings` lists what Swarm
 //! cannot honour before anything changes, `objects` creates networks and content-named secrets
 //! and configs, `rollout`/`progress` apply specs health-gated in dependency order, `job` runs
-//! one-offs as `replicated-job`s, `records` keeps history and the lock on the Swarm (configs),
+//! one-offs as `replicated-job`s, `records` keeps history on the Swarm (configs), `lock` the lease of a deploy,
 //! `status` shows tasks per node. `SwarmDeployer` implements [`crate::deploy::Deployer`].
 
+mod backup;
 mod convert;
+mod convert_task;
+mod convert_update;
 mod deployer;
 mod error;
 mod job;
+mod lock;
 mod objects;
+mod plan;
 mod progress;
+mod prune;
 mod records;
+mod registry_auth;
 mod release;
 mod rollout;
 mod settings;
@@ -20,17 +27,23 @@ mod status;
 mod warnings;
 
 #[cfg(test)]
+mod plan_tests;
+#[cfg(test)]
 mod tests;
 
-pub use convert::{
-    service_name, service_spec, update_order, ObjectNames, UpdateDefaults, STACK_IMAGE, STACK_NAMESPACE,
-};
-pub use deployer::{SwarmDeployer, SwarmPruneReport};
+pub use backup::backup_reach;
+pub use convert::{service_name, service_spec, ObjectNames, STACK_IMAGE, STACK_NAMESPACE};
+pub use convert_update::{update_order, UpdateDefaults};
+pub use deployer::SwarmDeployer;
 pub use error::{RolloutFailure, SwarmError};
 pub use job::{job_spec, JobOutcome};
+pub use lock::SwarmLock;
 pub use objects::object_name;
+pub use plan::{swarm_plan, update_step, PlanInput};
 pub use progress::{failing_task, progress, Progress};
-pub use records::{SwarmLock, SwarmRecord};
+pub use prune::SwarmPruneReport;
+pub use records::{env_sha256, restore_env, sealed, SwarmRecord};
+pub use registry_auth::RegistryAuth;
 pub use rollout::{levels, spec_hash};
 pub use settings::SwarmMode;
 pub use status::{task_health, ServiceStatus, SwarmStatus, TaskStatus};

@@ -75,6 +75,16 @@ fn content(
 /// Read every secret and config the services use, work out their names, and create the missing
 /// ones (labelled with project and key only). Returns the names by key.
 pub async fn ensure_objects(docker: &Docker, stack: &StackSpec) -> Result<ObjectNames, SwarmError> {
+    objects(docker, stack, true).await
+}
+
+/// The names [`ensure_objects`] would use, creating nothing (for a plan): objects that do not
+/// exist yet have no id.
+pub async fn object_names(docker: &Docker, stack: &StackSpec) -> Result<ObjectNames, SwarmError> {
+    objects(docker, stack, false).await
+}
+
+async fn objects(docker: &Docker, stack: &StackSpec, create_missing: bool) -> Result<ObjectNames, SwarmError> {
     let mut names = ObjectNames::default();
     let used = |kind: ObjectKind, key: &str| {
         stack.services.values().any(|s| match kind {
@@ -96,6 +106,13 @@ pub async fn ensure_objects(docker: &Docker, stack: &StackSpec) -> Result<Object
                 }
                 Some(bytes) => {
                     let name = object_name(&stack.name, key, &bytes);
+                    if !existing.contains_key(&name) && !create_missing {
+                        match kind {
+                            ObjectKind::Secret => names.secrets.insert(key.clone(), name),
+                            ObjectKind::Config => names.configs.insert(key.clone(), name),
+                        };
+                        continue;
+                    }
                     if !existing.contains_key(&name) {
                         create(docker, kind, &stack.name, key, &name, &bytes).await?;
                         existing = list_names(docker, kind, &stack.name).await?;

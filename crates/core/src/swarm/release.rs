@@ -11,6 +11,7 @@ use bollard::Docker;
 use super::error::{RolloutFailure, SwarmError};
 use super::job::run_job;
 use super::records::{self, SwarmRecord};
+use super::registry_auth::{image_of, RegistryAuth};
 use super::rollout::{self, Undo, Waited};
 use crate::deploy::{DeployEvent, Release, ReleaseOutcome};
 use crate::events::{Event, Observer};
@@ -30,22 +31,16 @@ fn say(observer: &dyn Observer, text: String) {
     observer.event(&Event::Deploy(DeployEvent::Message { text }));
 }
 
-fn image_of(spec: &ServiceSpec) -> String {
-    spec.task_template
-        .as_ref()
-        .and_then(|t| t.container_spec.as_ref())
-        .and_then(|c| c.image.clone())
-        .unwrap_or_default()
-}
-
 /// Run the release: `levels` (compose names by dependency depth), `specs` and `jobs` by compose
-/// name. Writes `record` (outcome set here) and returns it, or the failure after undoing.
+/// name, `auth` sent with each. Writes `record` (outcome set here, sealed) and returns its
+/// release (no environment value in it), or the failure after undoing.
 pub async fn run(
     docker: &Docker,
     mut record: SwarmRecord,
     levels: &[Vec<String>],
     jobs: BTreeMap<String, ServiceSpec>,
     bounds: Bounds,
+    auth: &RegistryAuth,
     observer: &dyn Observer,
 ) -> Result<Release, SwarmError> {
     let id = record.release.id.to_string();
@@ -54,7 +49,7 @@ pub async fn run(
     'levels: for level in levels {
         for name in level.iter().filter(|n| jobs.contains_key(*n)) {
             say(observer, format!("job {name}: running as a replicated-job"));
-            let outcome = run_job(docker, jobs[name].clone(), bounds.job).await;
+            let outcome = run_job(docker, jobs[name].clone(), auth.for_spec(&jobs[name]), bounds.job).await;
             match outcome {
                 Ok(o) => {
                     observer.event(&Event::Deploy(DeployEvent::OneOffDone {
@@ -83,7 +78,7 @@ pub async fn run(
         let services: Vec<(&String, &ServiceSpec)> =
             level.iter().filter_map(|n| record.specs.get(n).map(|s| (n, s))).collect();
         let results = futures::future::join_all(services.iter().map(|(name, spec)| async move {
-            let sent = rollout::send(docker, spec).await?;
+            let sent = rollout::send(docker, spec, auth.for_spec(spec)).await?;
             let Some(sent) = sent else { return Ok((None, Waited::Done)) };
             let waited = rollout::wait(docker, &sent, &image_of(spec), bounds.update, bounds.settle).await;
             let _ = name;
@@ -118,7 +113,7 @@ pub async fn run(
             docker.delete_service(&stale).await.map_err(|e| SwarmError::engine("remove service", &stale, e))?;
         }
         records::write(docker, &record).await?;
-        return Ok(record.release);
+        return Ok(records::sealed(&record).release);
     };
     say(observer, format!("release {id} failed at {service}; putting the previous release back"));
     let problems = rollout::undo_all(docker, undos, bounds.update).await;

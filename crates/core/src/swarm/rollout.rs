@@ -76,7 +76,11 @@ pub struct Sent {
 }
 
 /// Create or update `spec` (skipped when its hash equals the running one's): `None` = unchanged.
-pub async fn send(docker: &Docker, spec: &ServiceSpec) -> Result<Option<Sent>, SwarmError> {
+pub async fn send(
+    docker: &Docker,
+    spec: &ServiceSpec,
+    auth: Option<bollard::auth::DockerCredentials>,
+) -> Result<Option<Sent>, SwarmError> {
     let name = spec.name.clone().unwrap_or_default();
     let hash = spec.labels.as_ref().and_then(|l| l.get(labels::CONFIG_HASH)).cloned();
     match docker.inspect_service(&name, None::<InspectServiceOptions>).await {
@@ -89,7 +93,7 @@ pub async fn send(docker: &Docker, spec: &ServiceSpec) -> Result<Option<Sent>, S
             let version = current.version.and_then(|v| v.index).unwrap_or(0);
             let opts = UpdateServiceOptions { version: version as i32, ..Default::default() };
             docker
-                .update_service(&name, spec.clone(), opts, None)
+                .update_service(&name, spec.clone(), opts, auth)
                 .await
                 .map_err(|e| SwarmError::engine("update service", &name, e))?;
             let undo = Undo::Restore(name.clone(), Box::new(cur_spec));
@@ -97,7 +101,7 @@ pub async fn send(docker: &Docker, spec: &ServiceSpec) -> Result<Option<Sent>, S
         }
         Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
             docker
-                .create_service(spec.clone(), None)
+                .create_service(spec.clone(), auth)
                 .await
                 .map_err(|e| SwarmError::engine("create service", &name, e))?;
             Ok(Some(Sent {
@@ -186,7 +190,8 @@ pub async fn undo_all(docker: &Docker, undos: Vec<Undo>, timeout: Duration) -> V
                     .and_then(|t| t.container_spec.as_ref())
                     .and_then(|c| c.image.clone())
                     .unwrap_or_default();
-                let sent = match send(docker, &spec).await {
+                // No credentials: the Swarm keeps those the service was last sent with.
+                let sent = match send(docker, &spec, None).await {
                     Ok(s) => s,
                     Err(e) => {
                         problems.push(format!("restore {name}: {e}"));
@@ -212,6 +217,11 @@ pub async fn stale_services(
     project: &str,
     keep: &BTreeSet<String>,
 ) -> Result<Vec<String>, SwarmError> {
+    Ok(running_specs(docker, project).await?.into_keys().filter(|n| !keep.contains(n)).collect())
+}
+
+/// The specs of `project`'s services as the Swarm runs them now, by Swarm name.
+pub async fn running_specs(docker: &Docker, project: &str) -> Result<BTreeMap<String, ServiceSpec>, SwarmError> {
     let filters = HashMap::from([("label".to_string(), vec![format!("{}={project}", labels::PROJECT)])]);
     let list = docker
         .list_services(Some(bollard::query_parameters::ListServicesOptions {
@@ -220,5 +230,5 @@ pub async fn stale_services(
         }))
         .await
         .map_err(|e| SwarmError::engine("list services of", project, e))?;
-    Ok(list.into_iter().filter_map(|s| s.spec.and_then(|s| s.name)).filter(|n| !keep.contains(n)).collect())
+    Ok(list.into_iter().filter_map(|s| s.spec).filter_map(|s| Some((s.name.clone()?, s))).collect())
 }

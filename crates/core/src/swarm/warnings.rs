@@ -102,27 +102,21 @@ pub fn findings(stack: &StackSpec) -> Vec<Finding> {
             );
         }
         if !h.security_opt.is_empty() {
-            push(&mut out, Warning, svc, "security_opt", "not supported by Swarm services; ignored");
-        }
-        if !h.ulimits.is_empty() || !h.ulimits_single.is_empty() {
             push(
                 &mut out,
                 Warning,
                 svc,
-                "ulimits",
-                "Swarm services take ulimits from API 1.41+ engines only through the CLI; ignored",
+                "security_opt",
+                "Swarm's API 1.41 has no per-task seccomp/apparmor/no-new-privileges (docker stack deploy ignores it too); ignored",
             );
         }
-        if !h.dns.is_empty() || !h.dns_search.is_empty() || !h.dns_opt.is_empty() {
-            push(&mut out, Warning, svc, "dns", "not applied by slipway's Swarm target yet; ignored");
-        }
-        if h.logging.is_some() {
+        if h.logging.as_ref().is_some_and(|l| l.driver.is_none() && !l.options.is_empty()) {
             push(
                 &mut out,
                 Warning,
                 svc,
-                "logging",
-                "not applied by slipway's Swarm target yet; the engine's default log driver is used",
+                "logging.options",
+                "Swarm takes log options only with a driver (as docker stack deploy); name `logging.driver`; ignored",
             );
         }
         if h.cpu_shares.is_some() || h.cpu_quota.is_some() || h.cpu_period.is_some() || h.cpuset.is_some() {
