@@ -50,6 +50,10 @@ fn outcome(o: &ReleaseOutcome) -> String {
         ReleaseOutcome::Succeeded => "succeeded".into(),
         ReleaseOutcome::Failed { service, step, .. } => format!("failed ({service}: {step})"),
         ReleaseOutcome::Cancelled { service, step } => format!("cancelled ({service}: {step})"),
+        ReleaseOutcome::PartlyDeployed { action, failures } => {
+            let steps: Vec<&str> = failures.iter().map(|f| f.step.as_str()).collect();
+            format!("partly deployed ({action}; failed: {})", steps.join(", "))
+        }
         _ => "unknown".into(),
     }
 }

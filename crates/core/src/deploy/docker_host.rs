@@ -207,7 +207,7 @@ impl Deployer for DockerHost {
                 let records = VolumeRecords::new(self.docker.clone());
                 let history = records.list(project).await?;
                 let no = |what: String| DeployError::NoRelease { project: project.to_string(), what };
-                let current = history.iter().rev().find(|r| r.outcome.is_success()).map(|r| r.id);
+                let current = history.iter().rev().find(|r| r.outcome.in_service()).map(|r| r.id);
                 let target = match to {
                     Some(id) => history.iter().find(|r| r.id == id).ok_or_else(|| no(format!("no release {id}")))?,
                     None => history

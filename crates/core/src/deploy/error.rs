@@ -101,6 +101,19 @@ pub enum DeployError {
         /// What the undo did.
         undo: Box<super::undo::UndoReport>,
     },
+    /// Replicas failed under `deploy.update_config.failure_action: pause | continue`: each failed
+    /// replica was undone on its own, the others run the release, recorded as partly deployed.
+    #[error("release {release} is partly deployed (failure_action: {action}): {}; {}; the other replicas run release {release}: deploy again to finish it, or `slipway rollback` to go back", failed_list(.failures), .undo.summary())]
+    PartlyDeployed {
+        /// Release id.
+        release: String,
+        /// `pause` or `continue`.
+        action: String,
+        /// The replicas that failed, each undone.
+        failures: Vec<super::release::ReplicaFailure>,
+        /// What the undo of the failed replicas did.
+        undo: Box<super::undo::UndoReport>,
+    },
     /// The caller cancelled the deploy; what was done was undone, the release recorded as
     /// cancelled and the lock released.
     #[error("release {release} cancelled during `{step}`; {}", .undo.summary())]
@@ -255,6 +268,11 @@ pub enum ResolveFailure {
     PulledNotShown,
 }
 
+fn failed_list(failures: &[super::release::ReplicaFailure]) -> String {
+    let each: Vec<String> = failures.iter().map(|f| format!("`{}` failed: {}", f.step, f.reason)).collect();
+    each.join("; ")
+}
+
 fn tail(lines: &[String]) -> String {
     if lines.is_empty() {
         String::new()
@@ -288,6 +306,7 @@ impl DeployError {
             | DeployError::PolicyRefused { service, .. }
             | DeployError::Resolve { service, .. }
             | DeployError::StepFailed { service, .. } => Some(service).filter(|s| !s.is_empty()).map(String::as_str),
+            DeployError::PartlyDeployed { failures, .. } => failures.first().map(|f| f.service.as_str()),
             _ => None,
         }
     }
@@ -296,6 +315,7 @@ impl DeployError {
     pub fn step(&self) -> Option<&str> {
         match self {
             DeployError::StepFailed { step, .. } => Some(step),
+            DeployError::PartlyDeployed { failures, .. } => failures.first().map(|f| f.step.as_str()),
             DeployError::HookFailed { hook, .. } => Some(hook),
             _ => None,
         }

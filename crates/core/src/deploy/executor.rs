@@ -66,6 +66,17 @@ pub(crate) struct Executor<'a> {
     pub(super) recorded: bool,
     pub(super) changed: bool,
     pub(super) post_hook_error: Option<DeployError>,
+    /// Replicas that failed under `failure_action: pause | continue`, each already undone.
+    pub(super) partial: std::sync::Mutex<Partial>,
+}
+
+/// What `failure_action: pause | continue` kept of a deploy: the replicas that failed (each
+/// undone on its own), their undo actions, and whether the rollout was paused.
+#[derive(Debug, Default)]
+pub(crate) struct Partial {
+    pub(crate) action: Option<super::rules::FailureAction>,
+    pub(crate) failures: Vec<super::release::ReplicaFailure>,
+    pub(crate) undo: super::undo::UndoReport,
 }
 
 impl<'a> Executor<'a> {
@@ -93,6 +104,7 @@ impl<'a> Executor<'a> {
             recorded: false,
             changed: false,
             post_hook_error: None,
+            partial: std::sync::Mutex::new(Partial::default()),
         }
     }
 
@@ -163,7 +175,7 @@ impl<'a> Executor<'a> {
                     self.emit(DeployEvent::Cancelled { step: description.clone() });
                     self.record.hook_failures.push(format!("cancelled before `{description}`"));
                     let _ = self.engine.write_record(&self.record).await;
-                    return Ok(self.record);
+                    return self.finish();
                 }
                 Err(stop) => return Err(self.fail(step, stop).await),
             }
@@ -173,7 +185,29 @@ impl<'a> Executor<'a> {
         }
         match self.post_hook_error.take() {
             Some(e) => Err(e),
-            None => Ok(self.record),
+            None => self.finish(),
+        }
+    }
+
+    /// True when `failure_action: pause | continue` kept a failed replica out of this release.
+    pub(super) fn is_partial(&self) -> bool {
+        self.partial.lock().is_ok_and(|p| !p.failures.is_empty())
+    }
+
+    /// The release, or `PartlyDeployed` when replicas failed under `pause` / `continue`.
+    fn finish(self) -> Result<Release, DeployError> {
+        let partial = match self.partial.into_inner() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match partial.action {
+            Some(action) if !partial.failures.is_empty() => Err(DeployError::PartlyDeployed {
+                release: self.record.id.to_string(),
+                action: action.as_str().to_string(),
+                failures: partial.failures,
+                undo: Box::new(partial.undo),
+            }),
+            _ => Ok(self.record),
         }
     }
 
@@ -189,8 +223,10 @@ impl<'a> Executor<'a> {
             }
             Step::PreDeployHook { index, .. } => self.hook(HookPoint::PreDeploy, *index).await?,
             Step::PostDeployHook { index, hook, on_failure } => {
-                if self.post_hook_error.is_some() {
-                    return Ok(()); // the first failing post-deploy hook stops the ones after it
+                if self.post_hook_error.is_some() || self.is_partial() {
+                    // The first failing post-deploy hook stops the ones after it; a partly
+                    // deployed release is not a finished deploy, so its post-deploy hooks wait.
+                    return Ok(());
                 }
                 if let Err(err) = self.hook(HookPoint::PostDeploy, *index).await {
                     if *on_failure == OnFailure::Rollback {
@@ -231,13 +267,26 @@ impl<'a> Executor<'a> {
             Step::Pull { image } => e.pull(image).await?,
             Step::RemoveOrphan { id, .. } => e.remove(id).await?,
             Step::RecordRelease { .. } => {
-                self.record.outcome = ReleaseOutcome::Succeeded;
+                self.record.outcome = match self.partial.lock() {
+                    Ok(p) if !p.failures.is_empty() => ReleaseOutcome::PartlyDeployed {
+                        action: p.action.map(|a| a.as_str()).unwrap_or_default().to_string(),
+                        failures: p.failures.clone(),
+                    },
+                    _ => ReleaseOutcome::Succeeded,
+                };
+                if self.is_partial() {
+                    self.record.hook_failures.push("post-deploy hooks not run: the release is partly deployed".into());
+                }
                 e.write_record(&self.record).await?;
                 self.recorded = true;
             }
             Step::Prune { keep } => {
                 // From here on the release stands: nothing is undone any more.
                 self.journal.clear();
+                if self.is_partial() {
+                    // The previous release's containers still serve some replicas: keep them all.
+                    return Ok(());
+                }
                 if let Err(err) = e.prune(self.desired.project(), *keep).await {
                     self.emit(DeployEvent::Message { text: format!("prune failed; the release stands: {err}") });
                 }

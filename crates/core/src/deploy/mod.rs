@@ -12,6 +12,8 @@ mod error;
 mod event;
 mod executor;
 #[cfg(test)]
+mod failure_action_tests;
+#[cfg(test)]
 pub(crate) mod fake;
 #[cfg(test)]
 mod fake_tests;
@@ -48,12 +50,16 @@ pub use options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 pub use plan::{plan, plan_with, Plan, PlanOptions, Step};
 pub use prune::{prune, PruneReport};
 pub use record::VolumeRecords;
-pub use release::{canonical_json, config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService};
+pub use release::{
+    canonical_json, config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService, ReplicaFailure,
+};
 pub use request::{load_for_deploy, with_image_tag, DeployRequest};
 pub use requirements::{backup_decision, takes_backup, BackupChoice, Requirements};
 pub use resolve::{check_policy, resolve_images, DigestResolver, ImagePolicy};
 pub use rollout::ReplicaState;
-pub use rules::{dependency_order, health_gate, is_oneoff, is_routed, update_order, HealthGate};
+pub use rules::{
+    dependency_order, failure_action, health_gate, is_oneoff, is_routed, update_order, FailureAction, HealthGate,
+};
 pub use state::{ActualContainer, ActualState, DesiredRelease};
 /// The token that cancels a deploy ([`DeployOptions::cancel`]), re-exported for the faces.
 pub use tokio_util::sync::CancellationToken;

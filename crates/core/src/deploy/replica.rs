@@ -16,8 +16,10 @@ use super::gate::{gate_bound, monitor, wait_exit, wait_healthy};
 use super::labels::ContainerIdentity;
 use super::lanes::{units, waves, Unit, MAX_SERVICES};
 use super::plan::{Plan, Step};
+use super::release::ReplicaFailure;
 use super::rollout::{Inverse, ReplicaState};
-use super::rules::{health_gate, HealthGate};
+use super::rules::{failure_action, health_gate, FailureAction, HealthGate};
+use super::undo::undo;
 use crate::route::{RouteError, RouteSpec, TrafficRouter};
 
 /// One unit's progress: the inverses of what it did, and its new container.
@@ -62,8 +64,44 @@ impl<'a> Executor<'a> {
             if let Some(failure) = merge(&mut journal, results) {
                 return (journal, Some(failure));
             }
+            if self.paused() {
+                break; // `failure_action: pause`: what is done stays, nothing more rolls
+            }
         }
         (journal, None)
+    }
+
+    fn paused(&self) -> bool {
+        self.partial.lock().is_ok_and(|p| p.action == Some(FailureAction::Pause))
+    }
+
+    /// `failure_action: pause | continue`: undo one failed unit on its own and note it; the
+    /// other units keep what they did.
+    async fn keep_going(&self, action: FailureAction, plan: &Plan, k: usize, err: StepError, journal: Vec<Inverse>) {
+        let step = &plan.steps[k];
+        let description = step.describe();
+        let reason = err.reason.to_string();
+        self.emit(DeployEvent::StepFailed { description: description.clone(), reason: reason.clone() });
+        let report = undo(self.engine, self.router, journal, self.observer).await;
+        if let Some(id) = &err.container {
+            let _ = self.engine.stop(id).await; // kept, stopped, for inspection
+        }
+        let service = step.service().unwrap_or_default().to_string();
+        self.emit(DeployEvent::Message {
+            text: format!(
+                "failure_action {}: {service} keeps its previous container for `{description}`; {}",
+                action.as_str(),
+                if action == FailureAction::Pause { "the rollout pauses" } else { "the rollout goes on" }
+            ),
+        });
+        if let Ok(mut p) = self.partial.lock() {
+            // A pause anywhere pauses the whole rollout.
+            if p.action != Some(FailureAction::Pause) {
+                p.action = Some(action);
+            }
+            p.failures.push(ReplicaFailure { service, step: description, reason, restored: report.restored() });
+            p.undo.actions.extend(report.actions);
+        }
     }
 
     async fn roll_service(&self, service: &str, units: Vec<&Unit>, plan: &Plan, cancel: &CancellationToken) -> Rolled {
@@ -73,8 +111,12 @@ impl<'a> Executor<'a> {
             Some(n) => n as usize,
             None => 1,
         };
+        let action = self.desired.stack.services.get(service).map_or(FailureAction::Rollback, failure_action);
         let mut journal = Vec::new();
         for (b, group) in units.chunks(batch).enumerate() {
+            if self.paused() {
+                break;
+            }
             // `deploy.update_config.delay`: a pause between the batches of one service.
             if let Some(delay) = update.and_then(|u| u.delay).filter(|_| b > 0) {
                 tokio::time::sleep(delay).await;
@@ -83,7 +125,18 @@ impl<'a> Executor<'a> {
             for unit in group {
                 runs.push(self.roll_unit(unit, plan, cancel));
             }
-            if let Some(failure) = merge(&mut journal, futures::future::join_all(runs).await) {
+            let mut results = futures::future::join_all(runs).await;
+            if action != FailureAction::Rollback {
+                let mut kept = Vec::new();
+                for (lane, failure) in results {
+                    match failure {
+                        Some((k, Stop::Failed(err))) => self.keep_going(action, plan, k, err, lane).await,
+                        other => kept.push((lane, other)),
+                    }
+                }
+                results = kept;
+            }
+            if let Some(failure) = merge(&mut journal, results) {
                 return (journal, Some(failure));
             }
         }
