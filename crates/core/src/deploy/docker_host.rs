@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bollard::Docker;
+use tokio_util::sync::CancellationToken;
 
 use super::engine;
 use super::error::DeployError;
@@ -90,6 +91,7 @@ impl DockerHost {
         actual: &ActualState,
         opts: &DeployOptions,
         observer: &dyn Observer,
+        lease_lost: CancellationToken,
     ) -> Result<DeployOutcome, DeployError> {
         // Policy in core: the environment's backup is a step of the plan, before any change.
         let before_change = super::requirements::before_change_hooks(&self.docker, opts)?;
@@ -113,19 +115,25 @@ impl DockerHost {
             .router(router.as_deref())
             .previous(actual.current().map(|r| &r.stack))
             .cancel(opts.cancel.clone())
+            .lease_lost(lease_lost)
             .before_change(&before_change)
             .run(&plan)
             .await?;
         Ok(DeployOutcome { plan, release: Some(release) })
     }
 
-    async fn locked<T>(
+    /// Run `body` under the project's lock; `body` gets the token that says the lock's lease was
+    /// lost (the executor stops and undoes).
+    async fn locked<T, F>(
         &self,
         project: &str,
         opts: &DeployOptions,
         observer: &dyn Observer,
-        body: impl std::future::Future<Output = Result<T, DeployError>>,
-    ) -> Result<T, DeployError> {
+        body: impl FnOnce(CancellationToken) -> F,
+    ) -> Result<T, DeployError>
+    where
+        F: std::future::Future<Output = Result<T, DeployError>>,
+    {
         let lock = DeployLock::acquire_cancellable(
             &self.docker,
             project,
@@ -135,7 +143,7 @@ impl DockerHost {
             observer,
         )
         .await?;
-        let result = body.await;
+        let result = body(lock.lost()).await;
         let released = lock.release().await;
         let value = result?;
         released?;
@@ -179,7 +187,7 @@ impl Deployer for DockerHost {
         check_policy(stack, &opts.env, opts.policy.as_ref())?;
         super::requirements::backup_decision(opts)?;
         let out = self
-            .locked(&stack.name, opts, observer, async {
+            .locked(&stack.name, opts, observer, |lost| async {
                 let (desired, actual) = self.desired_and_state(stack, opts, observer).await?;
                 super::requirements::check_cancelled(
                     opts,
@@ -187,7 +195,7 @@ impl Deployer for DockerHost {
                     "while resolving images",
                     "nothing was changed",
                 )?;
-                self.execute(desired, &actual, opts, observer).await
+                self.execute(desired, &actual, opts, observer, lost).await
             })
             .await?;
         Ok(out)
@@ -203,7 +211,7 @@ impl Deployer for DockerHost {
         // The same options as a deploy: the environment's requirements apply before the lock.
         super::requirements::backup_decision(opts)?;
         let out = self
-            .locked(project, opts, observer, async {
+            .locked(project, opts, observer, |lost| async {
                 let records = VolumeRecords::new(self.docker.clone());
                 let history = records.list(project).await?;
                 let no = |what: String| DeployError::NoRelease { project: project.to_string(), what };
@@ -223,7 +231,7 @@ impl Deployer for DockerHost {
                 // The exact environment comes back from the record volume's root-only file.
                 let target = records.unseal(target).await?;
                 let desired = DesiredRelease::from_record(actual.next_release_id(), &target);
-                self.execute(desired, &actual, opts, observer).await
+                self.execute(desired, &actual, opts, observer, lost).await
             })
             .await?;
         Ok(out)

@@ -101,6 +101,18 @@ pub enum DeployError {
         /// What the undo did.
         undo: Box<super::undo::UndoReport>,
     },
+    /// The deploy lock's lease could not be renewed (the engine did not take the renewals), so the
+    /// deploy could no longer prove it holds the lock: it stopped and undid what it did while
+    /// the lease still kept other deploys off.
+    #[error("release {release} stopped at `{step}`: the deploy lock's lease could not be renewed, so this deploy can no longer prove it holds the lock; {}", .undo.summary())]
+    LeaseLost {
+        /// Release id.
+        release: String,
+        /// The step that was running.
+        step: String,
+        /// What the undo did.
+        undo: Box<super::undo::UndoReport>,
+    },
     /// Replicas failed under `deploy.update_config.failure_action: pause | continue`: each failed
     /// replica was undone on its own, the others run the release, recorded as partly deployed.
     #[error("release {release} is partly deployed (failure_action: {action}): {}; {}; the other replicas run release {release}: deploy again to finish it, or `slipway rollback` to go back", failed_list(.failures), .undo.summary())]
@@ -152,14 +164,18 @@ pub enum DeployError {
         output: Vec<String>,
     },
     /// Another deploy holds the project's lock.
-    #[error("project {project} is being deployed by {holder} since {since}; wait (--lock-wait) or retry later")]
+    #[error("project {project} is being deployed by {holder} since {since}; its lease runs until {until} (renewed while it deploys), and another deploy may take the lock over after {takeover} if it is not renewed; wait (--lock-wait) or retry later")]
     Locked {
         /// Project.
         project: String,
-        /// Holder description.
+        /// Holder description (`user@host pid=N`).
         holder: String,
-        /// Since when.
+        /// Since when (RFC 3339).
         since: String,
+        /// The lease's newest expiry (RFC 3339).
+        until: String,
+        /// When another deploy may take it over if it is not renewed (expiry plus the margin).
+        takeover: String,
     },
     /// No such release, or no release to roll back to.
     #[error("project {project}: {what}; see `slipway history -p {project}`")]
@@ -314,7 +330,7 @@ impl DeployError {
     /// The step that failed (a plan step's description, or the hook point of a failed hook).
     pub fn step(&self) -> Option<&str> {
         match self {
-            DeployError::StepFailed { step, .. } => Some(step),
+            DeployError::StepFailed { step, .. } | DeployError::LeaseLost { step, .. } => Some(step),
             DeployError::PartlyDeployed { failures, .. } => failures.first().map(|f| f.step.as_str()),
             DeployError::HookFailed { hook, .. } => Some(hook),
             _ => None,

@@ -27,6 +27,18 @@ use crate::events::{Event, Observer};
 use crate::route::{RouteError, TrafficRouter};
 use crate::stack::StackSpec;
 
+/// Resolves when a run must stop: cancelled by the caller, or the lease lost.
+async fn interrupted(cancel: &CancellationToken, lease_lost: &CancellationToken) -> Stop {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Stop::Cancelled,
+        _ = lease_lost.cancelled() => Stop::LeaseLost,
+    }
+}
+
+/// Why a deploy stopped when its lease was lost (recorded on the release).
+const LEASE_LOST: &str = "the deploy lock's lease could not be renewed";
+
 /// A failure inside a step: why, and the container whose logs explain it.
 pub(crate) struct StepError {
     pub(crate) reason: String,
@@ -49,6 +61,8 @@ impl From<RouteError> for StepError {
 pub(crate) enum Stop {
     Failed(StepError),
     Cancelled,
+    /// The deploy lock's lease could not be renewed: stop changing the host, undo.
+    LeaseLost,
 }
 
 /// Runs one plan.
@@ -60,6 +74,7 @@ pub(crate) struct Executor<'a> {
     pub(super) record: Release,
     pub(super) observer: &'a dyn Observer,
     pub(super) cancel: CancellationToken,
+    pub(super) lease_lost: CancellationToken,
     pub(super) before_change: &'a [Arc<dyn BeforeChange>],
     pub(super) hook_env: HookEnv,
     pub(super) journal: Vec<Inverse>,
@@ -98,6 +113,7 @@ impl<'a> Executor<'a> {
             record,
             observer,
             cancel: CancellationToken::new(),
+            lease_lost: CancellationToken::new(),
             before_change: &[],
             hook_env,
             journal: Vec::new(),
@@ -126,6 +142,17 @@ impl<'a> Executor<'a> {
         self
     }
 
+    /// Stop and undo (`DeployError::LeaseLost`) when `token` says the deploy lock's lease is lost.
+    pub(crate) fn lease_lost(mut self, token: CancellationToken) -> Self {
+        self.lease_lost = token;
+        self
+    }
+
+    /// Resolves when the run must stop: cancelled by the caller, or the lease lost.
+    pub(super) async fn interrupted(&self) -> Stop {
+        interrupted(&self.cancel, &self.lease_lost).await
+    }
+
     /// The before-change hooks the plan's `Backup` steps run.
     pub(crate) fn before_change(mut self, hooks: &'a [Arc<dyn BeforeChange>]) -> Self {
         self.before_change = hooks;
@@ -143,7 +170,7 @@ impl<'a> Executor<'a> {
     /// Execute every step; on failure or cancellation undo and record the release.
     pub(crate) async fn run(mut self, plan: &Plan) -> Result<Release, DeployError> {
         let total = plan.steps.len();
-        let cancel = self.cancel.clone();
+        let (cancel, lost) = (self.cancel.clone(), self.lease_lost.clone());
         let mut i = 0;
         while i < total {
             let step = &plan.steps[i];
@@ -151,7 +178,7 @@ impl<'a> Executor<'a> {
                 // One-offs and replica rollouts: independent services at once (`replica.rs`).
                 let end = (i..total).find(|j| !is_rollout(&plan.steps[*j])).unwrap_or(total);
                 self.changed = true;
-                let (journal, failure) = self.roll(plan, i, end, &cancel).await;
+                let (journal, failure) = self.roll(plan, i, end).await;
                 self.journal.extend(journal);
                 if let Some((k, stop)) = failure {
                     return Err(self.fail(&plan.steps[k], stop).await);
@@ -165,15 +192,16 @@ impl<'a> Executor<'a> {
             self.changed |= plan.changes().any(|c| std::ptr::eq(c, step));
             let outcome = tokio::select! {
                 biased;
-                _ = cancel.cancelled() => Err(Stop::Cancelled),
+                stop = interrupted(&cancel, &lost) => Err(stop),
                 r = self.step(step, plan) => r.map_err(Stop::Failed),
             };
             match outcome {
                 Ok(()) => {}
-                Err(Stop::Cancelled) if self.recorded => {
+                Err(stop @ (Stop::Cancelled | Stop::LeaseLost)) if self.recorded => {
                     // The release stands; what is skipped is said on it.
                     self.emit(DeployEvent::Cancelled { step: description.clone() });
-                    self.record.hook_failures.push(format!("cancelled before `{description}`"));
+                    let why = if matches!(stop, Stop::LeaseLost) { "the lock's lease was lost" } else { "cancelled" };
+                    self.record.hook_failures.push(format!("{why} before `{description}`"));
                     let _ = self.engine.write_record(&self.record).await;
                     return self.finish();
                 }
@@ -310,9 +338,10 @@ impl<'a> Executor<'a> {
         let (reason, container) = match &stop {
             Stop::Failed(e) => (e.reason.clone(), e.container.clone()),
             Stop::Cancelled => ("cancelled".to_string(), None),
+            Stop::LeaseLost => (LEASE_LOST.to_string(), None),
         };
         match &stop {
-            Stop::Failed(_) => {
+            Stop::Failed(_) | Stop::LeaseLost => {
                 self.emit(DeployEvent::StepFailed { description: description.clone(), reason: reason.clone() })
             }
             Stop::Cancelled => self.emit(DeployEvent::Cancelled { step: description.clone() }),
@@ -329,7 +358,7 @@ impl<'a> Executor<'a> {
         }
         let service = step.service().unwrap_or_default().to_string();
         self.record.outcome = match stop {
-            Stop::Failed(_) => {
+            Stop::Failed(_) | Stop::LeaseLost => {
                 ReleaseOutcome::Failed { service: service.clone(), step: description.clone(), reason: reason.clone() }
             }
             Stop::Cancelled => ReleaseOutcome::Cancelled { service: service.clone(), step: description.clone() },
@@ -343,6 +372,7 @@ impl<'a> Executor<'a> {
         let release = self.record.id.to_string();
         match stop {
             Stop::Cancelled => DeployError::Cancelled { release, step: description, undo: Box::new(report) },
+            Stop::LeaseLost => DeployError::LeaseLost { release, step: description, undo: Box::new(report) },
             Stop::Failed(_) => DeployError::StepFailed {
                 release,
                 service,

@@ -1,11 +1,12 @@
 //! `deploy.update_config.failure_action` over the fake engine and router: `rollback` (the
 //! default) undoes the whole deploy; `continue` undoes only the failing replica and rolls the
 //! others; `pause` undoes only the failing replica and rolls nothing more. A partly deployed
-//! release is recorded as such, runs no post-deploy hook, and the error names what failed.
+//! release is recorded as such, runs no post-deploy hook, and the error names what failed. And a
+//! deploy whose lock lease is lost stops and undoes like a failure.
 
 use tokio_util::sync::CancellationToken;
 
-use super::fake_tests::{deployed, execute, prepare, stack_of, web, worker};
+use super::fake_tests::{deployed, execute, execute_leased, prepare, stack_of, web, worker};
 use super::*;
 use crate::stack::*;
 
@@ -105,4 +106,35 @@ async fn rollback_is_the_default_and_undoes_everything() {
     assert_eq!(step, "start web replica 2");
     assert!(undo.restored());
     assert_eq!(world.snapshot(), before);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_lease_stops_the_deploy_and_undoes_it() {
+    let stack = three_webs("continue");
+    let (world, backups) = deployed(stack).await;
+    let before = world.snapshot();
+    let d = prepare(&world, &stack("v2"), &backups);
+    // The lease is lost while replica 2 waits for its health.
+    let wait = d
+        .plan
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::WaitHealthy { replica: 2, .. }))
+        .expect("a health wait of replica 2")
+        + 1;
+    let lost = CancellationToken::new();
+    let trip = lost.clone();
+    let obs = move |e: &crate::events::Event| {
+        if matches!(e, crate::events::Event::Deploy(DeployEvent::StepStarted { index, .. }) if *index == wait) {
+            trip.cancel();
+        }
+    };
+    let err = execute_leased(&world, &d, &backups, &obs, CancellationToken::new(), lost).await.unwrap_err();
+    let DeployError::LeaseLost { step, undo, .. } = &err else { panic!("{err}") };
+    assert_eq!(step, &d.plan.steps[wait - 1].describe());
+    assert!(undo.restored(), "{}", undo.summary());
+    assert!(err.to_string().contains("lease could not be renewed"), "{err}");
+    assert_eq!(world.snapshot(), before, "everything undone, not only the replica (failure_action is for failures)");
+    let rec = world.lock().records[&d.desired.id.0].clone();
+    assert!(matches!(&rec.outcome, ReleaseOutcome::Failed { reason, .. } if reason.contains("lease")), "{rec:?}");
 }

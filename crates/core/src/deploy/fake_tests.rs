@@ -162,6 +162,18 @@ pub(super) async fn execute(
     observer: &dyn Observer,
     cancel: CancellationToken,
 ) -> Result<Release, DeployError> {
+    execute_leased(world, d, backups, observer, cancel, CancellationToken::new()).await
+}
+
+/// [`execute`], with the token that says the deploy lock's lease was lost.
+pub(super) async fn execute_leased(
+    world: &Arc<World>,
+    d: &Deploy,
+    backups: &[Arc<dyn BeforeChange>],
+    observer: &dyn Observer,
+    cancel: CancellationToken,
+    lease_lost: CancellationToken,
+) -> Result<Release, DeployError> {
     let engine = FakeEngine::new(world.clone());
     let router = FakeRouter::new(world.clone());
     let record = Release {
@@ -183,6 +195,7 @@ pub(super) async fn execute(
         .previous(d.actual.current().map(|r| &r.stack))
         .before_change(backups)
         .cancel(cancel)
+        .lease_lost(lease_lost)
         .run(&d.plan)
         .await
 }

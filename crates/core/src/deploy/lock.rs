@@ -5,9 +5,12 @@
 //! renews the lease every quarter of its length by writing `/slipway-lease.json` (the new
 //! expiry) into the container through the engine's archive endpoint (labels cannot change).
 //! Any machine that reaches the engine judges the lease from those two alone ([`judge`]): it
-//! has expired when the newest expiry plus a margin for clock skew ([`margin_for`]) has passed. No `/proc`, no
+//! has expired when the newest expiry plus a margin for clock skew ([`margin_for`]) has passed. No
 //! fixed age: a deploy longer than any bound keeps its lock, a dead holder's lock is taken over
-//! one lease later.
+//! one lease later — or at once when this kernel proves the holder's process gone
+//! (`lock_holder.rs`: same boot, same pid namespace, no such process). A holder that cannot
+//! renew its lease before it runs out says so ([`DeployLock::lost`]): the deploy stops and
+//! undoes while the lease still holds others off.
 
 use std::collections::HashMap;
 use std::io::Read as _;
@@ -24,6 +27,7 @@ use super::engine;
 use super::error::DeployError;
 use super::event::DeployEvent;
 use super::labels;
+use super::lock_holder::{holder_gone, HolderProcess};
 use super::release::{host_name, who};
 use crate::events::{Event, Observer};
 
@@ -47,6 +51,8 @@ pub struct Lease {
     pub expires: Option<DateTime<Utc>>,
     /// The lease's length, as its holder set it.
     pub length: Option<Duration>,
+    /// The holder's process as its kernel knows it (see `lock_holder.rs`).
+    pub process: Option<String>,
 }
 
 /// The margin for clock skew added to a lease of `length` before it counts as expired: a quarter
@@ -63,6 +69,7 @@ impl Lease {
             since: time(labels::LOCK_SINCE),
             expires: time(labels::LOCK_EXPIRES),
             length: l.get(labels::LOCK_LEASE).and_then(|s| s.parse().ok()).map(Duration::from_secs),
+            process: l.get(labels::LOCK_PROCESS).cloned(),
         }
     }
 
@@ -99,6 +106,7 @@ pub struct DeployLock {
     docker: Docker,
     id: String,
     stop: CancellationToken,
+    lost: CancellationToken,
     renewal: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -135,7 +143,7 @@ impl DeployLock {
             let image = super::env_store::any_image(docker).await?;
             let now = Utc::now();
             let expires = now + chrono::Duration::from_std(lease).unwrap_or_default();
-            let labels = HashMap::from([
+            let mut labels = HashMap::from([
                 (labels::LOCK.to_string(), project.to_string()),
                 (labels::LOCK_HOLDER.to_string(), format!("{} pid={}", who(), std::process::id())),
                 (labels::LOCK_HOST.to_string(), host_name()),
@@ -144,6 +152,9 @@ impl DeployLock {
                 (labels::LOCK_EXPIRES.to_string(), expires.to_rfc3339()),
                 (labels::LOCK_LEASE.to_string(), lease.as_secs().to_string()),
             ]);
+            if let Some(me) = HolderProcess::own() {
+                labels.insert(labels::LOCK_PROCESS.to_string(), me.label());
+            }
             let body = ContainerCreateBody {
                 image: Some(image),
                 labels: Some(labels),
@@ -162,14 +173,28 @@ impl DeployLock {
                 Err(e) => return Err(DeployError::engine("create deploy lock", &name, e)),
             }
             let Some(held) = read_lease(docker, &name).await else { continue };
-            if let Some(reason) = judge(&held, Utc::now(), margin_for(held.length)) {
+            let gone = held
+                .process
+                .as_deref()
+                .and_then(|p| HolderProcess::own().and_then(|me| holder_gone(p, &me, std::path::Path::new("/proc"))));
+            if let Some(reason) = gone.or_else(|| judge(&held, Utc::now(), margin_for(held.length))) {
                 observer.event(&Event::Deploy(DeployEvent::StaleLock { holder: held.holder.clone(), reason }));
                 engine::remove(docker, &name).await?;
                 continue;
             }
             if tokio::time::Instant::now() >= deadline {
-                let since = held.since.map(|t| t.to_rfc3339()).unwrap_or_default();
-                return Err(DeployError::Locked { project: project.to_string(), holder: held.holder, since });
+                let time = |t: Option<DateTime<Utc>>| {
+                    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_else(|| "?".into())
+                };
+                let takeover =
+                    held.expires.map(|e| e + chrono::Duration::from_std(margin_for(held.length)).unwrap_or_default());
+                return Err(DeployError::Locked {
+                    project: project.to_string(),
+                    holder: held.holder,
+                    since: time(held.since),
+                    until: time(held.expires),
+                    takeover: time(takeover),
+                });
             }
             if !announced {
                 observer.event(&Event::Deploy(DeployEvent::LockWaiting { holder: held.holder.clone() }));
@@ -189,8 +214,16 @@ impl DeployLock {
 
     fn held(docker: &Docker, id: String, lease: Duration) -> Self {
         let stop = CancellationToken::new();
-        let renewal = tokio::spawn(renew(docker.clone(), id.clone(), lease, stop.clone()));
-        Self { docker: docker.clone(), id, stop, renewal: Some(renewal) }
+        let lost = CancellationToken::new();
+        let renewal = tokio::spawn(renew(docker.clone(), id.clone(), lease, stop.clone(), lost.clone()));
+        Self { docker: docker.clone(), id, stop, lost, renewal: Some(renewal) }
+    }
+
+    /// Cancelled when the lease could not be renewed and less than a quarter of it is left (or
+    /// the lock container is gone): the holder can no longer prove it holds the lock, and must
+    /// stop changing the host.
+    pub fn lost(&self) -> CancellationToken {
+        self.lost.clone()
     }
 
     /// Give the lock back: stop renewing, remove the container.
@@ -218,21 +251,43 @@ fn cancelled(project: &str, lock: &str) -> DeployError {
     }
 }
 
-/// Renew the lease every quarter of its length until `stop`.
-async fn renew(docker: Docker, id: String, lease: Duration, stop: CancellationToken) {
+/// Renew the lease every quarter of its length until `stop`; cancel `lost` when the holder can
+/// no longer prove it holds the lock: the lock container is gone, or renewals kept failing
+/// until less than a quarter of the lease is left (others still wait that quarter plus the
+/// margin, the time the deploy has to undo).
+async fn renew(docker: Docker, id: String, lease: Duration, stop: CancellationToken, lost: CancellationToken) {
     let every = lease / 4;
+    let mut held_until = tokio::time::Instant::now() + lease;
+    let mut wait = every;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = stop.cancelled() => return,
         }
+        let asked = tokio::time::Instant::now();
         let expires = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
         let write = tokio::time::timeout(lease / 4, write_renewal(&docker, &id, expires)).await;
+        let gone = match &write {
+            Ok(Err(DeployError::Engine {
+                source: bollard::errors::Error::DockerResponseServerError { status_code: 404, .. },
+                ..
+            })) => true,
+            _ => false,
+        };
         match write {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => {
+                held_until = asked + lease;
+                wait = every;
+                continue;
+            }
             Ok(Err(e)) => tracing::warn!(lock = %id, error = %e, "could not renew the deploy lock's lease"),
             Err(_) => tracing::warn!(lock = %id, "renewing the deploy lock's lease timed out"),
         }
+        if gone || tokio::time::Instant::now() + every >= held_until {
+            lost.cancel();
+            return;
+        }
+        wait = every / 4; // try again soon
     }
 }
 
@@ -290,7 +345,13 @@ mod tests {
     }
 
     fn lease(since: Option<&str>, expires: Option<&str>) -> Lease {
-        Lease { holder: "ci@elsewhere pid=7".into(), since: since.map(at), expires: expires.map(at), length: None }
+        Lease {
+            holder: "ci@elsewhere pid=7".into(),
+            since: since.map(at),
+            expires: expires.map(at),
+            length: None,
+            process: None,
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod hooks;
 pub mod labels;
 mod lanes;
 mod lock;
+mod lock_holder;
 mod options;
 mod plan;
 mod preflight;

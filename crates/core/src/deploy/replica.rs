@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio_util::sync::CancellationToken;
 
 use super::container_spec::container_plan;
 use super::event::DeployEvent;
@@ -51,14 +50,14 @@ fn merge(journal: &mut Vec<Inverse>, results: Vec<Rolled>) -> Option<(usize, Sto
 
 impl<'a> Executor<'a> {
     /// Run the rollout steps `plan.steps[from..to]`: services in waves, units in batches.
-    pub(crate) async fn roll(&self, plan: &Plan, from: usize, to: usize, cancel: &CancellationToken) -> Rolled {
+    pub(crate) async fn roll(&self, plan: &Plan, from: usize, to: usize) -> Rolled {
         let units = units(&self.desired.stack, &plan.steps, from, to);
         let mut journal = Vec::new();
         for wave in waves(&self.desired.stack, &units) {
             let mut lanes = Vec::new();
             for service in &wave {
                 let mine: Vec<&Unit> = units.iter().filter(|u| u.service == *service).collect();
-                lanes.push(self.roll_service(service, mine, plan, cancel));
+                lanes.push(self.roll_service(service, mine, plan));
             }
             let results: Vec<Rolled> = futures::stream::iter(lanes).buffered(MAX_SERVICES).collect().await;
             if let Some(failure) = merge(&mut journal, results) {
@@ -104,7 +103,7 @@ impl<'a> Executor<'a> {
         }
     }
 
-    async fn roll_service(&self, service: &str, units: Vec<&Unit>, plan: &Plan, cancel: &CancellationToken) -> Rolled {
+    async fn roll_service(&self, service: &str, units: Vec<&Unit>, plan: &Plan) -> Rolled {
         let update = self.update_config(service);
         let batch = match update.and_then(|u| u.parallelism) {
             Some(0) => units.len().max(1),
@@ -123,7 +122,7 @@ impl<'a> Executor<'a> {
             }
             let mut runs = Vec::new();
             for unit in group {
-                runs.push(self.roll_unit(unit, plan, cancel));
+                runs.push(self.roll_unit(unit, plan));
             }
             let mut results = futures::future::join_all(runs).await;
             if action != FailureAction::Rollback {
@@ -143,7 +142,7 @@ impl<'a> Executor<'a> {
         (journal, None)
     }
 
-    async fn roll_unit(&self, unit: &Unit, plan: &Plan, cancel: &CancellationToken) -> Rolled {
+    async fn roll_unit(&self, unit: &Unit, plan: &Plan) -> Rolled {
         let mut lane = Lane::default();
         let total = plan.steps.len();
         for &k in &unit.steps {
@@ -153,7 +152,7 @@ impl<'a> Executor<'a> {
             let t0 = std::time::Instant::now();
             let outcome = tokio::select! {
                 biased;
-                _ = cancel.cancelled() => Err(Stop::Cancelled),
+                stop = self.interrupted() => Err(stop),
                 r = self.rollout_step(&mut lane, step) => r.map_err(Stop::Failed),
             };
             if let Err(stop) = outcome {
