@@ -4,6 +4,7 @@
 //! typed steps; `DockerHost` (`docker_host.rs`) reads the state and executes plans through bollard.
 //! Release records live on the host (`record.rs`), so any operator machine sees the history.
 
+mod backup_step;
 mod container_spec;
 mod docker_host;
 mod engine;
@@ -40,6 +41,7 @@ mod state;
 mod step;
 mod undo;
 
+pub use backup_step::BackupBeforeDeploy;
 pub use container_spec::{container_plan, network_create, volume_create, ContainerPlan};
 pub use docker_host::DockerHost;
 pub use env_store::{without_env_values, EnvValues};

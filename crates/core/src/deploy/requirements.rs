@@ -12,7 +12,8 @@ use super::error::DeployError;
 use super::hooks::BeforeChange;
 use super::options::DeployOptions;
 use super::release::Release;
-use crate::backup::{default_backup_dir, BackupBeforeDeploy, BackupStore, RetentionPolicy};
+use super::backup_step::BackupBeforeDeploy;
+use crate::backup::{default_backup_dir, BackupStore, RetentionPolicy};
 
 /// What an environment requires of a deploy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,16 +1,20 @@
-//! The deployer's pre-change hook for backups: when an environment's policy asks for it
-//! (`production` by default), every running PostgreSQL service of the stack is dumped before the
-//! deploy changes anything; a failed backup stops the deploy with nothing changed.
+//! The deployer's pre-change hook for backups (deploy room, over the backup room's functions):
+//! when an environment's policy asks for it (`production` by default), every running PostgreSQL
+//! service of the stack is dumped before the deploy changes anything; a failed backup stops the
+//! deploy with nothing changed. It lives here, not in `backup/`, so the backup room does not
+//! depend on the deploy room (no module circle): `backup` knows stacks and engines only.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bollard::Docker;
 
-use super::project::backup_before_deploy;
-use super::retention::RetentionPolicy;
-use super::store::BackupStore;
-use crate::deploy::{BeforeChange, DeployError, DesiredRelease, Plan};
+use super::error::DeployError;
+use super::event::DeployEvent;
+use super::hooks::BeforeChange;
+use super::plan::Plan;
+use super::state::DesiredRelease;
+use crate::backup::{backup_before_deploy, host_store, BackupStore, RetentionPolicy};
 use crate::events::Observer;
 use crate::policy::EnvironmentPolicy;
 
@@ -67,10 +71,10 @@ impl BeforeChange for BackupBeforeDeploy {
             .map_err(failed)?;
         if self.on_host {
             for (_, manifest) in &taken {
-                let name = super::host_store::keep_on_host(&self.docker, manifest).await.map_err(failed)?;
+                let name = host_store::keep_on_host(&self.docker, manifest).await.map_err(failed)?;
                 let text =
                     format!("backup kept on the engine's host as {name} (and in {})", self.store.dir().display());
-                observer.event(&crate::events::Event::Deploy(crate::deploy::DeployEvent::Message { text }));
+                observer.event(&crate::events::Event::Deploy(DeployEvent::Message { text }));
             }
         }
         Ok(())
@@ -80,7 +84,7 @@ impl BeforeChange for BackupBeforeDeploy {
         let dir = self.store.dir().display();
         match self.on_host {
             true => {
-                format!("PostgreSQL services of the stack into {dir} and the host's {}", super::host_store::HOST_VOLUME)
+                format!("PostgreSQL services of the stack into {dir} and the host's {}", host_store::HOST_VOLUME)
             }
             false => format!("PostgreSQL services of the stack into {dir}"),
         }
