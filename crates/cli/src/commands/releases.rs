@@ -139,7 +139,15 @@ pub async fn rollback(args: RollbackArgs) -> u8 {
         };
         let progress = Progress::default();
         let opts = cancellable_options(&args.request.request(None), &project, &progress)?;
-        let out = super::swarm::deployer(&args.target).await?.rollback(&project, to, &opts, &progress).await?;
+        let out = match super::swarm::deployer(&args.target).await?.rollback(&project, to, &opts, &progress).await {
+            Ok(out) => out,
+            Err(e) => {
+                if args.json {
+                    output::failure_json(&project, &e);
+                }
+                return Err(e);
+            }
+        };
         if args.json {
             output::json_line(&serde_json::json!({ "project": project, "release": out.release }));
         } else if let Some(r) = &out.release {

@@ -337,6 +337,19 @@ impl DeployError {
         }
     }
 
+    /// What the undo did, when this error ran one: a failed step, a cancellation, a lost lease,
+    /// or the failed replicas of a partly deployed release. The same report every face shows
+    /// (`--json`'s `undo`, Python's `.undo`).
+    pub fn undo(&self) -> Option<&super::undo::UndoReport> {
+        match self {
+            DeployError::StepFailed { undo, .. }
+            | DeployError::Cancelled { undo, .. }
+            | DeployError::LeaseLost { undo, .. }
+            | DeployError::PartlyDeployed { undo, .. } => Some(undo),
+            _ => None,
+        }
+    }
+
     /// The failing container's (or hook's) last log lines.
     pub fn logs(&self) -> &[String] {
         match self {
