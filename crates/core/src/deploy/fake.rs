@@ -301,6 +301,7 @@ impl FakeRouter {
             expected: Vec::new(),
             seen: String::new(),
             waited: Duration::ZERO,
+            previous: crate::route::PreviousRoute::Untouched,
         })
     }
 }
