@@ -332,6 +332,34 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
+    /// A cancellation dropped a container hook mid-run: remove its container (a failed hook's
+    /// container is kept for inspection; a cancelled one is not a failure to inspect).
+    async fn remove_dropped_hook(&self, step: &Step) {
+        let (point, index) = match step {
+            Step::PreDeployHook { index, .. } => (HookPoint::PreDeploy, *index),
+            Step::PostDeployHook { index, .. } => (HookPoint::PostDeploy, *index),
+            _ => return,
+        };
+        let container_hook = hook_specs(self.desired, point)
+            .ok()
+            .and_then(|specs| specs.get(index).map(|s| matches!(s.hook, super::hooks::Hook::Container { .. })));
+        if container_hook != Some(true) {
+            return;
+        }
+        let release = self.desired.id.to_string();
+        let name = super::hooks::container::hook_container_name(self.desired.project(), point, index, &release);
+        match self.engine.remove(&name).await {
+            Ok(()) => {
+                self.emit(DeployEvent::Message { text: format!("removed the cancelled hook's container {name}") })
+            }
+            Err(e) => self.emit(DeployEvent::Message {
+                text: format!(
+                    "could not remove the cancelled hook's container {name}: {e}; finish with: docker rm -f {name}"
+                ),
+            }),
+        }
+    }
+
     /// The failure edge: undo the journal backwards, record the outcome, build the error.
     async fn fail(mut self, step: &Step, stop: Stop) -> DeployError {
         let description = step.describe();
@@ -350,6 +378,9 @@ impl<'a> Executor<'a> {
             Some(id) => self.engine.log_tail(id, 20).await,
             None => Vec::new(),
         };
+        if !matches!(stop, Stop::Failed(_)) {
+            self.remove_dropped_hook(step).await;
+        }
         let journal = std::mem::take(&mut self.journal);
         let report = undo(self.engine, self.router, journal, self.observer).await;
         // The failing container (a one-off, or a new replica) stays stopped for inspection.

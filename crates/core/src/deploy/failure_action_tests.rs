@@ -138,3 +138,28 @@ async fn a_lost_lease_stops_the_deploy_and_undoes_it() {
     let rec = world.lock().records[&d.desired.id.0].clone();
     assert!(matches!(&rec.outcome, ReleaseOutcome::Failed { reason, .. } if reason.contains("lease")), "{rec:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cancellation_during_a_container_hook_removes_its_container() {
+    let stack = super::fake_tests::stacks()[4].1; // web with container hooks
+    let (world, backups) = deployed(stack).await;
+    let before = world.snapshot();
+    let d = prepare(&world, &stack("v2"), &backups);
+    world.hang_hooks.store(true, std::sync::atomic::Ordering::SeqCst);
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        cancel.cancel();
+    });
+    let err = execute(&world, &d, &backups, &crate::NoopObserver, token).await.unwrap_err();
+    let DeployError::Cancelled { step, undo, .. } = &err else { panic!("{err}") };
+    assert!(step.starts_with("pre-deploy hook 1"), "{step}");
+    assert!(undo.restored(), "{}", undo.summary());
+    assert!(
+        world.lock().containers.values().all(|c| !c.name.contains("-hook-")),
+        "the hook's container is gone: {:?}",
+        world.lock().containers.values().map(|c| c.name.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(world.snapshot(), before);
+}

@@ -65,7 +65,7 @@ pub(super) fn stack_of(services: Vec<ServiceSpec>) -> StackSpec {
 pub(super) type StackOf = fn(&str) -> StackSpec;
 
 /// The representative stacks.
-fn stacks() -> Vec<(&'static str, StackOf)> {
+pub(super) fn stacks() -> Vec<(&'static str, StackOf)> {
     vec![
         ("routed start-first", |v| stack_of(vec![web(v)])),
         ("routed stop-first", |v| {
