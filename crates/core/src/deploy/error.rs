@@ -86,7 +86,7 @@ pub enum DeployError {
     Connect(#[from] crate::engine::EngineError),
     /// A step failed and what was done was undone; `undo` says whether the previous release was
     /// restored (every inverse confirmed) or what is left and how to finish it.
-    #[error("release {release} failed at `{step}` (service {service}): {reason}; {}{}", .undo.summary(), tail(.logs))]
+    #[error("release {release} failed at `{step}` (service {service}): {cause}; {}{}", .undo.summary(), tail(.logs))]
     StepFailed {
         /// Release id.
         release: String,
@@ -95,7 +95,8 @@ pub enum DeployError {
         /// Step description.
         step: String,
         /// Why.
-        reason: String,
+        #[source]
+        cause: Box<StepFailure>,
         /// Last log lines of the failing container.
         logs: Box<[String]>,
         /// What the undo did.
@@ -138,7 +139,7 @@ pub enum DeployError {
         undo: Box<super::undo::UndoReport>,
     },
     /// The release was deployed and recorded, but a post-deploy hook failed (recorded on it).
-    #[error("deployed release {release}; post-deploy hook {index} failed: `{command}`: {reason}{}", tail(.output))]
+    #[error("deployed release {release}; post-deploy hook {index} failed: `{command}`: {cause}{}", tail(.output))]
     PostDeployHookFailed {
         /// Release id.
         release: String,
@@ -147,7 +148,8 @@ pub enum DeployError {
         /// The hook.
         command: String,
         /// Why.
-        reason: String,
+        #[source]
+        cause: Box<StepFailure>,
         /// Last output lines.
         output: Vec<String>,
     },
@@ -242,12 +244,13 @@ pub enum DeployError {
         outcome: String,
     },
     /// Docker's configuration gave no usable credentials for an image's registry.
-    #[error("image {image}: cannot read registry credentials: {reason}")]
+    #[error("image {image}: cannot read registry credentials: {source}")]
     Credentials {
         /// The image being pulled.
         image: String,
-        /// Why (never the secret itself).
-        reason: String,
+        /// Why (the registry room's error; never the secret itself).
+        #[source]
+        source: Box<crate::registry::RegistryError>,
     },
     /// Invalid input (flags, options).
     #[error("{0}")]
@@ -255,6 +258,43 @@ pub enum DeployError {
     /// The traffic switch (route room) failed; it restored the previous route first.
     #[error(transparent)]
     Route(#[from] crate::route::RouteError),
+}
+
+/// Why a step of a deploy failed: the cause of [`DeployError::StepFailed`] (and of a failed
+/// post-deploy hook), kept as the error it was.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StepFailure {
+    /// An engine call, a hook, a backup or a record write failed.
+    #[error(transparent)]
+    Deploy(Box<DeployError>),
+    /// The traffic switch failed.
+    #[error(transparent)]
+    Route(#[from] crate::route::RouteError),
+    /// The new container did not pass its health gate or its monitor period, or a one-off did not
+    /// exit within its bound (the gate's own account).
+    #[error("{0}")]
+    Gate(String),
+    /// A one-off exited with a non-zero code.
+    #[error("exited with code {code}")]
+    Exited {
+        /// The exit code.
+        code: i64,
+    },
+    /// A step was given to the wrong runner (a bug, reported instead of a panic).
+    #[error("not a {runner} step: {step}")]
+    Misplaced {
+        /// `plan-level` or `rollout`.
+        runner: &'static str,
+        /// The step.
+        step: String,
+    },
+}
+
+impl From<DeployError> for StepFailure {
+    fn from(e: DeployError) -> Self {
+        StepFailure::Deploy(Box::new(e))
+    }
 }
 
 /// Why an image could not be pinned (see `resolve.rs`).

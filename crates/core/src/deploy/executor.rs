@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use super::error::DeployError;
+use super::error::{DeployError, StepFailure};
 use super::event::DeployEvent;
 use super::hooks::{hook_specs, run_hook, BeforeChange, HookEnv, HookPoint, OnFailure};
 use super::lanes::is_rollout;
@@ -41,19 +41,19 @@ const LEASE_LOST: &str = "the deploy lock's lease could not be renewed";
 
 /// A failure inside a step: why, and the container whose logs explain it.
 pub(crate) struct StepError {
-    pub(crate) reason: String,
+    pub(crate) cause: StepFailure,
     pub(crate) container: Option<String>,
 }
 
 impl From<DeployError> for StepError {
     fn from(e: DeployError) -> Self {
-        StepError { reason: e.to_string(), container: None }
+        StepError { cause: e.into(), container: None }
     }
 }
 
 impl From<RouteError> for StepError {
     fn from(e: RouteError) -> Self {
-        StepError { reason: e.to_string(), container: None }
+        StepError { cause: e.into(), container: None }
     }
 }
 
@@ -260,11 +260,11 @@ impl<'a> Executor<'a> {
                     if *on_failure == OnFailure::Rollback {
                         return Err(err);
                     }
-                    let line = format!("post-deploy hook {} ({hook}): {}", index + 1, err.reason);
+                    let line = format!("post-deploy hook {} ({hook}): {}", index + 1, err.cause);
                     self.emit(DeployEvent::PostDeployHookFailed {
                         index: index + 1,
                         command: hook.clone(),
-                        reason: err.reason.clone(),
+                        reason: err.cause.to_string(),
                     });
                     self.record.hook_failures.push(line);
                     e.write_record(&self.record).await?;
@@ -272,7 +272,7 @@ impl<'a> Executor<'a> {
                         release: self.record.id.to_string(),
                         index: index + 1,
                         command: hook.clone(),
-                        reason: err.reason,
+                        cause: Box::new(err.cause),
                         output: Vec::new(),
                     });
                 }
@@ -320,7 +320,10 @@ impl<'a> Executor<'a> {
                 }
             }
             // Rollout steps run in lanes (`replica.rs`).
-            other => return Err(StepError { reason: format!("not a plan-level step: {other:?}"), container: None }),
+            other => {
+                let cause = StepFailure::Misplaced { runner: "plan-level", step: other.describe() };
+                return Err(StepError { cause, container: None });
+            }
         }
         Ok(())
     }
@@ -364,7 +367,7 @@ impl<'a> Executor<'a> {
     async fn fail(mut self, step: &Step, stop: Stop) -> DeployError {
         let description = step.describe();
         let (reason, container) = match &stop {
-            Stop::Failed(e) => (e.reason.clone(), e.container.clone()),
+            Stop::Failed(e) => (e.cause.to_string(), e.container.clone()),
             Stop::Cancelled => ("cancelled".to_string(), None),
             Stop::LeaseLost => (LEASE_LOST.to_string(), None),
         };
@@ -404,11 +407,11 @@ impl<'a> Executor<'a> {
         match stop {
             Stop::Cancelled => DeployError::Cancelled { release, step: description, undo: Box::new(report) },
             Stop::LeaseLost => DeployError::LeaseLost { release, step: description, undo: Box::new(report) },
-            Stop::Failed(_) => DeployError::StepFailed {
+            Stop::Failed(e) => DeployError::StepFailed {
                 release,
                 service,
                 step: description,
-                reason,
+                cause: Box::new(e.cause),
                 logs: logs.into(),
                 undo: Box::new(report),
             },

@@ -45,7 +45,7 @@ pub use backup_step::BackupBeforeDeploy;
 pub use container_spec::{container_plan, network_create, volume_create, ContainerPlan};
 pub use docker_host::DockerHost;
 pub use env_store::{without_env_values, EnvValues};
-pub use error::{DeployError, ResolveFailure};
+pub use error::{DeployError, ResolveFailure, StepFailure};
 pub use event::DeployEvent;
 pub use hooks::{check_hooks, hook_specs, hook_timeout, hooks_of, BeforeChange, Hook, HookPoint, HookSpec, OnFailure};
 pub use lock::{judge as judge_lease, margin_for, DeployLock, Lease, CLOCK_SKEW_MARGIN};

@@ -9,6 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::container_spec::container_plan;
+use super::error::StepFailure;
 use super::event::DeployEvent;
 use super::executor::{Executor, StepError, Stop};
 use super::gate::{gate_bound, monitor, wait_exit, wait_healthy};
@@ -79,7 +80,7 @@ impl<'a> Executor<'a> {
     async fn keep_going(&self, action: FailureAction, plan: &Plan, k: usize, err: StepError, journal: Vec<Inverse>) {
         let step = &plan.steps[k];
         let description = step.describe();
-        let reason = err.reason.to_string();
+        let reason = err.cause.to_string();
         self.emit(DeployEvent::StepFailed { description: description.clone(), reason: reason.clone() });
         let report = undo(self.engine, self.router, journal, self.observer).await;
         if let Some(id) = &err.container {
@@ -172,12 +173,12 @@ impl<'a> Executor<'a> {
                 let id = self.create(service, *replica, false).await?;
                 lane.journal.push(Inverse::StopNew { service: service.clone(), container: id.clone() });
                 lane.new = Some(id.clone());
-                e.start(&id).await.map_err(|err| StepError { reason: err.to_string(), container: Some(id.clone()) })?;
+                e.start(&id).await.map_err(|err| StepError { cause: err.into(), container: Some(id.clone()) })?;
                 self.state(service, &id, ReplicaState::Started);
             }
             Step::WaitHealthy { service, gate, .. } => {
                 let id = lane.new.clone().unwrap_or_default();
-                let failed = |reason| StepError { reason, container: Some(id.clone()) };
+                let failed = |reason| StepError { cause: StepFailure::Gate(reason), container: Some(id.clone()) };
                 wait_healthy(e, &id, gate).await.map_err(failed)?;
                 // `deploy.update_config.monitor`: the new container must also stay up (and not
                 // turn unhealthy) this long before it takes traffic or replaces the old one.
@@ -208,7 +209,10 @@ impl<'a> Executor<'a> {
                 e.stop(id).await?;
                 self.state(service, id, ReplicaState::OldRetired);
             }
-            other => return Err(StepError { reason: format!("not a rollout step: {other:?}"), container: None }),
+            other => {
+                let cause = StepFailure::Misplaced { runner: "rollout", step: other.describe() };
+                return Err(StepError { cause, container: None });
+            }
         }
         Ok(())
     }
@@ -302,18 +306,18 @@ impl<'a> Executor<'a> {
 
     async fn run_oneoff(&self, service: &str) -> Result<(), StepError> {
         let id = self.create(service, 1, true).await?;
-        let failed = |reason: String| StepError { reason, container: Some(id.clone()) };
-        self.engine.start(&id).await.map_err(|e| failed(e.to_string()))?;
+        let gate = |reason: String| StepError { cause: StepFailure::Gate(reason), container: Some(id.clone()) };
+        self.engine.start(&id).await.map_err(|e| StepError { cause: e.into(), container: Some(id.clone()) })?;
         let svc = &self.desired.stack.services[service];
         let limit = super::rules::slipway_settings(svc)
             .get("timeout")
             .and_then(|v| v.as_str().and_then(|s| humantime::parse_duration(s).ok()))
             .unwrap_or(Duration::from_secs(600));
-        let code = wait_exit(self.engine, &id, &format!("one-off {service} to exit"), limit).await.map_err(failed)?;
+        let code = wait_exit(self.engine, &id, &format!("one-off {service} to exit"), limit).await.map_err(gate)?;
         let logs = self.engine.log_tail(&id, 20).await;
         self.emit(DeployEvent::OneOffDone { service: service.into(), exit_code: code, logs });
         if code != 0 {
-            return Err(failed(format!("exited with code {code}")));
+            return Err(StepError { cause: StepFailure::Exited { code }, container: Some(id.clone()) });
         }
         Ok(())
     }
