@@ -319,7 +319,7 @@ impl FakeRouter {
             expected: Vec::new(),
             seen: String::new(),
             waited: Duration::ZERO,
-            previous: crate::route::PreviousRoute::Untouched,
+            previous: Box::new(crate::route::PreviousRoute::Untouched),
         })
     }
 }

@@ -267,13 +267,13 @@ async fn renew(docker: Docker, id: String, lease: Duration, stop: CancellationTo
         let asked = tokio::time::Instant::now();
         let expires = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
         let write = tokio::time::timeout(lease / 4, write_renewal(&docker, &id, expires)).await;
-        let gone = match &write {
+        let gone = matches!(
+            &write,
             Ok(Err(DeployError::Engine {
                 source: bollard::errors::Error::DockerResponseServerError { status_code: 404, .. },
                 ..
-            })) => true,
-            _ => false,
-        };
+            }))
+        );
         match write {
             Ok(Ok(())) => {
                 held_until = asked + lease;

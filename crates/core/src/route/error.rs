@@ -60,8 +60,8 @@ pub enum RouteError {
         seen: String,
         /// How long was waited.
         waited: Duration,
-        /// What became of the previous server set.
-        previous: PreviousRoute,
+        /// What became of the previous server set (boxed: keeps the error small).
+        previous: Box<PreviousRoute>,
     },
     /// Removing this backend would leave the service without any.
     #[error(
@@ -144,7 +144,7 @@ impl RouteError {
     pub(crate) fn after_restore(self, outcome: PreviousRoute) -> Self {
         match self {
             RouteError::NotConfirmed { service, what, expected, seen, waited, .. } => {
-                RouteError::NotConfirmed { service, what, expected, seen, waited, previous: outcome }
+                RouteError::NotConfirmed { service, what, expected, seen, waited, previous: Box::new(outcome) }
             }
             other => other,
         }
@@ -157,13 +157,13 @@ mod tests {
 
     #[test]
     fn not_confirmed_says_restored_only_when_it_was() {
-        let err = |previous| RouteError::NotConfirmed {
+        let err = |previous: PreviousRoute| RouteError::NotConfirmed {
             service: "web".into(),
             what: "backend http://10.0.0.2:80 live".into(),
             expected: vec!["http://10.0.0.2:80".into()],
             seen: "nothing".into(),
             waited: Duration::from_secs(5),
-            previous,
+            previous: Box::new(previous),
         };
         let failed = err(PreviousRoute::Untouched)
             .after_restore(PreviousRoute::NotRestored("the proxy did not confirm it".into()))

@@ -257,7 +257,7 @@ impl TraefikRouter {
                 expected: want,
                 seen: seen.lock().map(|s| s.clone()).unwrap_or_default(),
                 waited: t.waited,
-                previous: PreviousRoute::Untouched,
+                previous: Box::new(PreviousRoute::Untouched),
             }),
         }
     }
