@@ -110,9 +110,9 @@ async fn container_hooks_run_from_the_release_and_a_failing_one_changes_nothing(
     );
     // The cause is kept as the hook's typed error, reachable through `source()`.
     let cause = std::error::Error::source(inner.as_ref()).expect("a source");
-    let hook = cause.downcast_ref::<slipway::deploy::StepFailure>().expect("a StepFailure");
+    let hook = cause.downcast_ref::<Box<slipway::deploy::StepFailure>>().expect("a StepFailure");
     assert!(
-        matches!(hook, slipway::deploy::StepFailure::Deploy(d) if matches!(d.as_ref(), DeployError::HookFailed { .. })),
+        matches!(hook.as_ref(), slipway::deploy::StepFailure::Deploy(d) if matches!(d.as_ref(), DeployError::HookFailed { .. })),
         "{hook:?}"
     );
     assert_eq!(releases(&docker, &project).await, before, "nothing changed");

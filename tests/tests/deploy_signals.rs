@@ -28,6 +28,26 @@ async fn hook_containers(docker: &bollard::Docker, project: &str) -> Vec<String>
     list.into_iter().flat_map(|c| c.names.unwrap_or_default()).collect()
 }
 
+/// Read stderr lines into `seen` until one contains `needle` (false after `secs` or at the end).
+async fn read_until(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+    seen: &mut Vec<String>,
+    needle: &str,
+    secs: u64,
+) -> bool {
+    let found = tokio::time::timeout(Duration::from_secs(secs), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let hit = line.contains(needle);
+            seen.push(line);
+            if hit {
+                return true;
+            }
+        }
+        false
+    });
+    found.await.unwrap_or(false)
+}
+
 fn sigint(child: &tokio::process::Child) {
     let pid = child.id().unwrap().to_string();
     assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
@@ -86,31 +106,11 @@ async fn sigint_during_a_container_hook_and_a_second_sigint_during_the_undo() {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = Vec::new();
-    let reached = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            seen.push(line.clone());
-            if line.contains("wait for app replica 1") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
+    let reached = read_until(&mut lines, &mut seen, "wait for app replica 1", 60).await;
     assert!(reached, "never reached the app's health wait: {seen:?}");
     sigint(&child);
     // The second once the first one's undo has started.
-    let undoing = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            seen.push(line.clone());
-            if line.contains("interrupted: stopping the current step") {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false);
+    let undoing = read_until(&mut lines, &mut seen, "interrupted: stopping the current step", 30).await;
     assert!(undoing, "{seen:?}");
     sigint(&child);
     let rest = tokio::time::timeout(Duration::from_secs(30), async {
