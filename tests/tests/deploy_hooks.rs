@@ -102,10 +102,18 @@ async fn container_hooks_run_from_the_release_and_a_failing_one_changes_nothing(
     let slipway::Error::Deploy(inner) = &err else { panic!("{err}") };
     // The hook is a step of the plan: the error names it, what it printed and the undo.
     assert!(
-        matches!(inner.as_ref(), DeployError::StepFailed { step, reason, undo, .. }
+        matches!(inner.as_ref(), DeployError::StepFailed { step, cause, undo, .. }
             if step.starts_with("pre-deploy hook 1: container of cache")
-                && reason.contains("migration failed") && reason.contains("kept") && undo.restored()),
+                && cause.to_string().contains("migration failed") && cause.to_string().contains("kept")
+                && undo.restored()),
         "{err}"
+    );
+    // The cause is kept as the hook's typed error, reachable through `source()`.
+    let cause = std::error::Error::source(inner.as_ref()).expect("a source");
+    let hook = cause.downcast_ref::<Box<slipway::deploy::StepFailure>>().expect("a StepFailure");
+    assert!(
+        matches!(hook.as_ref(), slipway::deploy::StepFailure::Deploy(d) if matches!(d.as_ref(), DeployError::HookFailed { .. })),
+        "{hook:?}"
     );
     assert_eq!(releases(&docker, &project).await, before, "nothing changed");
     let kept = containers(&docker, &hook_label).await;

@@ -20,9 +20,10 @@ fn write_stack(dir: &Path, stack: &slipway::stack::StackSpec, name: &str) -> Pat
 
 /// Run `slipway deploy -f FILE`, SIGKILL it when a stderr line contains `needle`.
 async fn deploy_killed_at(bin: &Path, file: &Path, needle: &str) {
-    // A short lease, so the next deploy (waiting for the lock) takes the killed one's lock over soon.
+    // The default lease (60 s, taken over 75 s after its last renewal) and a shorter lock wait:
+    // the next deploy can only get in because it proves the killed holder's process is gone.
     let mut child = tokio::process::Command::new(bin)
-        .args(["deploy", "--lease", "2s", "--lock-wait", "30s", "-f"])
+        .args(["deploy", "--lock-wait", "30s", "-f"])
         .arg(file)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -86,6 +87,7 @@ async fn killed_deploys_converge_and_concurrent_deploys_serialise() {
     let (code, err) = deploy_cli(&bin, &v5, &["--lock-wait", "30s"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("stale deploy lock"), "the killed deploy's lock is reported: {err}");
+    assert!(err.contains("on this machine is gone") || err.contains("has exited"), "proved gone, not expired: {err}");
     converged(&host, &project).await;
     let (code, err) = deploy_cli(&bin, &v5, &[]).await;
     assert_eq!(code, 0, "{err}");

@@ -222,3 +222,51 @@ async fn sigint_before_the_first_change_stops_releases_the_lock_and_keeps_the_ol
     assert_eq!(app.len(), 1);
     assert_eq!(app[0].release.map(|r| r.0), Some(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_that_loses_its_lease_stops_and_undoes() {
+    let demo = images::demo_image().await.unwrap();
+    let busybox = images::busybox_base().await.unwrap();
+    let project = names::unique("lease-lost");
+    let _guard = ProjectGuard::new(&project);
+    let docker = docker::connect().await.unwrap();
+    let host = DockerHost::new(docker.clone());
+    host.apply(&stacks::shop(&project, &demo, &busybox, "v1"), &opts(), &NoopObserver).await.unwrap();
+    let before = host.status(&project).await.unwrap();
+
+    // Someone removes the lock while v2 runs its one-off: the next renewal (every 0.5 s of a 2 s
+    // lease) finds no lock, and the deploy stops, undoes and says why.
+    let remover = docker.clone();
+    let lock = labels::lock_name(&project);
+    let observer = move |e: &slipway::Event| {
+        if let slipway::Event::Deploy(slipway::deploy::DeployEvent::StepStarted { description, .. }) = e {
+            if description.starts_with("run one-off prestart") {
+                let (docker, lock) = (remover.clone(), lock.clone());
+                tokio::spawn(async move {
+                    let force = bollard::query_parameters::RemoveContainerOptions { force: true, ..Default::default() };
+                    docker.remove_container(&lock, Some(force)).await.unwrap();
+                });
+            }
+        }
+    };
+    let leased = opts().lease(Duration::from_secs(2));
+    let err = host.apply(&stacks::shop(&project, &demo, &busybox, "v2"), &leased, &observer).await.unwrap_err();
+    let slipway::Error::Deploy(inner) = &err else { panic!("{err}") };
+    let DeployError::LeaseLost { undo, .. } = inner.as_ref() else { panic!("{err}") };
+    assert!(undo.restored(), "{}", undo.summary());
+    assert!(err.to_string().contains("lease could not be renewed"), "{err}");
+    let after = host.status(&project).await.unwrap();
+    assert_eq!(
+        after.current.as_ref().map(|r| r.id),
+        before.current.as_ref().map(|r| r.id),
+        "release 1 is still current"
+    );
+    let running = |s: &slipway::deploy::Status| {
+        let mut names: Vec<String> = s.containers.iter().filter(|c| c.running).map(|c| c.name.clone()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(running(&after), running(&before), "what ran before runs again");
+    let history = host.history(&project).await.unwrap();
+    assert!(history.last().is_some_and(|r| !r.outcome.in_service()), "v2 recorded as failed: {history:?}");
+}

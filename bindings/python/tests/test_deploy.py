@@ -229,10 +229,15 @@ def test_exceptions_carry_service_step_logs_and_follow_the_kind(project):
     assert failed.value.service == "idle"
     assert failed.value.step and "idle" in failed.value.step
     assert any("boom-from-idle" in line for line in failed.value.logs), failed.value.logs
+    # The undo's report, as `--json` prints it: the old container was restarted and confirmed.
+    undo = failed.value.undo
+    assert undo["actions"], undo
+    assert all(a["error"] is None and a["finish"] is None for a in undo["actions"]), undo
+    assert any("idle" in a["description"] for a in undo["actions"]), undo
     # Bad input to a deploy is InvalidInput (no earlier release to roll back to).
     with pytest.raises(slipway.InvalidInput) as bad:
         slipway.rollback(name)
-    assert bad.value.service is None and bad.value.logs == []
+    assert bad.value.service is None and bad.value.logs == [] and bad.value.undo is None
     # A refusal is a PolicyViolation, naming the service.
     text["services"]["idle"]["image"] = "127.0.0.1:5999/app:latest"
     path.write_text(json.dumps(text))

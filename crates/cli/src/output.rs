@@ -28,3 +28,21 @@ pub fn report_error(error: &slipway::Error) -> u8 {
 pub fn json_line(value: &serde_json::Value) {
     println!("{value}");
 }
+
+/// With `--json`, a failed deploy or rollback also prints one JSON line on stdout: the error's
+/// message, exit code, service, step and the undo's report (`UndoReport`, the same as Python's
+/// `.undo`; `null` when no undo ran).
+pub fn failure_json(project: &str, error: &slipway::Error) {
+    let deploy = match error {
+        slipway::Error::Deploy(d) => Some(d.as_ref()),
+        _ => None,
+    };
+    json_line(&serde_json::json!({
+        "project": project,
+        "error": error.to_string(),
+        "exit_code": error.kind().exit_code(),
+        "service": deploy.and_then(|d| d.service()),
+        "step": deploy.and_then(|d| d.step()),
+        "undo": deploy.and_then(|d| d.undo()),
+    }));
+}

@@ -57,7 +57,7 @@ pub fn cancel_on_signals(token: CancellationToken, project: String, trail: Trail
             }
         }
         eprintln!(
-            "slipway: the deploy lock's lease expires by itself; check with `slipway status -p {project}`, then \
+            "slipway: the next deploy takes the lock over (at once on this machine, else once its lease expires); check with `slipway status -p {project}`, then \
              `slipway rollback -p {project}` or deploy again"
         );
         std::process::exit(ABORTED);

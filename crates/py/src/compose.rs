@@ -161,7 +161,12 @@ impl PyStack {
             policy_file,
             pull,
         };
-        let at = crate::target::Where { target, with_registry_auth, namespace, ..crate::target::Where::engine(host, context) };
+        let at = crate::target::Where {
+            target,
+            with_registry_auth,
+            namespace,
+            ..crate::target::Where::engine(host, context)
+        };
         crate::deploy::deploy(py, stack, args, dry_run, at)
     }
 

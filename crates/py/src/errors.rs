@@ -18,7 +18,8 @@ create_exception!(_native, BackupError, SlipwayError, "A backup or restore faile
 create_exception!(_native, ProxyError, SlipwayError, "The managed proxy could not be run, read or removed.");
 
 /// Convert a core error into the matching Python exception. Every exception carries `.service`,
-/// `.step` (str or None) and `.logs` (list of str) from the core's error; a policy refusal also
+/// `.step` (str or None), `.logs` (list of str) and `.undo` (the `UndoReport` as a dict, or None
+/// when no undo ran) from the core's error; a policy refusal also
 /// carries `reasons` (one string per refused reference). The class follows the error's kind:
 /// policy refusals are `PolicyViolation`, bad input to a deploy is `InvalidInput`, failures are
 /// the room's class.
@@ -26,6 +27,11 @@ pub fn to_py(e: slipway::Error) -> PyErr {
     let (service, step, logs) = match &e {
         slipway::Error::Deploy(d) => (d.service().map(str::to_string), d.step().map(str::to_string), d.logs().to_vec()),
         _ => (None, None, Vec::new()),
+    };
+    // The undo's report, as `--json` prints it: {"actions": [{"description", "error", "finish"}]}.
+    let undo = match &e {
+        slipway::Error::Deploy(d) => d.undo().and_then(|u| serde_json::to_value(u).ok()),
+        _ => None,
     };
     let err = classify(e);
     Python::attach(|py| {
@@ -35,6 +41,8 @@ pub fn to_py(e: slipway::Error) -> PyErr {
         let _ = value.setattr("service", service);
         let _ = value.setattr("step", step);
         let _ = value.setattr("logs", logs);
+        let undo = undo.and_then(|u| crate::convert::json_to_py(py, &u).ok());
+        let _ = value.setattr("undo", undo);
     });
     err
 }

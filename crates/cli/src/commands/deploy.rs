@@ -272,7 +272,15 @@ async fn deploy(args: &Args) -> Result<u8, slipway::Error> {
         }
         return Ok(0);
     }
-    let out = host.apply(&stack, &opts, &progress).await?;
+    let out = match host.apply(&stack, &opts, &progress).await {
+        Ok(out) => out,
+        Err(e) => {
+            if args.json {
+                output::failure_json(&stack.name, &e);
+            }
+            return Err(e);
+        }
+    };
     if args.json {
         output::json_line(&serde_json::json!({
             "project": stack.name,

@@ -50,6 +50,10 @@ fn outcome(o: &ReleaseOutcome) -> String {
         ReleaseOutcome::Succeeded => "succeeded".into(),
         ReleaseOutcome::Failed { service, step, .. } => format!("failed ({service}: {step})"),
         ReleaseOutcome::Cancelled { service, step } => format!("cancelled ({service}: {step})"),
+        ReleaseOutcome::PartlyDeployed { action, failures } => {
+            let steps: Vec<&str> = failures.iter().map(|f| f.step.as_str()).collect();
+            format!("partly deployed ({action}; failed: {})", steps.join(", "))
+        }
         _ => "unknown".into(),
     }
 }
@@ -129,7 +133,16 @@ pub async fn rollback(args: RollbackArgs) -> u8 {
         };
         let progress = Progress::default();
         let opts = cancellable_options(&args.request.request(None), &project, &progress)?;
-        let out = super::kubernetes::deployer(&args.target).await?.rollback(&project, to, &opts, &progress).await?;
+        let out = match super::kubernetes::deployer(&args.target).await?.rollback(&project, to, &opts, &progress).await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                if args.json {
+                    output::failure_json(&project, &e);
+                }
+                return Err(e);
+            }
+        };
         if args.json {
             output::json_line(&serde_json::json!({ "project": project, "release": out.release }));
         } else if let Some(r) = &out.release {

@@ -7,7 +7,6 @@
 //! archive endpoints on a created-but-never-started container, so no helper image is needed.
 //! By default the CLI keeps backups in a volume on the engine's host ([`host_store`]).
 
-mod deploy_hook;
 mod engine;
 mod error;
 mod event;
@@ -19,7 +18,6 @@ mod retention;
 mod store;
 mod volume;
 
-pub use deploy_hook::BackupBeforeDeploy;
 pub use error::BackupError;
 pub use event::BackupEvent;
 pub use manifest::{BackupKind, BackupManifest};

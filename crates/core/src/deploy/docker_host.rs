@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bollard::Docker;
+use tokio_util::sync::CancellationToken;
 
 use super::engine;
 use super::error::DeployError;
@@ -51,9 +52,13 @@ impl DockerHost {
     /// remote room: a failed step whose engine connection failed meanwhile says so (typed).
     fn with_transport_failure(&self, e: DeployError, since: std::time::Instant) -> DeployError {
         match (e, &self.connection) {
-            (DeployError::StepFailed { release, service, step, reason, logs, undo, transport: None }, Some(c)) => {
+            (DeployError::StepFailed { release, service, step, cause, logs, undo, transport: None }, Some(c)) => {
                 let transport = c.transport_failure_since(since).map(Box::new);
-                DeployError::StepFailed { release, service, step, reason, logs, undo, transport }
+                DeployError::StepFailed { release, service, step, cause, logs, undo, transport }
+            }
+            (DeployError::LeaseLost { release, step, undo, transport: None }, Some(c)) => {
+                let transport = c.transport_failure_since(since).map(Box::new);
+                DeployError::LeaseLost { release, step, undo, transport }
             }
             (e, _) => e,
         }
@@ -101,6 +106,7 @@ impl DockerHost {
         actual: &ActualState,
         opts: &DeployOptions,
         observer: &dyn Observer,
+        lease_lost: CancellationToken,
     ) -> Result<DeployOutcome, DeployError> {
         // Policy in core: the environment's backup is a step of the plan, before any change.
         let before_change = super::requirements::before_change_hooks(&self.docker, opts)?;
@@ -129,6 +135,7 @@ impl DockerHost {
             .router(router.as_deref())
             .previous(actual.current().map(|r| &r.stack))
             .cancel(opts.cancel.clone())
+            .lease_lost(lease_lost)
             .before_change(&before_change)
             .run(&plan)
             .await
@@ -151,13 +158,18 @@ impl DockerHost {
         Some(Arc::new(TraefikRouter::through(Arc::new(proxy))))
     }
 
-    async fn locked<T>(
+    /// Run `body` under the project's lock; `body` gets the token that says the lock's lease was
+    /// lost (the executor stops and undoes).
+    async fn locked<T, F>(
         &self,
         project: &str,
         opts: &DeployOptions,
         observer: &dyn Observer,
-        body: impl std::future::Future<Output = Result<T, DeployError>>,
-    ) -> Result<T, DeployError> {
+        body: impl FnOnce(CancellationToken) -> F,
+    ) -> Result<T, DeployError>
+    where
+        F: std::future::Future<Output = Result<T, DeployError>>,
+    {
         let lock = DeployLock::acquire_cancellable(
             &self.docker,
             project,
@@ -167,7 +179,7 @@ impl DockerHost {
             observer,
         )
         .await?;
-        let result = body.await;
+        let result = body(lock.lost()).await;
         let released = lock.release().await;
         let value = result?;
         released?;
@@ -211,7 +223,7 @@ impl Deployer for DockerHost {
         check_policy(stack, &opts.env, opts.policy.as_ref())?;
         super::requirements::backup_decision(opts)?;
         let out = self
-            .locked(&stack.name, opts, observer, async {
+            .locked(&stack.name, opts, observer, |lost| async {
                 let (desired, actual) = self.desired_and_state(stack, opts, observer).await?;
                 super::requirements::check_cancelled(
                     opts,
@@ -219,7 +231,7 @@ impl Deployer for DockerHost {
                     "while resolving images",
                     "nothing was changed",
                 )?;
-                self.execute(desired, &actual, opts, observer).await
+                self.execute(desired, &actual, opts, observer, lost).await
             })
             .await?;
         Ok(out)
@@ -235,11 +247,11 @@ impl Deployer for DockerHost {
         // The same options as a deploy: the environment's requirements apply before the lock.
         super::requirements::backup_decision(opts)?;
         let out = self
-            .locked(project, opts, observer, async {
+            .locked(project, opts, observer, |lost| async {
                 let records = VolumeRecords::new(self.docker.clone());
                 let history = records.list(project).await?;
                 let no = |what: String| DeployError::NoRelease { project: project.to_string(), what };
-                let current = history.iter().rev().find(|r| r.outcome.is_success()).map(|r| r.id);
+                let current = history.iter().rev().find(|r| r.outcome.in_service()).map(|r| r.id);
                 let target = match to {
                     Some(id) => history.iter().find(|r| r.id == id).ok_or_else(|| no(format!("no release {id}")))?,
                     None => history
@@ -255,7 +267,7 @@ impl Deployer for DockerHost {
                 // The exact environment comes back from the record volume's root-only file.
                 let target = records.unseal(target).await?;
                 let desired = DesiredRelease::from_record(actual.next_release_id(), &target);
-                self.execute(desired, &actual, opts, observer).await
+                self.execute(desired, &actual, opts, observer, lost).await
             })
             .await?;
         Ok(out)

@@ -184,7 +184,7 @@ pub(crate) async fn credentials_for(image: &str) -> Result<Option<DockerCredenti
     let registry = reference.registry().to_string();
     let found = from_docker_config(&registry)
         .await
-        .map_err(|e| DeployError::Credentials { image: image.to_string(), reason: e.to_string() })?;
+        .map_err(|e| DeployError::Credentials { image: image.to_string(), source: Box::new(e) })?;
     Ok(to_engine_auth(&registry, found))
 }
 

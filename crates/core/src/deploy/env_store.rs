@@ -145,10 +145,16 @@ pub async fn read(docker: &Docker, project: &str, volume: &str, expected: &str) 
     if let Some(e) = failed {
         return Err(e);
     }
-    let json =
-        file_in_tar(&archive).map_err(|e| record_error(project, format!("environment file of {volume}: {e}")))?;
-    let values: EnvValues = serde_json::from_slice(&json)
-        .map_err(|e| record_error(project, format!("environment file of {volume} is not valid: {e}")))?;
+    let json = file_in_tar(&archive).map_err(|source| DeployError::RecordArchive {
+        project: project.to_string(),
+        what: format!("the environment file of {volume}"),
+        source,
+    })?;
+    let values: EnvValues = serde_json::from_slice(&json).map_err(|source| DeployError::RecordJson {
+        project: project.to_string(),
+        what: format!("the environment file of {volume}"),
+        source,
+    })?;
     if values.sha256() != expected {
         return Err(record_error(
             project,

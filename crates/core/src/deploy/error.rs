@@ -86,7 +86,7 @@ pub enum DeployError {
     Connect(#[from] crate::engine::EngineError),
     /// A step failed and what was done was undone; `undo` says whether the previous release was
     /// restored (every inverse confirmed) or what is left and how to finish it.
-    #[error("release {release} failed at `{step}` (service {service}): {reason}{}; {}{}", connection_note(.transport), .undo.summary(), tail(.logs))]
+    #[error("release {release} failed at `{step}` (service {service}): {cause}{}; {}{}", connection_note(.transport), .undo.summary(), tail(.logs))]
     StepFailed {
         /// Release id.
         release: String,
@@ -95,7 +95,8 @@ pub enum DeployError {
         /// Step description.
         step: String,
         /// Why.
-        reason: Box<str>,
+        #[source]
+        cause: Box<StepFailure>,
         /// Last log lines of the failing container.
         logs: Box<[String]>,
         /// What the undo did.
@@ -103,6 +104,33 @@ pub enum DeployError {
         /// remote room: the engine connection failed during the deploy (dropped, unreachable),
         /// which is why the step failed; the next deploy converges from what the host holds.
         transport: Option<Box<crate::engine::TransportError>>,
+    },
+    /// The deploy lock's lease could not be renewed (the engine did not take the renewals), so the
+    /// deploy could no longer prove it holds the lock: it stopped and undid what it did while
+    /// the lease still kept other deploys off.
+    #[error("release {release} stopped at `{step}`: the deploy lock's lease could not be renewed, so this deploy can no longer prove it holds the lock{}; {}", connection_note(.transport), .undo.summary())]
+    LeaseLost {
+        /// Release id.
+        release: String,
+        /// The step that was running.
+        step: String,
+        /// What the undo did.
+        undo: Box<super::undo::UndoReport>,
+        /// remote room: the engine connection failed meanwhile (why the renewals failed).
+        transport: Option<Box<crate::engine::TransportError>>,
+    },
+    /// Replicas failed under `deploy.update_config.failure_action: pause | continue`: each failed
+    /// replica was undone on its own, the others run the release, recorded as partly deployed.
+    #[error("release {release} is partly deployed (failure_action: {action}): {}; {}; the other replicas run release {release}: deploy again to finish it, or `slipway rollback` to go back", failed_list(.failures), .undo.summary())]
+    PartlyDeployed {
+        /// Release id.
+        release: String,
+        /// `pause` or `continue`.
+        action: String,
+        /// The replicas that failed, each undone.
+        failures: Vec<super::release::ReplicaFailure>,
+        /// What the undo of the failed replicas did.
+        undo: Box<super::undo::UndoReport>,
     },
     /// The caller cancelled the deploy; what was done was undone, the release recorded as
     /// cancelled and the lock released.
@@ -116,7 +144,7 @@ pub enum DeployError {
         undo: Box<super::undo::UndoReport>,
     },
     /// The release was deployed and recorded, but a post-deploy hook failed (recorded on it).
-    #[error("deployed release {release}; post-deploy hook {index} failed: `{command}`: {reason}{}", tail(.output))]
+    #[error("deployed release {release}; post-deploy hook {index} failed: `{command}`: {cause}{}", tail(.output))]
     PostDeployHookFailed {
         /// Release id.
         release: String,
@@ -125,7 +153,8 @@ pub enum DeployError {
         /// The hook.
         command: String,
         /// Why.
-        reason: String,
+        #[source]
+        cause: Box<StepFailure>,
         /// Last output lines.
         output: Vec<String>,
     },
@@ -142,14 +171,18 @@ pub enum DeployError {
         output: Vec<String>,
     },
     /// Another deploy holds the project's lock.
-    #[error("project {project} is being deployed by {holder} since {since}; wait (--lock-wait) or retry later")]
+    #[error("project {project} is being deployed by {holder} since {since}; its lease runs until {until} (renewed while it deploys), and another deploy may take the lock over after {takeover} if it is not renewed; wait (--lock-wait) or retry later")]
     Locked {
         /// Project.
         project: String,
-        /// Holder description.
+        /// Holder description (`user@host pid=N`).
         holder: String,
-        /// Since when.
+        /// Since when (RFC 3339).
         since: String,
+        /// The lease's newest expiry (RFC 3339).
+        until: String,
+        /// When another deploy may take it over if it is not renewed (expiry plus the margin).
+        takeover: String,
     },
     /// No such release, or no release to roll back to.
     #[error("project {project}: {what}; see `slipway history -p {project}`")]
@@ -216,12 +249,13 @@ pub enum DeployError {
         outcome: String,
     },
     /// Docker's configuration gave no usable credentials for an image's registry.
-    #[error("image {image}: cannot read registry credentials: {reason}")]
+    #[error("image {image}: cannot read registry credentials: {source}")]
     Credentials {
         /// The image being pulled.
         image: String,
-        /// Why (never the secret itself).
-        reason: String,
+        /// Why (the registry room's error; never the secret itself).
+        #[source]
+        source: Box<crate::registry::RegistryError>,
     },
     /// Invalid input (flags, options).
     #[error("{0}")]
@@ -229,6 +263,43 @@ pub enum DeployError {
     /// The traffic switch (route room) failed; it restored the previous route first.
     #[error(transparent)]
     Route(#[from] crate::route::RouteError),
+}
+
+/// Why a step of a deploy failed: the cause of [`DeployError::StepFailed`] (and of a failed
+/// post-deploy hook), kept as the error it was.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StepFailure {
+    /// An engine call, a hook, a backup or a record write failed.
+    #[error(transparent)]
+    Deploy(Box<DeployError>),
+    /// The traffic switch failed.
+    #[error(transparent)]
+    Route(#[from] crate::route::RouteError),
+    /// The new container did not pass its health gate or its monitor period, or a one-off did not
+    /// exit within its bound (the gate's own account).
+    #[error("{0}")]
+    Gate(String),
+    /// A one-off exited with a non-zero code.
+    #[error("exited with code {code}")]
+    Exited {
+        /// The exit code.
+        code: i64,
+    },
+    /// A step was given to the wrong runner (a bug, reported instead of a panic).
+    #[error("not a {runner} step: {step}")]
+    Misplaced {
+        /// `plan-level` or `rollout`.
+        runner: &'static str,
+        /// The step.
+        step: String,
+    },
+}
+
+impl From<DeployError> for StepFailure {
+    fn from(e: DeployError) -> Self {
+        StepFailure::Deploy(Box::new(e))
+    }
 }
 
 /// Why an image could not be pinned (see `resolve.rs`).
@@ -266,6 +337,11 @@ fn connection_note(transport: &Option<Box<crate::engine::TransportError>>) -> St
     transport.as_ref().map(|t| format!(" (the engine connection failed: {t})")).unwrap_or_default()
 }
 
+fn failed_list(failures: &[super::release::ReplicaFailure]) -> String {
+    let each: Vec<String> = failures.iter().map(|f| format!("`{}` failed: {}", f.step, f.reason)).collect();
+    each.join("; ")
+}
+
 fn tail(lines: &[String]) -> String {
     if lines.is_empty() {
         String::new()
@@ -279,7 +355,9 @@ impl DeployError {
     /// the deploy failed.
     pub fn transport(&self) -> Option<&crate::engine::TransportError> {
         match self {
-            DeployError::StepFailed { transport, .. } => transport.as_deref(),
+            DeployError::StepFailed { transport, .. } | DeployError::LeaseLost { transport, .. } => {
+                transport.as_deref()
+            }
             DeployError::Connect(crate::engine::EngineError::Transport(t)) => Some(t),
             _ => None,
         }
@@ -309,6 +387,7 @@ impl DeployError {
             | DeployError::PolicyRefused { service, .. }
             | DeployError::Resolve { service, .. }
             | DeployError::StepFailed { service, .. } => Some(service).filter(|s| !s.is_empty()).map(String::as_str),
+            DeployError::PartlyDeployed { failures, .. } => failures.first().map(|f| f.service.as_str()),
             _ => None,
         }
     }
@@ -316,8 +395,22 @@ impl DeployError {
     /// The step that failed (a plan step's description, or the hook point of a failed hook).
     pub fn step(&self) -> Option<&str> {
         match self {
-            DeployError::StepFailed { step, .. } => Some(step),
+            DeployError::StepFailed { step, .. } | DeployError::LeaseLost { step, .. } => Some(step),
+            DeployError::PartlyDeployed { failures, .. } => failures.first().map(|f| f.step.as_str()),
             DeployError::HookFailed { hook, .. } => Some(hook),
+            _ => None,
+        }
+    }
+
+    /// What the undo did, when this error ran one: a failed step, a cancellation, a lost lease,
+    /// or the failed replicas of a partly deployed release. The same report every face shows
+    /// (`--json`'s `undo`, Python's `.undo`).
+    pub fn undo(&self) -> Option<&super::undo::UndoReport> {
+        match self {
+            DeployError::StepFailed { undo, .. }
+            | DeployError::Cancelled { undo, .. }
+            | DeployError::LeaseLost { undo, .. }
+            | DeployError::PartlyDeployed { undo, .. } => Some(undo),
             _ => None,
         }
     }

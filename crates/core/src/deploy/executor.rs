@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use super::error::DeployError;
+use super::error::{DeployError, StepFailure};
 use super::event::DeployEvent;
 use super::hooks::{hook_specs, run_hook, BeforeChange, HookEnv, HookPoint, OnFailure};
 use super::lanes::is_rollout;
@@ -27,21 +27,33 @@ use crate::events::{Event, Observer};
 use crate::route::{RouteError, TrafficRouter};
 use crate::stack::StackSpec;
 
+/// Resolves when a run must stop: cancelled by the caller, or the lease lost.
+async fn interrupted(cancel: &CancellationToken, lease_lost: &CancellationToken) -> Stop {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Stop::Cancelled,
+        _ = lease_lost.cancelled() => Stop::LeaseLost,
+    }
+}
+
+/// Why a deploy stopped when its lease was lost (recorded on the release).
+const LEASE_LOST: &str = "the deploy lock's lease could not be renewed";
+
 /// A failure inside a step: why, and the container whose logs explain it.
 pub(crate) struct StepError {
-    pub(crate) reason: String,
+    pub(crate) cause: StepFailure,
     pub(crate) container: Option<String>,
 }
 
 impl From<DeployError> for StepError {
     fn from(e: DeployError) -> Self {
-        StepError { reason: e.to_string(), container: None }
+        StepError { cause: e.into(), container: None }
     }
 }
 
 impl From<RouteError> for StepError {
     fn from(e: RouteError) -> Self {
-        StepError { reason: e.to_string(), container: None }
+        StepError { cause: e.into(), container: None }
     }
 }
 
@@ -49,6 +61,8 @@ impl From<RouteError> for StepError {
 pub(crate) enum Stop {
     Failed(StepError),
     Cancelled,
+    /// The deploy lock's lease could not be renewed: stop changing the host, undo.
+    LeaseLost,
 }
 
 /// Runs one plan.
@@ -60,12 +74,24 @@ pub(crate) struct Executor<'a> {
     pub(super) record: Release,
     pub(super) observer: &'a dyn Observer,
     pub(super) cancel: CancellationToken,
+    pub(super) lease_lost: CancellationToken,
     pub(super) before_change: &'a [Arc<dyn BeforeChange>],
     pub(super) hook_env: HookEnv,
     pub(super) journal: Vec<Inverse>,
     pub(super) recorded: bool,
     pub(super) changed: bool,
     pub(super) post_hook_error: Option<DeployError>,
+    /// Replicas that failed under `failure_action: pause | continue`, each already undone.
+    pub(super) partial: std::sync::Mutex<Partial>,
+}
+
+/// What `failure_action: pause | continue` kept of a deploy: the replicas that failed (each
+/// undone on its own), their undo actions, and whether the rollout was paused.
+#[derive(Debug, Default)]
+pub(crate) struct Partial {
+    pub(crate) action: Option<super::rules::FailureAction>,
+    pub(crate) failures: Vec<super::release::ReplicaFailure>,
+    pub(crate) undo: super::undo::UndoReport,
 }
 
 impl<'a> Executor<'a> {
@@ -87,12 +113,14 @@ impl<'a> Executor<'a> {
             record,
             observer,
             cancel: CancellationToken::new(),
+            lease_lost: CancellationToken::new(),
             before_change: &[],
             hook_env,
             journal: Vec::new(),
             recorded: false,
             changed: false,
             post_hook_error: None,
+            partial: std::sync::Mutex::new(Partial::default()),
         }
     }
 
@@ -114,6 +142,17 @@ impl<'a> Executor<'a> {
         self
     }
 
+    /// Stop and undo (`DeployError::LeaseLost`) when `token` says the deploy lock's lease is lost.
+    pub(crate) fn lease_lost(mut self, token: CancellationToken) -> Self {
+        self.lease_lost = token;
+        self
+    }
+
+    /// Resolves when the run must stop: cancelled by the caller, or the lease lost.
+    pub(super) async fn interrupted(&self) -> Stop {
+        interrupted(&self.cancel, &self.lease_lost).await
+    }
+
     /// The before-change hooks the plan's `Backup` steps run.
     pub(crate) fn before_change(mut self, hooks: &'a [Arc<dyn BeforeChange>]) -> Self {
         self.before_change = hooks;
@@ -131,7 +170,7 @@ impl<'a> Executor<'a> {
     /// Execute every step; on failure or cancellation undo and record the release.
     pub(crate) async fn run(mut self, plan: &Plan) -> Result<Release, DeployError> {
         let total = plan.steps.len();
-        let cancel = self.cancel.clone();
+        let (cancel, lost) = (self.cancel.clone(), self.lease_lost.clone());
         let mut i = 0;
         while i < total {
             let step = &plan.steps[i];
@@ -139,7 +178,7 @@ impl<'a> Executor<'a> {
                 // One-offs and replica rollouts: independent services at once (`replica.rs`).
                 let end = (i..total).find(|j| !is_rollout(&plan.steps[*j])).unwrap_or(total);
                 self.changed = true;
-                let (journal, failure) = self.roll(plan, i, end, &cancel).await;
+                let (journal, failure) = self.roll(plan, i, end).await;
                 self.journal.extend(journal);
                 if let Some((k, stop)) = failure {
                     return Err(self.fail(&plan.steps[k], stop).await);
@@ -153,17 +192,18 @@ impl<'a> Executor<'a> {
             self.changed |= plan.changes().any(|c| std::ptr::eq(c, step));
             let outcome = tokio::select! {
                 biased;
-                _ = cancel.cancelled() => Err(Stop::Cancelled),
+                stop = interrupted(&cancel, &lost) => Err(stop),
                 r = self.step(step, plan) => r.map_err(Stop::Failed),
             };
             match outcome {
                 Ok(()) => {}
-                Err(Stop::Cancelled) if self.recorded => {
+                Err(stop @ (Stop::Cancelled | Stop::LeaseLost)) if self.recorded => {
                     // The release stands; what is skipped is said on it.
                     self.emit(DeployEvent::Cancelled { step: description.clone() });
-                    self.record.hook_failures.push(format!("cancelled before `{description}`"));
+                    let why = if matches!(stop, Stop::LeaseLost) { "the lock's lease was lost" } else { "cancelled" };
+                    self.record.hook_failures.push(format!("{why} before `{description}`"));
                     let _ = self.engine.write_record(&self.record).await;
-                    return Ok(self.record);
+                    return self.finish();
                 }
                 Err(stop) => return Err(self.fail(step, stop).await),
             }
@@ -173,7 +213,29 @@ impl<'a> Executor<'a> {
         }
         match self.post_hook_error.take() {
             Some(e) => Err(e),
-            None => Ok(self.record),
+            None => self.finish(),
+        }
+    }
+
+    /// True when `failure_action: pause | continue` kept a failed replica out of this release.
+    pub(super) fn is_partial(&self) -> bool {
+        self.partial.lock().is_ok_and(|p| !p.failures.is_empty())
+    }
+
+    /// The release, or `PartlyDeployed` when replicas failed under `pause` / `continue`.
+    fn finish(self) -> Result<Release, DeployError> {
+        let partial = match self.partial.into_inner() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match partial.action {
+            Some(action) if !partial.failures.is_empty() => Err(DeployError::PartlyDeployed {
+                release: self.record.id.to_string(),
+                action: action.as_str().to_string(),
+                failures: partial.failures,
+                undo: Box::new(partial.undo),
+            }),
+            _ => Ok(self.record),
         }
     }
 
@@ -189,18 +251,20 @@ impl<'a> Executor<'a> {
             }
             Step::PreDeployHook { index, .. } => self.hook(HookPoint::PreDeploy, *index).await?,
             Step::PostDeployHook { index, hook, on_failure } => {
-                if self.post_hook_error.is_some() {
-                    return Ok(()); // the first failing post-deploy hook stops the ones after it
+                if self.post_hook_error.is_some() || self.is_partial() {
+                    // The first failing post-deploy hook stops the ones after it; a partly
+                    // deployed release is not a finished deploy, so its post-deploy hooks wait.
+                    return Ok(());
                 }
                 if let Err(err) = self.hook(HookPoint::PostDeploy, *index).await {
                     if *on_failure == OnFailure::Rollback {
                         return Err(err);
                     }
-                    let line = format!("post-deploy hook {} ({hook}): {}", index + 1, err.reason);
+                    let line = format!("post-deploy hook {} ({hook}): {}", index + 1, err.cause);
                     self.emit(DeployEvent::PostDeployHookFailed {
                         index: index + 1,
                         command: hook.clone(),
-                        reason: err.reason.clone(),
+                        reason: err.cause.to_string(),
                     });
                     self.record.hook_failures.push(line);
                     e.write_record(&self.record).await?;
@@ -208,7 +272,7 @@ impl<'a> Executor<'a> {
                         release: self.record.id.to_string(),
                         index: index + 1,
                         command: hook.clone(),
-                        reason: err.reason,
+                        cause: Box::new(err.cause),
                         output: Vec::new(),
                     });
                 }
@@ -231,19 +295,35 @@ impl<'a> Executor<'a> {
             Step::Pull { image } => e.pull(image).await?,
             Step::RemoveOrphan { id, .. } => e.remove(id).await?,
             Step::RecordRelease { .. } => {
-                self.record.outcome = ReleaseOutcome::Succeeded;
+                self.record.outcome = match self.partial.lock() {
+                    Ok(p) if !p.failures.is_empty() => ReleaseOutcome::PartlyDeployed {
+                        action: p.action.map(|a| a.as_str()).unwrap_or_default().to_string(),
+                        failures: p.failures.clone(),
+                    },
+                    _ => ReleaseOutcome::Succeeded,
+                };
+                if self.is_partial() {
+                    self.record.hook_failures.push("post-deploy hooks not run: the release is partly deployed".into());
+                }
                 e.write_record(&self.record).await?;
                 self.recorded = true;
             }
             Step::Prune { keep } => {
                 // From here on the release stands: nothing is undone any more.
                 self.journal.clear();
+                if self.is_partial() {
+                    // The previous release's containers still serve some replicas: keep them all.
+                    return Ok(());
+                }
                 if let Err(err) = e.prune(self.desired.project(), *keep).await {
                     self.emit(DeployEvent::Message { text: format!("prune failed; the release stands: {err}") });
                 }
             }
             // Rollout steps run in lanes (`replica.rs`).
-            other => return Err(StepError { reason: format!("not a plan-level step: {other:?}"), container: None }),
+            other => {
+                let cause = StepFailure::Misplaced { runner: "plan-level", step: other.describe() };
+                return Err(StepError { cause, container: None });
+            }
         }
         Ok(())
     }
@@ -255,15 +335,44 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
+    /// A cancellation dropped a container hook mid-run: remove its container (a failed hook's
+    /// container is kept for inspection; a cancelled one is not a failure to inspect).
+    async fn remove_dropped_hook(&self, step: &Step) {
+        let (point, index) = match step {
+            Step::PreDeployHook { index, .. } => (HookPoint::PreDeploy, *index),
+            Step::PostDeployHook { index, .. } => (HookPoint::PostDeploy, *index),
+            _ => return,
+        };
+        let container_hook = hook_specs(self.desired, point)
+            .ok()
+            .and_then(|specs| specs.get(index).map(|s| matches!(s.hook, super::hooks::Hook::Container { .. })));
+        if container_hook != Some(true) {
+            return;
+        }
+        let release = self.desired.id.to_string();
+        let name = super::hooks::container::hook_container_name(self.desired.project(), point, index, &release);
+        match self.engine.remove(&name).await {
+            Ok(()) => {
+                self.emit(DeployEvent::Message { text: format!("removed the cancelled hook's container {name}") })
+            }
+            Err(e) => self.emit(DeployEvent::Message {
+                text: format!(
+                    "could not remove the cancelled hook's container {name}: {e}; finish with: docker rm -f {name}"
+                ),
+            }),
+        }
+    }
+
     /// The failure edge: undo the journal backwards, record the outcome, build the error.
     async fn fail(mut self, step: &Step, stop: Stop) -> DeployError {
         let description = step.describe();
         let (reason, container) = match &stop {
-            Stop::Failed(e) => (e.reason.clone(), e.container.clone()),
+            Stop::Failed(e) => (e.cause.to_string(), e.container.clone()),
             Stop::Cancelled => ("cancelled".to_string(), None),
+            Stop::LeaseLost => (LEASE_LOST.to_string(), None),
         };
         match &stop {
-            Stop::Failed(_) => {
+            Stop::Failed(_) | Stop::LeaseLost => {
                 self.emit(DeployEvent::StepFailed { description: description.clone(), reason: reason.clone() })
             }
             Stop::Cancelled => self.emit(DeployEvent::Cancelled { step: description.clone() }),
@@ -272,6 +381,9 @@ impl<'a> Executor<'a> {
             Some(id) => self.engine.log_tail(id, 20).await,
             None => Vec::new(),
         };
+        if !matches!(stop, Stop::Failed(_)) {
+            self.remove_dropped_hook(step).await;
+        }
         let journal = std::mem::take(&mut self.journal);
         let report = undo(self.engine, self.router, journal, self.observer).await;
         // The failing container (a one-off, or a new replica) stays stopped for inspection.
@@ -280,7 +392,7 @@ impl<'a> Executor<'a> {
         }
         let service = step.service().unwrap_or_default().to_string();
         self.record.outcome = match stop {
-            Stop::Failed(_) => {
+            Stop::Failed(_) | Stop::LeaseLost => {
                 ReleaseOutcome::Failed { service: service.clone(), step: description.clone(), reason: reason.clone() }
             }
             Stop::Cancelled => ReleaseOutcome::Cancelled { service: service.clone(), step: description.clone() },
@@ -294,11 +406,14 @@ impl<'a> Executor<'a> {
         let release = self.record.id.to_string();
         match stop {
             Stop::Cancelled => DeployError::Cancelled { release, step: description, undo: Box::new(report) },
-            Stop::Failed(_) => DeployError::StepFailed {
+            Stop::LeaseLost => {
+                DeployError::LeaseLost { release, step: description, undo: Box::new(report), transport: None }
+            }
+            Stop::Failed(e) => DeployError::StepFailed {
                 release,
                 service,
                 step: description,
-                reason: reason.into(),
+                cause: Box::new(e.cause),
                 logs: logs.into(),
                 undo: Box::new(report),
                 transport: None,

@@ -55,6 +55,8 @@ pub(crate) struct World {
     state: Mutex<WorldState>,
     armed: AtomicBool,
     fail_on: Mutex<Option<String>>,
+    /// Container hooks never finish (a cancellation must stop them).
+    pub hang_hooks: AtomicBool,
 }
 
 impl World {
@@ -273,12 +275,28 @@ impl Engine for FakeEngine {
 
     async fn run_container_hook(
         &self,
-        _desired: &DesiredRelease,
+        desired: &DesiredRelease,
         hook: &ContainerHook<'_>,
         _env: &HookEnv,
         _timeout: Duration,
     ) -> Result<HookRun, String> {
         self.world.check(format!("hook {} {}", hook.point.key(), hook.index + 1))?;
+        // The hook's container runs while the hook does (removed when it succeeds).
+        let release = desired.id.to_string();
+        let name = super::hooks::container::hook_container_name(desired.project(), hook.point, hook.index, &release);
+        let c = FakeContainer {
+            name: name.clone(),
+            labels: HashMap::new(),
+            running: true,
+            started_once: true,
+            healthcheck: false,
+            ip: None,
+        };
+        self.world.lock().containers.insert(name.clone(), c);
+        if self.world.hang_hooks.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        self.world.lock().containers.remove(&name);
         Ok(HookRun { exit_code: 0, output: Vec::new(), failure: None })
     }
 }
@@ -301,6 +319,7 @@ impl FakeRouter {
             expected: Vec::new(),
             seen: String::new(),
             waited: Duration::ZERO,
+            previous: Box::new(crate::route::PreviousRoute::Untouched),
         })
     }
 }

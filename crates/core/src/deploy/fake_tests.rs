@@ -19,13 +19,13 @@ use super::*;
 use crate::events::{Event, Observer, RecordingObserver};
 use crate::stack::*;
 
-fn service(name: &str, image: &str) -> ServiceSpec {
+pub(super) fn service(name: &str, image: &str) -> ServiceSpec {
     let mut networks = BTreeMap::new();
     networks.insert("default".to_string(), ServiceNetwork::default());
     ServiceSpec { name: name.into(), image: Some(image.into()), networks, ..Default::default() }
 }
 
-fn web(version: &str) -> ServiceSpec {
+pub(super) fn web(version: &str) -> ServiceSpec {
     let mut s = service("web", &format!("demo:{version}"));
     for (k, v) in [
         ("traefik.enable", "true"),
@@ -45,14 +45,14 @@ fn web(version: &str) -> ServiceSpec {
     s
 }
 
-fn worker(version: &str) -> ServiceSpec {
+pub(super) fn worker(version: &str) -> ServiceSpec {
     let mut s = service("worker", &format!("demo:{version}"));
     s.command = Some(vec!["worker".into()]);
     s.extensions.insert("x-slipway".into(), serde_json::json!({"min_running": "1s"}));
     s
 }
 
-fn stack_of(services: Vec<ServiceSpec>) -> StackSpec {
+pub(super) fn stack_of(services: Vec<ServiceSpec>) -> StackSpec {
     let mut stack = StackSpec { name: "shop".into(), ..Default::default() };
     stack.networks.insert("default".into(), NetworkSpec { name: "shop_default".into(), ..Default::default() });
     for s in services {
@@ -62,10 +62,10 @@ fn stack_of(services: Vec<ServiceSpec>) -> StackSpec {
 }
 
 /// A stack as a function of the version.
-type StackOf = fn(&str) -> StackSpec;
+pub(super) type StackOf = fn(&str) -> StackSpec;
 
 /// The representative stacks.
-fn stacks() -> Vec<(&'static str, StackOf)> {
+pub(super) fn stacks() -> Vec<(&'static str, StackOf)> {
     vec![
         ("routed start-first", |v| stack_of(vec![web(v)])),
         ("routed stop-first", |v| {
@@ -141,13 +141,13 @@ fn pins(stack: &StackSpec) -> BTreeMap<String, String> {
         .collect()
 }
 
-struct Deploy {
-    desired: DesiredRelease,
-    actual: ActualState,
-    plan: Plan,
+pub(super) struct Deploy {
+    pub(super) desired: DesiredRelease,
+    pub(super) actual: ActualState,
+    pub(super) plan: Plan,
 }
 
-fn prepare(world: &World, stack: &StackSpec, backups: &[Arc<dyn BeforeChange>]) -> Deploy {
+pub(super) fn prepare(world: &World, stack: &StackSpec, backups: &[Arc<dyn BeforeChange>]) -> Deploy {
     let actual = world.actual(&Default::default());
     let desired = DesiredRelease::new(actual.next_release_id(), stack, &pins(stack));
     let opts = PlanOptions::default().backups(backups.iter().map(|b| b.describe()).collect());
@@ -155,12 +155,24 @@ fn prepare(world: &World, stack: &StackSpec, backups: &[Arc<dyn BeforeChange>]) 
     Deploy { desired, actual, plan }
 }
 
-async fn execute(
+pub(super) async fn execute(
     world: &Arc<World>,
     d: &Deploy,
     backups: &[Arc<dyn BeforeChange>],
     observer: &dyn Observer,
     cancel: CancellationToken,
+) -> Result<Release, DeployError> {
+    execute_leased(world, d, backups, observer, cancel, CancellationToken::new()).await
+}
+
+/// [`execute`], with the token that says the deploy lock's lease was lost.
+pub(super) async fn execute_leased(
+    world: &Arc<World>,
+    d: &Deploy,
+    backups: &[Arc<dyn BeforeChange>],
+    observer: &dyn Observer,
+    cancel: CancellationToken,
+    lease_lost: CancellationToken,
 ) -> Result<Release, DeployError> {
     let engine = FakeEngine::new(world.clone());
     let router = FakeRouter::new(world.clone());
@@ -183,12 +195,13 @@ async fn execute(
         .previous(d.actual.current().map(|r| &r.stack))
         .before_change(backups)
         .cancel(cancel)
+        .lease_lost(lease_lost)
         .run(&d.plan)
         .await
 }
 
 /// A world with release 1 (`v1`) of `stack` deployed.
-async fn deployed(stack: StackOf) -> (Arc<World>, Vec<Arc<dyn BeforeChange>>) {
+pub(super) async fn deployed(stack: StackOf) -> (Arc<World>, Vec<Arc<dyn BeforeChange>>) {
     let world = World::new();
     let backups: Vec<Arc<dyn BeforeChange>> = vec![Arc::new(FakeBackup(world.clone()))];
     let d = prepare(&world, &stack("v1"), &backups);

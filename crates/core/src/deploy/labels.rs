@@ -46,6 +46,9 @@ pub const LOCK_SINCE: &str = "dev.slipway.lock.since";
 pub const LOCK_EXPIRES: &str = "dev.slipway.lock.expires";
 /// The lease's length in seconds.
 pub const LOCK_LEASE: &str = "dev.slipway.lock.lease";
+/// The holder's process as its kernel knows it (`BOOT_ID PID_NAMESPACE PID START_TICKS`, Linux):
+/// a deploy on the same kernel and in the same pid namespace can prove the holder is gone.
+pub const LOCK_PROCESS: &str = "dev.slipway.lock.process";
 
 /// Compose's project label.
 pub const COMPOSE_PROJECT: &str = "com.docker.compose.project";

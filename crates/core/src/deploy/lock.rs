@@ -5,9 +5,12 @@
 //! renews the lease every quarter of its length by writing `/slipway-lease.json` (the new
 //! expiry) into the container through the engine's archive endpoint (labels cannot change).
 //! Any machine that reaches the engine judges the lease from those two alone ([`judge`]): it
-//! has expired when the newest expiry plus a margin for clock skew ([`margin_for`]) has passed. No `/proc`, no
+//! has expired when the newest expiry plus a margin for clock skew ([`margin_for`]) has passed. No
 //! fixed age: a deploy longer than any bound keeps its lock, a dead holder's lock is taken over
-//! one lease later.
+//! one lease later — or at once when this kernel proves the holder's process gone
+//! (`lock_holder.rs`: same boot, same pid namespace, no such process). A holder that cannot
+//! renew its lease before it runs out says so ([`DeployLock::lost`]): the deploy stops and
+//! undoes while the lease still holds others off.
 
 use std::collections::HashMap;
 use std::io::Read as _;
@@ -24,6 +27,7 @@ use super::engine;
 use super::error::DeployError;
 use super::event::DeployEvent;
 use super::labels;
+use super::lock_holder::{holder_gone, HolderProcess};
 use super::release::{host_name, who};
 use crate::events::{Event, Observer};
 
@@ -47,6 +51,8 @@ pub struct Lease {
     pub expires: Option<DateTime<Utc>>,
     /// The lease's length, as its holder set it.
     pub length: Option<Duration>,
+    /// The holder's process as its kernel knows it (see `lock_holder.rs`).
+    pub process: Option<String>,
 }
 
 /// The margin for clock skew added to a lease of `length` before it counts as expired: a quarter
@@ -65,6 +71,7 @@ impl Lease {
             since: time(labels::LOCK_SINCE),
             expires: time(labels::LOCK_EXPIRES),
             length: l.get(labels::LOCK_LEASE).and_then(|s| s.parse().ok()).map(Duration::from_secs),
+            process: l.get(labels::LOCK_PROCESS).cloned(),
         }
     }
 
@@ -75,20 +82,6 @@ impl Lease {
         };
         self
     }
-}
-
-/// The labels of a lock taken now by this process with a lease of `lease`: holder
-/// (`user@host pid=N`), host, pid, since, expiry and length. Shared by every target's lock.
-pub(crate) fn lease_labels(now: DateTime<Utc>, lease: Duration) -> HashMap<String, String> {
-    let expires = now + chrono::Duration::from_std(lease).unwrap_or_default();
-    HashMap::from([
-        (labels::LOCK_HOLDER.to_string(), format!("{} pid={}", who(), std::process::id())),
-        (labels::LOCK_HOST.to_string(), host_name()),
-        (labels::LOCK_PID.to_string(), std::process::id().to_string()),
-        (labels::LOCK_SINCE.to_string(), now.to_rfc3339()),
-        (labels::LOCK_EXPIRES.to_string(), expires.to_rfc3339()),
-        (labels::LOCK_LEASE.to_string(), lease.as_secs().to_string()),
-    ])
 }
 
 /// `Some(why)` when `lease` has expired at `now`: its newest expiry plus `margin` has passed (a
@@ -115,6 +108,7 @@ pub struct DeployLock {
     docker: Docker,
     id: String,
     stop: CancellationToken,
+    lost: CancellationToken,
     renewal: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -151,6 +145,9 @@ impl DeployLock {
             let image = super::env_store::any_image(docker).await?;
             let mut labels = lease_labels(Utc::now(), lease);
             labels.insert(labels::LOCK.to_string(), project.to_string());
+            if let Some(me) = HolderProcess::own() {
+                labels.insert(labels::LOCK_PROCESS.to_string(), me.label());
+            }
             let body = ContainerCreateBody {
                 image: Some(image),
                 labels: Some(labels),
@@ -169,14 +166,28 @@ impl DeployLock {
                 Err(e) => return Err(DeployError::engine("create deploy lock", &name, e)),
             }
             let Some(held) = read_lease(docker, &name).await else { continue };
-            if let Some(reason) = judge(&held, Utc::now(), margin_for(held.length)) {
+            let gone = held
+                .process
+                .as_deref()
+                .and_then(|p| HolderProcess::own().and_then(|me| holder_gone(p, &me, std::path::Path::new("/proc"))));
+            if let Some(reason) = gone.or_else(|| judge(&held, Utc::now(), margin_for(held.length))) {
                 observer.event(&Event::Deploy(DeployEvent::StaleLock { holder: held.holder.clone(), reason }));
                 engine::remove(docker, &name).await?;
                 continue;
             }
             if tokio::time::Instant::now() >= deadline {
-                let since = held.since.map(|t| t.to_rfc3339()).unwrap_or_default();
-                return Err(DeployError::Locked { project: project.to_string(), holder: held.holder, since });
+                let time = |t: Option<DateTime<Utc>>| {
+                    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_else(|| "?".into())
+                };
+                let takeover =
+                    held.expires.map(|e| e + chrono::Duration::from_std(margin_for(held.length)).unwrap_or_default());
+                return Err(DeployError::Locked {
+                    project: project.to_string(),
+                    holder: held.holder,
+                    since: time(held.since),
+                    until: time(held.expires),
+                    takeover: time(takeover),
+                });
             }
             if !announced {
                 observer.event(&Event::Deploy(DeployEvent::LockWaiting { holder: held.holder.clone() }));
@@ -196,8 +207,16 @@ impl DeployLock {
 
     fn held(docker: &Docker, id: String, lease: Duration) -> Self {
         let stop = CancellationToken::new();
-        let renewal = tokio::spawn(renew(docker.clone(), id.clone(), lease, stop.clone()));
-        Self { docker: docker.clone(), id, stop, renewal: Some(renewal) }
+        let lost = CancellationToken::new();
+        let renewal = tokio::spawn(renew(docker.clone(), id.clone(), lease, stop.clone(), lost.clone()));
+        Self { docker: docker.clone(), id, stop, lost, renewal: Some(renewal) }
+    }
+
+    /// Cancelled when the lease could not be renewed and less than a quarter of it is left (or
+    /// the lock container is gone): the holder can no longer prove it holds the lock, and must
+    /// stop changing the host.
+    pub fn lost(&self) -> CancellationToken {
+        self.lost.clone()
     }
 
     /// Give the lock back: stop renewing, remove the container.
@@ -217,6 +236,20 @@ impl Drop for DeployLock {
     }
 }
 
+/// The labels of a lock taken now by this process with a lease of `lease`: holder
+/// (`user@host pid=N`), host, pid, since, expiry and length. Shared by every target's lock.
+pub(crate) fn lease_labels(now: DateTime<Utc>, lease: Duration) -> HashMap<String, String> {
+    let expires = now + chrono::Duration::from_std(lease).unwrap_or_default();
+    HashMap::from([
+        (labels::LOCK_HOLDER.to_string(), format!("{} pid={}", who(), std::process::id())),
+        (labels::LOCK_HOST.to_string(), host_name()),
+        (labels::LOCK_PID.to_string(), std::process::id().to_string()),
+        (labels::LOCK_SINCE.to_string(), now.to_rfc3339()),
+        (labels::LOCK_EXPIRES.to_string(), expires.to_rfc3339()),
+        (labels::LOCK_LEASE.to_string(), lease.as_secs().to_string()),
+    ])
+}
+
 fn cancelled(project: &str, lock: &str) -> DeployError {
     DeployError::CancelledBeforeChange {
         project: project.to_string(),
@@ -225,32 +258,68 @@ fn cancelled(project: &str, lock: &str) -> DeployError {
     }
 }
 
-/// Renew the lease every quarter of its length until `stop`.
-async fn renew(docker: Docker, id: String, lease: Duration, stop: CancellationToken) {
-    renew_every(lease, stop, &id, |expires| write_renewal(&docker, &id, expires)).await
+/// Renew the lease every quarter of its length until `stop`; cancel `lost` when the holder can
+/// no longer prove it holds the lock (see [`renew_every`]); a 404 from the engine means the lock
+/// container is gone.
+async fn renew(docker: Docker, id: String, lease: Duration, stop: CancellationToken, lost: CancellationToken) {
+    let gone = |e: &DeployError| {
+        matches!(
+            e,
+            DeployError::Engine {
+                source: bollard::errors::Error::DockerResponseServerError { status_code: 404, .. },
+                ..
+            }
+        )
+    };
+    renew_every(lease, stop, lost, &id, |expires| write_renewal(&docker, &id, expires), gone).await
 }
 
 /// Every quarter of `lease` until `stop`, `write` a new expiry (now + `lease`), each write bounded
-/// by a quarter lease; a failed write is logged (the lease then expires by itself). Every target's
-/// lock renews through this.
-pub(crate) async fn renew_every<F, Fut, E>(lease: Duration, stop: CancellationToken, lock: &str, mut write: F)
-where
+/// by a quarter lease. Cancel `lost` when the holder can no longer prove it holds the lock: `gone`
+/// says a write's error means the lock itself is gone, or renewals kept failing until less than a
+/// quarter of the lease is left (others still wait that quarter plus the margin, the time the
+/// deploy has to undo); a failed write is retried soon. Every target's lock renews through this.
+pub(crate) async fn renew_every<F, Fut, E, G>(
+    lease: Duration,
+    stop: CancellationToken,
+    lost: CancellationToken,
+    lock: &str,
+    mut write: F,
+    gone: G,
+) where
     F: FnMut(DateTime<Utc>) -> Fut,
     Fut: std::future::Future<Output = Result<(), E>>,
     E: std::fmt::Display,
+    G: Fn(&E) -> bool,
 {
     let every = lease / 4;
+    let mut held_until = tokio::time::Instant::now() + lease;
+    let mut wait = every;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = stop.cancelled() => return,
         }
+        let asked = tokio::time::Instant::now();
         let expires = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+        let mut is_gone = false;
         match tokio::time::timeout(every, write(expires)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(lock = %lock, error = %e, "could not renew the deploy lock's lease"),
+            Ok(Ok(())) => {
+                held_until = asked + lease;
+                wait = every;
+                continue;
+            }
+            Ok(Err(e)) => {
+                is_gone = gone(&e);
+                tracing::warn!(lock = %lock, error = %e, "could not renew the deploy lock's lease");
+            }
             Err(_) => tracing::warn!(lock = %lock, "renewing the deploy lock's lease timed out"),
         }
+        if is_gone || tokio::time::Instant::now() + every >= held_until {
+            lost.cancel();
+            return;
+        }
+        wait = every / 4; // try again soon
     }
 }
 
@@ -308,7 +377,13 @@ mod tests {
     }
 
     fn lease(since: Option<&str>, expires: Option<&str>) -> Lease {
-        Lease { holder: "ci@elsewhere pid=7".into(), since: since.map(at), expires: expires.map(at), length: None }
+        Lease {
+            holder: "ci@elsewhere pid=7".into(),
+            since: since.map(at),
+            expires: expires.map(at),
+            length: None,
+            process: None,
+        }
     }
 
     #[test]

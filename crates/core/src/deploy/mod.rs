@@ -4,6 +4,7 @@
 //! typed steps; `DockerHost` (`docker_host.rs`) reads the state and executes plans through bollard.
 //! Release records live on the host (`record.rs`), so any operator machine sees the history.
 
+mod backup_step;
 mod container_spec;
 mod docker_host;
 mod engine;
@@ -14,6 +15,8 @@ mod error;
 mod event;
 mod executor;
 #[cfg(test)]
+mod failure_action_tests;
+#[cfg(test)]
 pub(crate) mod fake;
 #[cfg(test)]
 mod fake_tests;
@@ -22,6 +25,7 @@ mod hooks;
 pub mod labels;
 mod lanes;
 mod lock;
+mod lock_holder;
 mod options;
 mod plan;
 mod preflight;
@@ -39,11 +43,12 @@ mod state;
 mod step;
 mod undo;
 
+pub use backup_step::BackupBeforeDeploy;
 pub use container_spec::{container_plan, network_create, volume_create, ContainerPlan};
 pub use docker_host::DockerHost;
 pub(crate) use engine::credentials_for;
 pub use env_store::{without_env_values, EnvValues};
-pub use error::{DeployError, ResolveFailure};
+pub use error::{DeployError, ResolveFailure, StepFailure};
 pub use event::DeployEvent;
 pub use hooks::{
     check_hooks, hook_specs, hook_timeout, hooks_of, BeforeChange, Hook, HookPoint, HookSite, HookSpec, OnFailure,
@@ -54,7 +59,9 @@ pub use options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 pub use plan::{plan, plan_with, Plan, PlanOptions, Step};
 pub use prune::{prune, PruneReport};
 pub use record::VolumeRecords;
-pub use release::{canonical_json, config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService};
+pub use release::{
+    canonical_json, config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService, ReplicaFailure,
+};
 pub use request::{load_for_deploy, with_image_tag, DeployRequest};
 pub(crate) use requirements::before_change_hooks;
 pub use requirements::{
@@ -62,7 +69,9 @@ pub use requirements::{
 };
 pub use resolve::{check_policy, registry_pins, resolve_images, DigestResolver, ImagePolicy};
 pub use rollout::ReplicaState;
-pub use rules::{dependency_order, health_gate, is_oneoff, is_routed, update_order, HealthGate};
+pub use rules::{
+    dependency_order, failure_action, health_gate, is_oneoff, is_routed, update_order, FailureAction, HealthGate,
+};
 pub use state::{ActualContainer, ActualState, DesiredRelease};
 /// The token that cancels a deploy ([`DeployOptions::cancel`]), re-exported for the faces.
 pub use tokio_util::sync::CancellationToken;

@@ -54,12 +54,41 @@ pub enum ReleaseOutcome {
         /// The step that was running.
         step: String,
     },
+    /// Some replicas failed and `deploy.update_config.failure_action` (`pause` or `continue`)
+    /// kept the rest: each failed replica was put back to its previous container, the others run
+    /// this release. A later deploy finishes it; `slipway rollback` goes back to the release
+    /// before it.
+    PartlyDeployed {
+        /// `pause` (the rollout stopped at the first failure) or `continue` (it went on).
+        action: String,
+        /// What failed, in the order it failed.
+        failures: Vec<ReplicaFailure>,
+    },
+}
+
+/// One replica (or one-off) that failed in a partly deployed release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ReplicaFailure {
+    /// The service.
+    pub service: String,
+    /// The step that failed.
+    pub step: String,
+    /// Why.
+    pub reason: String,
+    /// True when its undo was confirmed (the previous container serves again).
+    pub restored: bool,
 }
 
 impl ReleaseOutcome {
     /// True for `Succeeded`.
     pub fn is_success(&self) -> bool {
         matches!(self, ReleaseOutcome::Succeeded)
+    }
+
+    /// True when the release's containers serve: `Succeeded`, or `PartlyDeployed`.
+    pub fn in_service(&self) -> bool {
+        matches!(self, ReleaseOutcome::Succeeded | ReleaseOutcome::PartlyDeployed { .. })
     }
 }
 

@@ -7,17 +7,19 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio_util::sync::CancellationToken;
 
 use super::container_spec::container_plan;
+use super::error::StepFailure;
 use super::event::DeployEvent;
 use super::executor::{Executor, StepError, Stop};
 use super::gate::{gate_bound, monitor, wait_exit, wait_healthy};
 use super::labels::ContainerIdentity;
 use super::lanes::{units, waves, Unit, MAX_SERVICES};
 use super::plan::{Plan, Step};
+use super::release::ReplicaFailure;
 use super::rollout::{Inverse, ReplicaState};
-use super::rules::{health_gate, HealthGate};
+use super::rules::{failure_action, health_gate, FailureAction, HealthGate};
+use super::undo::undo;
 use crate::route::{RouteError, RouteSpec, TrafficRouter};
 
 /// One unit's progress: the inverses of what it did, and its new container.
@@ -49,16 +51,91 @@ fn merge(journal: &mut Vec<Inverse>, results: Vec<Rolled>) -> Option<(usize, Sto
 
 impl<'a> Executor<'a> {
     /// Run the rollout steps `plan.steps[from..to]`: services in waves, units in batches.
-    pub(crate) async fn roll(&self, plan: &Plan, from: usize, to: usize, cancel: &CancellationToken) -> Rolled {
+    pub(crate) async fn roll(&self, plan: &Plan, from: usize, to: usize) -> Rolled {
         let units = units(&self.desired.stack, &plan.steps, from, to);
         let mut journal = Vec::new();
         for wave in waves(&self.desired.stack, &units) {
             let mut lanes = Vec::new();
             for service in &wave {
                 let mine: Vec<&Unit> = units.iter().filter(|u| u.service == *service).collect();
-                lanes.push(self.roll_service(service, mine, plan, cancel));
+                lanes.push(self.roll_service(service, mine, plan));
             }
             let results: Vec<Rolled> = futures::stream::iter(lanes).buffered(MAX_SERVICES).collect().await;
+            if let Some(failure) = merge(&mut journal, results) {
+                return (journal, Some(failure));
+            }
+            if self.paused() {
+                break; // `failure_action: pause`: what is done stays, nothing more rolls
+            }
+        }
+        (journal, None)
+    }
+
+    fn paused(&self) -> bool {
+        self.partial.lock().is_ok_and(|p| p.action == Some(FailureAction::Pause))
+    }
+
+    /// `failure_action: pause | continue`: undo one failed unit on its own and note it; the
+    /// other units keep what they did.
+    async fn keep_going(&self, action: FailureAction, plan: &Plan, k: usize, err: StepError, journal: Vec<Inverse>) {
+        let step = &plan.steps[k];
+        let description = step.describe();
+        let reason = err.cause.to_string();
+        self.emit(DeployEvent::StepFailed { description: description.clone(), reason: reason.clone() });
+        let report = undo(self.engine, self.router, journal, self.observer).await;
+        if let Some(id) = &err.container {
+            let _ = self.engine.stop(id).await; // kept, stopped, for inspection
+        }
+        let service = step.service().unwrap_or_default().to_string();
+        self.emit(DeployEvent::Message {
+            text: format!(
+                "failure_action {}: {service} keeps its previous container for `{description}`; {}",
+                action.as_str(),
+                if action == FailureAction::Pause { "the rollout pauses" } else { "the rollout goes on" }
+            ),
+        });
+        if let Ok(mut p) = self.partial.lock() {
+            // A pause anywhere pauses the whole rollout.
+            if p.action != Some(FailureAction::Pause) {
+                p.action = Some(action);
+            }
+            p.failures.push(ReplicaFailure { service, step: description, reason, restored: report.restored() });
+            p.undo.actions.extend(report.actions);
+        }
+    }
+
+    async fn roll_service(&self, service: &str, units: Vec<&Unit>, plan: &Plan) -> Rolled {
+        let update = self.update_config(service);
+        let batch = match update.and_then(|u| u.parallelism) {
+            Some(0) => units.len().max(1),
+            Some(n) => n as usize,
+            None => 1,
+        };
+        let action = self.desired.stack.services.get(service).map_or(FailureAction::Rollback, failure_action);
+        let mut journal = Vec::new();
+        for (b, group) in units.chunks(batch).enumerate() {
+            if self.paused() {
+                break;
+            }
+            // `deploy.update_config.delay`: a pause between the batches of one service.
+            if let Some(delay) = update.and_then(|u| u.delay).filter(|_| b > 0) {
+                tokio::time::sleep(delay).await;
+            }
+            let mut runs = Vec::new();
+            for unit in group {
+                runs.push(self.roll_unit(unit, plan));
+            }
+            let mut results = futures::future::join_all(runs).await;
+            if action != FailureAction::Rollback {
+                let mut kept = Vec::new();
+                for (lane, failure) in results {
+                    match failure {
+                        Some((k, Stop::Failed(err))) => self.keep_going(action, plan, k, err, lane).await,
+                        other => kept.push((lane, other)),
+                    }
+                }
+                results = kept;
+            }
             if let Some(failure) = merge(&mut journal, results) {
                 return (journal, Some(failure));
             }
@@ -66,31 +143,7 @@ impl<'a> Executor<'a> {
         (journal, None)
     }
 
-    async fn roll_service(&self, service: &str, units: Vec<&Unit>, plan: &Plan, cancel: &CancellationToken) -> Rolled {
-        let update = self.update_config(service);
-        let batch = match update.and_then(|u| u.parallelism) {
-            Some(0) => units.len().max(1),
-            Some(n) => n as usize,
-            None => 1,
-        };
-        let mut journal = Vec::new();
-        for (b, group) in units.chunks(batch).enumerate() {
-            // `deploy.update_config.delay`: a pause between the batches of one service.
-            if let Some(delay) = update.and_then(|u| u.delay).filter(|_| b > 0) {
-                tokio::time::sleep(delay).await;
-            }
-            let mut runs = Vec::new();
-            for unit in group {
-                runs.push(self.roll_unit(unit, plan, cancel));
-            }
-            if let Some(failure) = merge(&mut journal, futures::future::join_all(runs).await) {
-                return (journal, Some(failure));
-            }
-        }
-        (journal, None)
-    }
-
-    async fn roll_unit(&self, unit: &Unit, plan: &Plan, cancel: &CancellationToken) -> Rolled {
+    async fn roll_unit(&self, unit: &Unit, plan: &Plan) -> Rolled {
         let mut lane = Lane::default();
         let total = plan.steps.len();
         for &k in &unit.steps {
@@ -100,7 +153,7 @@ impl<'a> Executor<'a> {
             let t0 = std::time::Instant::now();
             let outcome = tokio::select! {
                 biased;
-                _ = cancel.cancelled() => Err(Stop::Cancelled),
+                stop = self.interrupted() => Err(stop),
                 r = self.rollout_step(&mut lane, step) => r.map_err(Stop::Failed),
             };
             if let Err(stop) = outcome {
@@ -120,12 +173,12 @@ impl<'a> Executor<'a> {
                 let id = self.create(service, *replica, false).await?;
                 lane.journal.push(Inverse::StopNew { service: service.clone(), container: id.clone() });
                 lane.new = Some(id.clone());
-                e.start(&id).await.map_err(|err| StepError { reason: err.to_string(), container: Some(id.clone()) })?;
+                e.start(&id).await.map_err(|err| StepError { cause: err.into(), container: Some(id.clone()) })?;
                 self.state(service, &id, ReplicaState::Started);
             }
             Step::WaitHealthy { service, gate, .. } => {
                 let id = lane.new.clone().unwrap_or_default();
-                let failed = |reason| StepError { reason, container: Some(id.clone()) };
+                let failed = |reason| StepError { cause: StepFailure::Gate(reason), container: Some(id.clone()) };
                 wait_healthy(e, &id, gate).await.map_err(failed)?;
                 // `deploy.update_config.monitor`: the new container must also stay up (and not
                 // turn unhealthy) this long before it takes traffic or replaces the old one.
@@ -156,7 +209,10 @@ impl<'a> Executor<'a> {
                 e.stop(id).await?;
                 self.state(service, id, ReplicaState::OldRetired);
             }
-            other => return Err(StepError { reason: format!("not a rollout step: {other:?}"), container: None }),
+            other => {
+                let cause = StepFailure::Misplaced { runner: "rollout", step: other.describe() };
+                return Err(StepError { cause, container: None });
+            }
         }
         Ok(())
     }
@@ -250,18 +306,18 @@ impl<'a> Executor<'a> {
 
     async fn run_oneoff(&self, service: &str) -> Result<(), StepError> {
         let id = self.create(service, 1, true).await?;
-        let failed = |reason: String| StepError { reason, container: Some(id.clone()) };
-        self.engine.start(&id).await.map_err(|e| failed(e.to_string()))?;
+        let gate = |reason: String| StepError { cause: StepFailure::Gate(reason), container: Some(id.clone()) };
+        self.engine.start(&id).await.map_err(|e| StepError { cause: e.into(), container: Some(id.clone()) })?;
         let svc = &self.desired.stack.services[service];
         let limit = super::rules::slipway_settings(svc)
             .get("timeout")
             .and_then(|v| v.as_str().and_then(|s| humantime::parse_duration(s).ok()))
             .unwrap_or(Duration::from_secs(600));
-        let code = wait_exit(self.engine, &id, &format!("one-off {service} to exit"), limit).await.map_err(failed)?;
+        let code = wait_exit(self.engine, &id, &format!("one-off {service} to exit"), limit).await.map_err(gate)?;
         let logs = self.engine.log_tail(&id, 20).await;
         self.emit(DeployEvent::OneOffDone { service: service.into(), exit_code: code, logs });
         if code != 0 {
-            return Err(failed(format!("exited with code {code}")));
+            return Err(StepError { cause: StepFailure::Exited { code }, container: Some(id.clone()) });
         }
         Ok(())
     }

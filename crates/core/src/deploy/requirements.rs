@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use bollard::Docker;
 
+use super::backup_step::BackupBeforeDeploy;
 use super::error::DeployError;
 use super::hooks::BeforeChange;
 use super::options::DeployOptions;
 use super::release::Release;
-use crate::backup::{default_backup_dir, BackupBeforeDeploy, BackupStore, RetentionPolicy};
+use crate::backup::{default_backup_dir, BackupStore, RetentionPolicy};
 
 /// What an environment requires of a deploy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

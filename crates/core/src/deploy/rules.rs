@@ -96,6 +96,43 @@ pub fn update_order(svc: &ServiceSpec, replicas: u32) -> UpdateOrder {
     }
 }
 
+/// What a failing replica of a service does to the deploy (`deploy.update_config.failure_action`).
+/// slipway's default is `rollback` (Docker's is `pause`): the promise is that the old release
+/// keeps serving, and a release half-applied is a choice the compose file makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureAction {
+    /// Undo the whole deploy (every service, every replica done so far).
+    Rollback,
+    /// Undo the failing replica only, keep what was done and run nothing more of the rollout:
+    /// the release is recorded as partly deployed.
+    Pause,
+    /// Undo the failing replica only and go on with the others: the release is recorded as
+    /// partly deployed when any replica failed.
+    Continue,
+}
+
+impl FailureAction {
+    /// As written in a compose file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureAction::Rollback => "rollback",
+            FailureAction::Pause => "pause",
+            FailureAction::Continue => "continue",
+        }
+    }
+}
+
+/// The service's `deploy.update_config.failure_action` (the compose loader refused other
+/// values); `rollback` when unset.
+pub fn failure_action(svc: &ServiceSpec) -> FailureAction {
+    match svc.deploy.update_config.as_ref().and_then(|u| u.failure_action.as_deref()) {
+        Some("pause") => FailureAction::Pause,
+        Some("continue") => FailureAction::Continue,
+        _ => FailureAction::Rollback,
+    }
+}
+
 /// The health gate: the service's healthcheck (bounded by `x-slipway.health_timeout`, else by
 /// start period + (interval + timeout) x (retries + 1)), else "still running after"
 /// `x-slipway.min_running` (default `min_running`). Between the two: `x-slipway.probes` (bounded

@@ -154,9 +154,9 @@ pub struct ActualState {
 }
 
 impl ActualState {
-    /// The current release: the newest record that succeeded.
+    /// The current release: the newest record that serves (succeeded, or partly deployed).
     pub fn current(&self) -> Option<&Release> {
-        self.history.iter().rev().find(|r| r.outcome.is_success())
+        self.history.iter().rev().find(|r| r.outcome.in_service())
     }
 
     /// Ids of the recorded releases.

@@ -42,12 +42,12 @@ pub enum RouteError {
         /// The last probe outcome.
         last: String,
     },
-    /// The proxy did not show the expected server set within the bound; the previous set was
-    /// restored.
+    /// The proxy did not show the expected server set within the bound; `previous` says whether
+    /// the previous set was put back (and confirmed).
     #[error(
         "service {service}: the proxy did not confirm {what} within {waited:?} (expected {expected:?}, \
-         last seen {seen}); the previous configuration was restored — check the proxy's logs and that \
-         its file provider watches slipway's directory"
+         last seen {seen}); {previous} — check the proxy's logs and that its file provider watches \
+         slipway's directory"
     )]
     NotConfirmed {
         /// The service.
@@ -60,6 +60,8 @@ pub enum RouteError {
         seen: String,
         /// How long was waited.
         waited: Duration,
+        /// What became of the previous server set (boxed: keeps the error small).
+        previous: Box<PreviousRoute>,
     },
     /// Removing this backend would leave the service without any.
     #[error(
@@ -122,5 +124,64 @@ impl RouteError {
             RouteError::LastBackend { .. } => ErrorKind::PolicyRefused,
             _ => ErrorKind::Failed,
         }
+    }
+}
+
+/// What became of a route's previous server set after a change the proxy did not confirm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PreviousRoute {
+    /// Nothing was put back (a route being removed, or the restore's own confirmation).
+    Untouched,
+    /// Written back and confirmed by the proxy.
+    Restored,
+    /// Not put back, or not confirmed: why.
+    NotRestored(String),
+}
+
+impl std::fmt::Display for PreviousRoute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PreviousRoute::Untouched => write!(f, "nothing was put back"),
+            PreviousRoute::Restored => write!(f, "the previous configuration was restored (the proxy confirmed it)"),
+            PreviousRoute::NotRestored(why) => write!(f, "the previous configuration could NOT be restored: {why}"),
+        }
+    }
+}
+
+impl RouteError {
+    /// This error, saying what became of the previous server set (a `NotConfirmed` only).
+    pub(crate) fn after_restore(self, outcome: PreviousRoute) -> Self {
+        match self {
+            RouteError::NotConfirmed { service, what, expected, seen, waited, .. } => {
+                RouteError::NotConfirmed { service, what, expected, seen, waited, previous: Box::new(outcome) }
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_confirmed_says_restored_only_when_it_was() {
+        let err = |previous: PreviousRoute| RouteError::NotConfirmed {
+            service: "web".into(),
+            what: "backend http://10.0.0.2:80 live".into(),
+            expected: vec!["http://10.0.0.2:80".into()],
+            seen: "nothing".into(),
+            waited: Duration::from_secs(5),
+            previous: Box::new(previous),
+        };
+        let failed = err(PreviousRoute::Untouched)
+            .after_restore(PreviousRoute::NotRestored("the proxy did not confirm it".into()))
+            .to_string();
+        assert!(failed.contains("could NOT be restored: the proxy did not confirm it"), "{failed}");
+        assert!(!failed.contains("configuration was restored"), "{failed}");
+        let restored = err(PreviousRoute::Untouched).after_restore(PreviousRoute::Restored).to_string();
+        assert!(restored.contains("the previous configuration was restored"), "{restored}");
+        assert!(err(PreviousRoute::Untouched).to_string().contains("nothing was put back"));
     }
 }

@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::events::{Event, Observer};
 
 pub use docker::{backend_for_container, container_labels, ROUTE_LABEL};
-pub use error::RouteError;
+pub use error::{PreviousRoute, RouteError};
 pub use event::RouteEvent;
 pub use spec::{HealthCheckSpec, RouteSpec, RouterRule, TlsSpec};
 

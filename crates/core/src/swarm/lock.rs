@@ -105,7 +105,11 @@ impl SwarmLock {
     fn held(docker: &Docker, id: String, lease: Duration) -> Self {
         let stop = CancellationToken::new();
         let (d, i, s) = (docker.clone(), id.clone(), stop.clone());
-        let renewal = tokio::spawn(async move { renew_every(lease, s, &i, |expires| renew(&d, &i, expires)).await });
+        // A lost lease is logged here; the Swarm deployer does not stop on it yet (the host target does).
+        let lost = CancellationToken::new();
+        let renewal = tokio::spawn(async move {
+            renew_every(lease, s, lost, &i, |expires| renew(&d, &i, expires), |_: &SwarmError| false).await
+        });
         Self { docker: docker.clone(), id, stop, renewal: Some(renewal) }
     }
 

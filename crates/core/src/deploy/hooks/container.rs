@@ -66,6 +66,12 @@ pub(crate) async fn run_container_hook(
     Ok(HookRun { exit_code, output, failure })
 }
 
+/// The name of the container of the `index`-th (from 0) container hook of `point` in `release`
+/// (the executor removes it when a cancellation drops the hook mid-run).
+pub(crate) fn hook_container_name(project: &str, point: HookPoint, index: usize, release: &str) -> String {
+    format!("{project}-hook-{}-{}-r{release}", point.key(), index + 1)
+}
+
 /// The container for the hook: the service's container, adapted.
 async fn hook_plan(
     docker: &Docker,
@@ -90,7 +96,7 @@ async fn hook_plan(
     let release = desired.id.to_string();
     let identity = ContainerIdentity { project, service, release: &release, config_hash: "", replica: 1, oneoff: true };
     let mut plan = container_plan(&desired.stack, &spec, &identity);
-    plan.name = format!("{project}-hook-{}-{}-r{release}", point.key(), index + 1);
+    plan.name = hook_container_name(project, point, index, &release);
 
     let container_labels = plan.body.labels.get_or_insert_with(HashMap::new);
     container_labels.retain(|k, _| !k.starts_with("dev.slipway.") && !k.starts_with("com.docker.compose."));

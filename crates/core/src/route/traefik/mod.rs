@@ -30,7 +30,7 @@ pub use access::{LocalAccess, ProxyAccess};
 pub use api::{ServiceView, TraefikApi};
 pub use container::{ProxyContainer, MANAGED_API, MANAGED_DEFAULT_NAME, MANAGED_DYNAMIC_DIR, MANAGED_LABEL};
 
-use super::{emit, Backend, RouteError, RouteEvent, RouteSpec, TrafficRouter};
+use super::{emit, Backend, PreviousRoute, RouteError, RouteEvent, RouteSpec, TrafficRouter};
 use crate::events::Observer;
 use crate::stack::StackSpec;
 use crate::wait::{wait_until, WaitTimeout};
@@ -253,13 +253,14 @@ impl TraefikRouter {
                 expected: want,
                 seen: seen.lock().map(|s| s.clone()).unwrap_or_default(),
                 waited: t.waited,
+                previous: Box::new(PreviousRoute::Untouched),
             }),
         }
     }
 
     /// Undo: configure `previous` again and wait (bounded) until Traefik shows it; the observer
     /// hears `Restored` only when Traefik confirmed it, else `RestoreFailed`.
-    async fn restore(&self, route: &RouteSpec, previous: &[Backend], observer: &dyn Observer) {
+    async fn restore(&self, route: &RouteSpec, previous: &[Backend], observer: &dyn Observer) -> PreviousRoute {
         let backends: Vec<String> = previous.iter().map(|b| b.to_string()).collect();
         let result = match self.write_set(route, previous, observer).await {
             Ok(()) => self.confirm(route, previous, &[], "the previous backends restored", self.confirm_timeout).await,
@@ -267,10 +268,14 @@ impl TraefikRouter {
         };
         let service = route.service.clone();
         match result {
-            Ok(_) => emit(observer, RouteEvent::Restored { service, backends }),
+            Ok(_) => {
+                emit(observer, RouteEvent::Restored { service, backends });
+                PreviousRoute::Restored
+            }
             Err(e) => {
                 tracing::error!(service = %route.service, error = %e, "previous route not restored");
                 emit(observer, RouteEvent::RestoreFailed { service, backends, reason: e.to_string() });
+                PreviousRoute::NotRestored(e.to_string())
             }
         }
     }
@@ -302,8 +307,8 @@ impl TrafficRouter for TraefikRouter {
         self.write_set(route, &next, observer).await?;
         let live = format!("backend {backend} live");
         if let Err(e) = self.confirm(route, &next, std::slice::from_ref(backend), &live, self.confirm_timeout).await {
-            self.restore(route, &current, observer).await;
-            return Err(e);
+            let previous = self.restore(route, &current, observer).await;
+            return Err(e.after_restore(previous));
         }
         // Traefik shows a new server UP before its own first check, which it runs one interval
         // after the reload: wait that long plus what the check itself takes (observed: the
@@ -314,8 +319,8 @@ impl TrafficRouter for TraefikRouter {
         let stays = format!("backend {backend} UP under Traefik's own health check");
         let recheck = route.health.interval.max(self.poll * 2);
         if let Err(e) = self.confirm(route, &next, std::slice::from_ref(backend), &stays, recheck).await {
-            self.restore(route, &current, observer).await;
-            return Err(e);
+            let previous = self.restore(route, &current, observer).await;
+            return Err(e.after_restore(previous));
         }
         emit(
             observer,
@@ -347,8 +352,8 @@ impl TrafficRouter for TraefikRouter {
         self.write_set(route, &next, observer).await?;
         let what = format!("backend {backend} out of the rotation");
         if let Err(e) = self.confirm(route, &next, &[], &what, self.confirm_timeout).await {
-            self.restore(route, &current, observer).await;
-            return Err(e);
+            let previous = self.restore(route, &current, observer).await;
+            return Err(e.after_restore(previous));
         }
         emit(
             observer,

@@ -1,16 +1,20 @@
-//! The deployer's pre-change hook for backups: when an environment's policy asks for it
-//! (`production` by default), every running PostgreSQL service of the stack is dumped before the
-//! deploy changes anything; a failed backup stops the deploy with nothing changed.
+//! The deployer's pre-change hook for backups (deploy room, over the backup room's functions):
+//! when an environment's policy asks for it (`production` by default), every running PostgreSQL
+//! service of the stack is dumped before the deploy changes anything; a failed backup stops the
+//! deploy with nothing changed. It lives here, not in `backup/`, so the backup room does not
+//! depend on the deploy room (no module circle): `backup` knows stacks and engines only.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bollard::Docker;
 
-use super::project::backup_before_deploy;
-use super::retention::RetentionPolicy;
-use super::store::BackupStore;
-use crate::deploy::{BeforeChange, DeployError, DesiredRelease, Plan};
+use super::error::DeployError;
+use super::event::DeployEvent;
+use super::hooks::BeforeChange;
+use super::plan::Plan;
+use super::state::DesiredRelease;
+use crate::backup::{backup_before_deploy, host_store, BackupStore, RetentionPolicy};
 use crate::events::Observer;
 use crate::policy::EnvironmentPolicy;
 
@@ -61,23 +65,19 @@ impl BeforeChange for BackupBeforeDeploy {
             .map_err(failed)?;
         if self.on_host {
             for (_, manifest) in &taken {
-                let name = super::host_store::keep_on_host(&self.docker, manifest).await.map_err(failed)?;
+                let name = host_store::keep_on_host(&self.docker, manifest).await.map_err(failed)?;
                 let text =
                     format!("backup kept on the engine's host as {name} (and in {})", self.store.dir().display());
-                observer.event(&crate::events::Event::Deploy(crate::deploy::DeployEvent::Message { text }));
+                observer.event(&crate::events::Event::Deploy(DeployEvent::Message { text }));
             }
             // The same retention on the host as in the directory, for this project's backups.
-            let removed = super::host_store::prune_on_host(
-                &self.docker,
-                self.retention,
-                chrono::Utc::now(),
-                Some(desired.project()),
-            )
-            .await
-            .map_err(failed)?;
+            let removed =
+                host_store::prune_on_host(&self.docker, self.retention, chrono::Utc::now(), Some(desired.project()))
+                    .await
+                    .map_err(failed)?;
             for b in removed {
                 let text = format!("backup {} removed from the engine's host (retention)", b.name);
-                observer.event(&crate::events::Event::Deploy(crate::deploy::DeployEvent::Message { text }));
+                observer.event(&crate::events::Event::Deploy(DeployEvent::Message { text }));
             }
         }
         Ok(())
