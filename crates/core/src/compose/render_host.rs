@@ -43,6 +43,11 @@ fn file_mounts(v: &[FileMountSpec], secrets: bool) -> Value {
                 }
                 (None, false) => {}
             }
+            for (k, v) in [("uid", &f.uid), ("gid", &f.gid)] {
+                if let Some(v) = v {
+                    e.insert(k.into(), json!(v));
+                }
+            }
             if let Some(mode) = f.mode {
                 e.insert("mode".into(), json!(format!("{mode:04o}")));
             }
