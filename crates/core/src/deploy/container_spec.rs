@@ -9,7 +9,7 @@ mod host;
 mod resources;
 
 pub use copy_in::FileCopy;
-pub(crate) use copy_in::{check as check_file_copies, upload as upload_files};
+pub(crate) use copy_in::{check as check_file_copies, digest as copy_in_digest, upload as upload_files};
 
 pub use resources::{network_create, volume_create};
 pub(crate) use resources::{network_request, volume_request};

@@ -65,6 +65,8 @@ impl DockerHost {
         observer: &dyn Observer,
     ) -> Result<(DesiredRelease, ActualState), DeployError> {
         check_policy(stack, &opts.env, opts.policy.as_ref())?;
+        // compose room: secrets/configs copied in need their content (and a writable container).
+        super::container_spec::check_file_copies(stack)?;
         // `--pull` applies one policy to every service, over the stack's own.
         let resolved_stack = match opts.pull {
             None => std::borrow::Cow::Borrowed(stack),
@@ -102,8 +104,6 @@ impl DockerHost {
         let parent = actual.current().map(|r| r.id);
         // remote room: a bind source missing on the target host fails before anything changes.
         super::preflight::check_bind_sources(&self.docker, &desired.stack).await?;
-        // compose room: secrets/configs copied in need their content (and a writable container).
-        super::container_spec::check_file_copies(&desired.stack)?;
         let record = desired.starting_record(parent);
         // A stack with `x-slipway.traefik` switches its routed services through Traefik.
         let router: Option<Arc<dyn TrafficRouter>> = match TraefikRouter::from_stack(&desired.stack)? {

@@ -249,7 +249,7 @@ impl Deployer for SwarmDeployer {
             }
         }
         steps.push(Step::RecordRelease { release: id });
-        Ok(Plan { project: stack.name.clone(), release: id, steps })
+        Ok(Plan { project: stack.name.clone(), release: id, steps, notes: Vec::new() })
     }
 
     async fn apply(
@@ -307,7 +307,12 @@ impl Deployer for SwarmDeployer {
             }
             say(observer, format!("rollback: re-applying the specs of release {}", target.release.id));
             let record = self.record(&desired, cur, specs, target.objects.clone());
-            let plan = Plan { project: project.into(), release: id, steps: vec![Step::RecordRelease { release: id }] };
+            let plan = Plan {
+                project: project.into(),
+                release: id,
+                steps: vec![Step::RecordRelease { release: id }],
+                notes: Vec::new(),
+            };
             let release =
                 release::run(&self.docker, record, &levels(&desired.stack)?, BTreeMap::new(), self.bounds, observer)
                     .await?;

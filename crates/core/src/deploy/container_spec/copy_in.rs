@@ -101,6 +101,23 @@ pub fn check(stack: &StackSpec) -> Result<(), DeployError> {
     Ok(())
 }
 
+/// sha256 of what `svc` gets copied in (targets, modes, owners, contents), for its config hash;
+/// `None` when nothing is.
+pub(crate) fn digest(stack: &StackSpec, svc: &ServiceSpec) -> Option<String> {
+    use sha2::{Digest as _, Sha256};
+    let files = file_copies(stack, svc);
+    if files.is_empty() {
+        return None;
+    }
+    let mut hasher = Sha256::new();
+    for f in &files {
+        let content = f.content.as_ref().map(Secret::expose).unwrap_or_default();
+        hasher.update(format!("{}\0{:o}\0{}\0{}\0{}\0", f.target, f.mode, f.uid, f.gid, content.len()).as_bytes());
+        hasher.update(content.as_bytes());
+    }
+    Some(hex::encode(hasher.finalize()))
+}
+
 /// The tar archive of `files`, entries named by their absolute targets (extracted at `/`).
 pub fn archive(files: &[FileCopy]) -> std::io::Result<Vec<u8>> {
     let mut builder = tar::Builder::new(Vec::new());
@@ -223,5 +240,13 @@ mod tests {
         let mut back = sealed;
         crate::deploy::env_store::unseal(&mut back, &values);
         assert_eq!(back.secrets["token"].value.as_ref().map(Secret::expose), Some("hunter2-planted"));
+
+        // A changed value changes the service's config hash (a new container), unseen in it.
+        let mut svc = ServiceSpec { name: "web".into(), ..Default::default() };
+        svc.secrets = vec![mount("token", "/run/secrets/token")];
+        let before = digest(&back, &svc).expect("digest");
+        back.secrets.get_mut("token").expect("token").value = Some(Secret::new("other"));
+        assert_ne!(digest(&back, &svc), Some(before));
+        assert_eq!(digest(&back, &ServiceSpec::default()), None);
     }
 }
