@@ -235,4 +235,9 @@ pub struct BuildSpec {
     pub no_cache: bool,
     /// `pull`.
     pub pull: bool,
+    /// The keys slipway's builder (the engine's classic build API) does not apply, as written
+    /// (`ssh`, `secrets`, `cache_to`, `additional_contexts`, ...): rendered by `config`,
+    /// refused by `slipway build` with the reason.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unapplied: BTreeMap<String, serde_json::Value>,
 }
