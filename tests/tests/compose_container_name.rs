@@ -36,7 +36,10 @@ async fn a_fixed_container_name_is_deployed_stop_first_twice() {
             assert!(stop.unwrap() < start.unwrap(), "stop-first: {steps:#?}");
             // The plan says why (`--dry-run` prints its notes after the steps).
             assert!(
-                out.plan.notes.iter().any(|n| n.starts_with("web stops its old container") && n.contains("container_name")),
+                out.plan
+                    .notes
+                    .iter()
+                    .any(|n| n.starts_with("web stops its old container") && n.contains("container_name")),
                 "{:?}",
                 out.plan.notes
             );

@@ -220,7 +220,8 @@ async fn an_unset_secret_variable_is_refused_before_anything_changes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("compose.yml"), compose(&ps, &image, "10.231.25")).unwrap();
     std::fs::write(dir.path().join("plain.txt"), "plain\n").unwrap();
-    let out = Command::new(slipway_bin()).current_dir(dir.path()).env_remove("APP_TOKEN").arg("deploy").output().unwrap();
+    let out =
+        Command::new(slipway_bin()).current_dir(dir.path()).env_remove("APP_TOKEN").arg("deploy").output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("secret `token`") && err.contains("`APP_TOKEN` is not set"), "{err}");

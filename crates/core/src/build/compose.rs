@@ -70,8 +70,10 @@ pub fn plan_builds(
         if let Some(key) = b.unapplied.keys().map(String::as_str).next().or(multi) {
             let why = match key {
                 "ulimits" | "isolation" => "slipway does not pass it to the engine's build API yet",
-                _ => "it needs BuildKit, and slipway builds through the engine's classic build API, which has no such \
-                      setting (`DOCKER_BUILDKIT=0 docker compose build` refuses it too)",
+                _ => {
+                    "it needs BuildKit, and slipway builds through the engine's classic build API, which has no such \
+                      setting (`DOCKER_BUILDKIT=0 docker compose build` refuses it too)"
+                }
             };
             return Err(BuildError::Invalid(format!(
                 "service {name}: `build.{key}` is not applied: {why}; build this service with `docker compose build` \

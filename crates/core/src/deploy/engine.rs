@@ -95,7 +95,8 @@ fn parse_exit(status: &str) -> Option<i64> {
 
 /// Create a container (connecting its further networks) without starting it; returns its id.
 pub async fn create(docker: &Docker, plan: &ContainerPlan) -> Result<String, DeployError> {
-    let opts = CreateContainerOptions { name: Some(plan.name.clone()), platform: plan.platform.clone().unwrap_or_default() };
+    let opts =
+        CreateContainerOptions { name: Some(plan.name.clone()), platform: plan.platform.clone().unwrap_or_default() };
     let created = docker
         .create_container(Some(opts), plan.body.clone())
         .await

@@ -121,6 +121,9 @@ mod tests {
         };
         let mut stack = StackSpec::default();
         stack.services.insert("web".into(), svc);
-        assert_eq!(required_paths(&stack), vec![RequiredPath { service: "web".into(), path: "/srv/conf".into(), object: None }]);
+        assert_eq!(
+            required_paths(&stack),
+            vec![RequiredPath { service: "web".into(), path: "/srv/conf".into(), object: None }]
+        );
     }
 }

@@ -184,7 +184,8 @@ mod stop_first_tests {
     fn fixed_names_and_static_addresses_are_stop_first_with_the_reason() {
         let mut svc = ServiceSpec { name: "web".into(), ..Default::default() };
         assert_eq!(stop_first_reason(&svc, 1), None);
-        svc.networks.insert("back".into(), ServiceNetwork { ipv4_address: Some("10.5.0.9".into()), ..Default::default() });
+        svc.networks
+            .insert("back".into(), ServiceNetwork { ipv4_address: Some("10.5.0.9".into()), ..Default::default() });
         assert!(stop_first_reason(&svc, 1).is_some_and(|r| r.contains("10.5.0.9")));
         svc.container_name = Some("shop-web".into());
         assert!(stop_first_reason(&svc, 1).is_some_and(|r| r.contains("container_name: shop-web")));

@@ -190,8 +190,14 @@ mod tests {
         svc.configs = vec![mount("ini", "/etc/app.ini")];
         let files = file_copies(&stack, &svc);
         assert_eq!(files.len(), 2, "the file source stays a bind mount");
-        assert_eq!((files[0].target.as_str(), files[0].mode, files[0].uid, files[0].gid), ("/run/secrets/token", 0o440, 7, 0));
-        assert_eq!((files[1].target.as_str(), files[1].mode, files[1].uid, files[1].gid), ("/etc/app.ini", 0o444, 1000, 2000));
+        assert_eq!(
+            (files[0].target.as_str(), files[0].mode, files[0].uid, files[0].gid),
+            ("/run/secrets/token", 0o440, 7, 0)
+        );
+        assert_eq!(
+            (files[1].target.as_str(), files[1].mode, files[1].uid, files[1].gid),
+            ("/etc/app.ini", 0o444, 1000, 2000)
+        );
         assert!(!format!("{files:?}").contains("hunter2-planted"));
 
         let bytes = archive(&files).expect("archive");
