@@ -126,4 +126,27 @@ mod tests {
             vec![RequiredPath { service: "web".into(), path: "/srv/conf".into(), object: None }]
         );
     }
+
+    #[test]
+    fn file_secrets_and_configs_must_exist_on_the_engine_host() {
+        use crate::stack::{FileMountSpec, FileObjectSpec};
+        let object = |source: FileObjectSource| FileObjectSpec { name: "n".into(), source, value: None };
+        let mut stack = StackSpec::default();
+        stack.secrets.insert("key".into(), object(FileObjectSource::File("/srv/key".into())));
+        stack.secrets.insert("env".into(), object(FileObjectSource::Environment("TOKEN".into())));
+        let svc = ServiceSpec {
+            secrets: ["key", "env"]
+                .iter()
+                .map(|s| FileMountSpec {
+                    source: (*s).into(),
+                    target: format!("/run/secrets/{s}"),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        stack.services.insert("web".into(), svc);
+        let want = RequiredPath { service: "web".into(), path: "/srv/key".into(), object: Some("secret `key`".into()) };
+        assert_eq!(required_paths(&stack), vec![want], "the environment source is copied in, not mounted");
+    }
 }
