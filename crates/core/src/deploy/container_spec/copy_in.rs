@@ -76,6 +76,21 @@ fn owner(m: &FileMountSpec, user: Option<&str>) -> (u64, u64) {
 /// `environment:` source whose variable is not set, and a `read_only` service.
 pub fn check(stack: &StackSpec) -> Result<(), DeployError> {
     for (name, svc) in &stack.services {
+        // As Compose on a plain engine ("unsupported external secret"): nothing to mount.
+        let secrets = svc.secrets.iter().map(|m| ("secret", m, stack.secrets.get(&m.source)));
+        let configs = svc.configs.iter().map(|m| ("config", m, stack.configs.get(&m.source)));
+        for (kind, m, def) in secrets.chain(configs) {
+            if let Some(FileObjectSource::External(engine_name)) = def.map(|d| &d.source) {
+                return Err(DeployError::FileObject {
+                    service: name.clone(),
+                    object: format!("{kind} `{}`", m.source),
+                    reason: format!(
+                        "it is `external` (the Swarm object `{engine_name}`), and a Docker host has no such objects; \
+                         use a `file:` or `environment:` source, or deploy with `--target swarm`"
+                    ),
+                });
+            }
+        }
         for f in file_copies(stack, svc) {
             let variable = |k: &str| match (k, stack.secrets.get(&f.object), stack.configs.get(&f.object)) {
                 ("secret", Some(d), _) | ("config", _, Some(d)) => match &d.source {
@@ -232,8 +247,17 @@ mod tests {
         assert!(!format!("{e} {e:?}").contains("hunter2-planted"));
 
         svc.host.read_only = false;
-        stack.services.insert("web".into(), svc);
+        stack.services.insert("web".into(), svc.clone());
         check(&stack).expect("fine");
+
+        stack.secrets.insert(
+            "swarm".into(),
+            FileObjectSpec { name: "swarm".into(), source: FileObjectSource::External("swarm".into()), value: None },
+        );
+        svc.secrets.push(mount("swarm", "/run/secrets/swarm"));
+        stack.services.insert("web".into(), svc);
+        let e = check(&stack).expect_err("external");
+        assert!(e.to_string().contains("secret `swarm`") && e.to_string().contains("external"), "{e}");
     }
 
     #[test]
