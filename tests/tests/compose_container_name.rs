@@ -34,6 +34,15 @@ async fn a_fixed_container_name_is_deployed_stop_first_twice() {
         let start = steps.iter().position(|s| matches!(s, Step::StartReplica { service, .. } if service == "web"));
         if version == "v2" {
             assert!(stop.unwrap() < start.unwrap(), "stop-first: {steps:#?}");
+            // The plan says why (`--dry-run` prints its notes after the steps).
+            assert!(
+                out.plan
+                    .notes
+                    .iter()
+                    .any(|n| n.starts_with("web stops its old container") && n.contains("container_name")),
+                "{:?}",
+                out.plan.notes
+            );
         }
         let c = host.docker().inspect_container(&fixed, None).await.unwrap();
         let env = c.config.unwrap().env.unwrap();

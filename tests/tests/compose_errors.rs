@@ -46,6 +46,12 @@ const CASES: &[(&str, usize, bool, Check)] = &[
         |e| matches!(e, ComposeError::UnsupportedKey { key, reason, .. } if key == "develop" && !reason.is_empty()),
     ),
     (
+        "unsupported-device-reservation.yml",
+        7,
+        false,
+        |e| matches!(e, ComposeError::UnsupportedKey { key, at, .. } if key == "deploy.resources.reservations.devices" && at.key.starts_with("services.app.")),
+    ),
+    (
         "misspelt-key.yml",
         4,
         true,

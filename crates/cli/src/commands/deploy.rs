@@ -269,6 +269,9 @@ async fn deploy(args: &Args) -> Result<u8, slipway::Error> {
             for (i, s) in plan.steps.iter().enumerate() {
                 println!("{:>3}. {}", i + 1, s.describe());
             }
+            for note in &plan.notes {
+                println!("note: {note}");
+            }
         }
         return Ok(0);
     }

@@ -65,6 +65,21 @@ pub fn plan_builds(
         if !services.is_empty() && !services.contains(name) {
             continue;
         }
+        // compose room: refused with the reason rather than built without them.
+        let multi = (b.platforms.len() > 1).then_some("platforms");
+        if let Some(key) = b.unapplied.keys().map(String::as_str).next().or(multi) {
+            let why = match key {
+                "ulimits" | "isolation" => "slipway does not pass it to the engine's build API yet",
+                _ => {
+                    "it needs BuildKit, and slipway builds through the engine's classic build API, which has no such \
+                      setting (`DOCKER_BUILDKIT=0 docker compose build` refuses it too)"
+                }
+            };
+            return Err(BuildError::Invalid(format!(
+                "service {name}: `build.{key}` is not applied: {why}; build this service with `docker compose build` \
+                 or `docker buildx bake`, push it, and deploy its `image:`"
+            )));
+        }
         let image = svc.image.clone().unwrap_or_else(|| format!("{}-{name}", stack.name));
         out.entry(image).or_insert_with(|| (Vec::new(), b.clone())).0.push(name.clone());
     }
@@ -144,4 +159,22 @@ pub async fn compose_build(
         done.push(ComposeImage { services, image, output });
     }
     Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::{ServiceSpec, StackSpec};
+
+    #[test]
+    fn buildkit_only_keys_are_refused_naming_the_service_and_key() {
+        let mut build = BuildSpec { context: "/src".into(), ..Default::default() };
+        let mut stack = StackSpec { name: "shop".into(), ..Default::default() };
+        stack.services.insert("api".into(), ServiceSpec { build: Some(build.clone()), ..Default::default() });
+        assert_eq!(plan_builds(&stack, &[]).expect("plain build").len(), 1);
+        build.unapplied.insert("ssh".into(), serde_json::json!(["default"]));
+        stack.services.insert("api".into(), ServiceSpec { build: Some(build), ..Default::default() });
+        let e = plan_builds(&stack, &[]).expect_err("ssh refused").to_string();
+        assert!(e.contains("service api") && e.contains("`build.ssh`") && e.contains("BuildKit"), "{e}");
+    }
 }

@@ -66,5 +66,44 @@ pub fn build(ctx: &Ctx, name: &str, v: &Value) -> Result<BuildSpec, ComposeError
     b.pull = boolean(v.get("pull")).map_err(|m| inv("pull", m))?.unwrap_or(false);
     let hosts = str_map(v.get("extra_hosts"), '=').map_err(|m| inv("extra_hosts", m))?;
     b.extra_hosts = hosts.into_iter().map(|(h, ip)| format!("{h}:{ip}")).collect();
+    for key in UNAPPLIED {
+        if let Some(v) = v.get(*key).filter(|v| !v.is_null()) {
+            let mut json = serde_json::to_value(v).map_err(|e| inv(key, e.to_string()))?;
+            // As `docker compose config`: a build secret written as a name is `{source: NAME}`.
+            if *key == "secrets" {
+                if let Some(items) = json.as_array_mut() {
+                    for item in items.iter_mut().filter(|i| i.is_string()) {
+                        *item = serde_json::json!({ "source": item });
+                    }
+                }
+            }
+            // As Compose: a local additional context is an absolute path.
+            if *key == "additional_contexts" {
+                for v in json.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+                    if let Some(p) = v.as_str().filter(|p| !p.contains(':')) {
+                        *v = serde_json::Value::String(abs(p));
+                    }
+                }
+            }
+            b.unapplied.insert((*key).to_string(), json);
+        }
+    }
     Ok(b)
 }
+
+/// `build:` keys the engine's classic build API (which `slipway build` drives) has no setting
+/// for, or that slipway does not pass yet; `DOCKER_BUILDKIT=0 docker compose build` refuses the
+/// BuildKit ones the same way.
+pub const UNAPPLIED: &[&str] = &[
+    "additional_contexts",
+    "cache_to",
+    "entitlements",
+    "isolation",
+    "no_cache_filter",
+    "privileged",
+    "provenance",
+    "sbom",
+    "secrets",
+    "ssh",
+    "ulimits",
+];

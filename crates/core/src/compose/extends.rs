@@ -31,12 +31,17 @@ fn invalid(sources: &Sources, path: &KeyPath, message: String) -> ComposeError {
 impl Resolver<'_> {
     /// Read, parse and interpolate another compose file; its relative paths rebased on its folder.
     fn load_file(&mut self, file: &Path) -> Result<Value, ComposeError> {
+        self.load_file_in(file, file.parent())
+    }
+
+    /// As `load_file`, relative paths rebased on `base` (an include's `project_directory`).
+    fn load_file_in(&mut self, file: &Path, base: Option<&Path>) -> Result<Value, ComposeError> {
         let text = read(file)?;
         let mut yf = YamlFile::parse(file, &text)?;
         let mut value = std::mem::take(&mut yf.value);
         interpolate_tree(&mut value, &KeyPath::default(), &yf, self.env, self.warnings)?;
         self.sources.files.push(yf);
-        if let Some(dir) = file.parent() {
+        if let Some(dir) = base {
             rebase(&mut value, dir);
         }
         Ok(value)
@@ -58,15 +63,6 @@ impl Resolver<'_> {
         }
         for (i, item) in items.into_iter().enumerate() {
             let at = KeyPath::parse("include").index(i);
-            for key in ["env_file", "project_directory"] {
-                if item.get(key).is_some() {
-                    return Err(ComposeError::UnsupportedKey {
-                        at: self.sources.locate(&at.key(key)),
-                        key: key.into(),
-                        reason: "an include's own variables and project directory are not read by slipway yet".into(),
-                    });
-                }
-            }
             let paths: Vec<String> = match &item {
                 Value::String(s) => vec![s.clone()],
                 Value::Mapping(_) => match item.get("path") {
@@ -76,13 +72,38 @@ impl Resolver<'_> {
                 },
                 _ => return Err(invalid(self.sources, &at, "an include is a path or {path, ...}".into())),
             };
+            // As Compose: `project_directory` (relative to the including file's folder; default the
+            // first file's folder) is where the included files' relative paths point; `env_file`
+            // (relative to the including folder; default `.env` of that directory) gives variables
+            // under the including project's own, which win.
+            let text_of = |k: &str| item.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            let first = paths.first().map(|p| dir.join(p)).unwrap_or_else(|| dir.to_path_buf());
+            let project_dir = match text_of("project_directory") {
+                Some(pd) => dir.join(pd),
+                None => first.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf()),
+            };
+            let env_files: Vec<PathBuf> = match item.get("env_file") {
+                Some(Value::String(f)) => vec![dir.join(f)],
+                Some(Value::Sequence(fs)) => fs.iter().filter_map(|f| f.as_str()).map(|f| dir.join(f)).collect(),
+                _ => vec![project_dir.join(".env")].into_iter().filter(|f| f.is_file()).collect(),
+            };
+            let mut env = BTreeMap::new();
+            for f in env_files.iter().filter(|f| f.as_path() != Path::new("/dev/null")) {
+                let text = read(f)?;
+                for (k, v) in super::service::read_dotenv(f, &text, self.env)? {
+                    if let Some(v) = v {
+                        env.insert(k, v);
+                    }
+                }
+            }
+            env.extend(self.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let mut sub_resolver = Resolver { env: &env, warnings: &mut *self.warnings, sources: &mut *self.sources };
             let mut merged: Option<Value> = None;
             for p in paths {
                 let file = dir.join(&p);
-                let mut v = self.load_file(&file)?;
-                let sub = file.parent().map(Path::to_path_buf).unwrap_or_else(|| dir.to_path_buf());
-                self.include(&mut v, &sub, depth + 1)?;
-                self.extends(&mut v, &sub)?;
+                let mut v = sub_resolver.load_file_in(&file, Some(&project_dir))?;
+                sub_resolver.include(&mut v, &project_dir, depth + 1)?;
+                sub_resolver.extends(&mut v, &project_dir)?;
                 match &mut merged {
                     None => merged = Some(v),
                     Some(m) => super::merge::merge_files(m, v),

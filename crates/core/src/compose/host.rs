@@ -149,7 +149,7 @@ fn file_mounts(v: Option<&Value>, secrets: bool) -> Res<Vec<FileMountSpec>> {
     let Some(Value::Sequence(items)) = v else { return Ok(Vec::new()) };
     let mut out = Vec::new();
     for item in items {
-        let (source, target, mode) = match item {
+        let (source, target, mode, uid, gid) = match item {
             Value::Mapping(_) => {
                 let source = opt_str(item.get("source"))?.ok_or("needs `source`")?;
                 let mode = match item.get("mode") {
@@ -159,9 +159,16 @@ fn file_mounts(v: Option<&Value>, secrets: bool) -> Res<Vec<FileMountSpec>> {
                     }
                     _ => None,
                 };
-                (source, opt_str(item.get("target"))?, mode)
+                let id = |k: &str| -> Res<Option<String>> {
+                    let v = opt_str(item.get(k))?;
+                    match v {
+                        Some(n) if n.parse::<u32>().is_err() => Err(format!("{k} `{n}` is not a number")),
+                        v => Ok(v),
+                    }
+                };
+                (source, opt_str(item.get("target"))?, mode, id("uid")?, id("gid")?)
             }
-            other => (scalar(other)?, None, None),
+            other => (scalar(other)?, None, None, None, None),
         };
         let written_target = target.clone();
         let target = match target {
@@ -171,7 +178,7 @@ fn file_mounts(v: Option<&Value>, secrets: bool) -> Res<Vec<FileMountSpec>> {
             None if secrets => format!("/run/secrets/{source}"),
             None => format!("/{source}"),
         };
-        out.push(FileMountSpec { source, target, mode, written_target });
+        out.push(FileMountSpec { source, target, mode, written_target, uid, gid });
     }
     Ok(out)
 }

@@ -288,6 +288,10 @@ pub struct Resources {
 pub struct Reservations {
     pub cpus: Option<Str>,
     pub memory: Option<Str>,
+    /// Read to be refused with the reason (not applied on a Docker host yet).
+    pub devices: Option<serde_yaml_ng::Value>,
+    /// Read to be refused with the reason (a Swarm node resource).
+    pub generic_resources: Option<serde_yaml_ng::Value>,
 }
 
 /// `deploy.resources.limits`.

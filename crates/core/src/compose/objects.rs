@@ -1,6 +1,5 @@
 //! Top-level `secrets:` and `configs:` resolved into `FileObjectSpec`s: `file` (absolute path),
-//! `environment` (the variable's name only: values are read when the container is created and
-//! never stored), `content` (configs) and `external`. Services that use an undeclared one are
+//! `environment` (the variable's name, and its value as a `Secret` that is never serialised), `content` (configs) and `external`. Services that use an undeclared one are
 //! refused with the key's position.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,7 +57,13 @@ pub fn resolve(
             });
             continue;
         };
-        out.insert(key.clone(), FileObjectSpec { name, source });
+        // As Compose: an `environment:` source takes the project's variable (process environment
+        // over `.env`); an unset one is refused when a container needs it, not when the file loads.
+        let value = match &source {
+            FileObjectSource::Environment(var) => input.env.get(var).map(|v| crate::secret::Secret::new(v.clone())),
+            _ => None,
+        };
+        out.insert(key.clone(), FileObjectSpec { name, source, value });
     }
     match ComposeError::from_list(errors) {
         Some(e) => Err(e),

@@ -43,6 +43,11 @@ fn file_mounts(v: &[FileMountSpec], secrets: bool) -> Value {
                 }
                 (None, false) => {}
             }
+            for (k, v) in [("uid", &f.uid), ("gid", &f.gid)] {
+                if let Some(v) = v {
+                    e.insert(k.into(), json!(v));
+                }
+            }
             if let Some(mode) = f.mode {
                 e.insert("mode".into(), json!(format!("{mode:04o}")));
             }
@@ -81,6 +86,9 @@ fn build(b: &BuildSpec) -> Value {
     put(&mut m, "network", &b.network);
     put(&mut m, "shm_size", &b.shm_size.map(|s| s.to_string()));
     put_list(&mut m, "platforms", &b.platforms);
+    for (k, v) in &b.unapplied {
+        m.insert(k.clone(), v.clone());
+    }
     if b.no_cache {
         m.insert("no_cache".into(), json!(true));
     }

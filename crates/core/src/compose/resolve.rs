@@ -175,7 +175,15 @@ pub fn resolve(
             .map(|m| m.source.clone())
             .collect()
     };
-    let (used_secrets, used_configs) = (used(true), used(false));
+    let (mut used_secrets, used_configs) = (used(true), used(false));
+    // A build's `secrets:` use top-level secrets too (kept, as Compose keeps them).
+    for b in stack.services.values().filter_map(|s| s.build.as_ref()) {
+        for item in b.unapplied.get("secrets").and_then(|v| v.as_array()).into_iter().flatten() {
+            if let Some(source) = item.get("source").and_then(|s| s.as_str()) {
+                used_secrets.insert(source.to_string());
+            }
+        }
+    }
     stack.secrets = super::objects::resolve(&name, "secrets", model.secrets, &used_secrets, input)?;
     stack.configs = super::objects::resolve(&name, "configs", model.configs, &used_configs, input)?;
     for (k, v) in &ext.top {

@@ -58,6 +58,25 @@ pub fn deploy(ctx: &mut Ctx, name: &str, d: model::Deploy) -> Result<DeploySpec,
         spec.limits = Some(ResourceLimits { cpus, memory, pids: l.pids });
     }
     if let Some(r) = d.resources.as_ref().and_then(|r| r.reservations.as_ref()) {
+        // Refused with the reason rather than dropped: a deploy without them would run the
+        // service without the device or resource it asked for.
+        let refused = [
+            (
+                "devices",
+                r.devices.is_some(),
+                "device reservations (GPUs: the engine's DeviceRequests) are not applied by slipway yet; map \
+                 device files with the service's `devices:` key",
+            ),
+            (
+                "generic_resources",
+                r.generic_resources.is_some(),
+                "generic resources are advertised by Swarm nodes; a Docker host has none to reserve",
+            ),
+        ];
+        if let Some((key, _, reason)) = refused.iter().find(|(_, set, _)| *set) {
+            let key = format!("deploy.resources.reservations.{key}");
+            return Err(ComposeError::UnsupportedKey { at: ctx.at(name, &key), key, reason: (*reason).into() });
+        }
         spec.reservation_cpus = r
             .cpus
             .as_ref()

@@ -1,10 +1,15 @@
 //! From a `ServiceSpec` to the engine's container-create body: env, command, entrypoint, ports,
 //! mounts, networks and aliases, healthcheck, labels, restart, user, workdir, stop signal and
 //! grace period, init, extra hosts, limits; the rest of the container settings (capabilities,
-//! DNS, devices, logging, mount options, secrets) in `host.rs`. Pure: tested without an engine.
+//! DNS, devices, logging, mount options, secrets) in `host.rs`; secrets and configs copied in
+//! before start in `copy_in.rs`. Pure (but `copy_in::upload`): tested without an engine.
 
+mod copy_in;
 mod host;
 mod resources;
+
+pub use copy_in::FileCopy;
+pub(crate) use copy_in::{check as check_file_copies, digest as copy_in_digest, upload as upload_files};
 
 pub use resources::{network_create, volume_create};
 pub(crate) use resources::{network_request, volume_request};
@@ -29,6 +34,13 @@ pub struct ContainerPlan {
     pub body: ContainerCreateBody,
     /// Further networks: (engine-side name, aliases).
     pub more_networks: Vec<(String, Vec<String>)>,
+    /// Static addresses (`ipv4_address`/`ipv6_address`) on the further networks, by engine-side
+    /// name (the first network's are in the body).
+    pub static_ips: HashMap<String, EndpointIpamConfig>,
+    /// `platform:`, passed as create's `platform` query parameter.
+    pub platform: Option<String>,
+    /// Secrets and configs copied in after create, before start (`environment:`/`content:`).
+    pub files: Vec<FileCopy>,
 }
 
 /// Build the container for one replica of `svc` (whose `image` is already pinned).
@@ -205,7 +217,15 @@ pub fn container_plan(stack: &StackSpec, svc: &ServiceSpec, id: &ContainerIdenti
         (Some(n), false) => n.clone(),
         _ => id.container_name(),
     };
-    ContainerPlan { name, body, more_networks: nets }
+    let static_ips = static_ips.into_iter().filter(|(n, _)| nets.iter().any(|(m, _)| m == n)).collect();
+    ContainerPlan {
+        name,
+        body,
+        more_networks: nets,
+        static_ips,
+        platform: svc.host.platform.clone(),
+        files: copy_in::file_copies(stack, svc),
+    }
 }
 
 fn restart_policy(s: &str) -> RestartPolicy {

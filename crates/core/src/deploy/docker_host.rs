@@ -81,6 +81,8 @@ impl DockerHost {
         observer: &dyn Observer,
     ) -> Result<(DesiredRelease, ActualState), DeployError> {
         check_policy(stack, &opts.env, opts.policy.as_ref())?;
+        // compose room: secrets/configs copied in need their content (and a writable container).
+        super::container_spec::check_file_copies(stack)?;
         // `--pull` applies one policy to every service, over the stack's own.
         let resolved_stack = match opts.pull {
             None => std::borrow::Cow::Borrowed(stack),

@@ -95,17 +95,29 @@ fn parse_exit(status: &str) -> Option<i64> {
 
 /// Create a container (connecting its further networks) without starting it; returns its id.
 pub async fn create(docker: &Docker, plan: &ContainerPlan) -> Result<String, DeployError> {
-    let opts = CreateContainerOptions { name: Some(plan.name.clone()), ..Default::default() };
+    let opts =
+        CreateContainerOptions { name: Some(plan.name.clone()), platform: plan.platform.clone().unwrap_or_default() };
     let created = docker
         .create_container(Some(opts), plan.body.clone())
         .await
         .map_err(|e| DeployError::engine("create container", &plan.name, e))?;
-    for (net, aliases) in &plan.more_networks {
-        let req = NetworkConnectRequest {
-            container: created.id.clone(),
-            endpoint_config: Some(EndpointSettings { aliases: Some(aliases.clone()), ..Default::default() }),
-        };
-        docker.connect_network(net, req).await.map_err(|e| DeployError::engine("connect network", net, e))?;
+    // compose room: further networks (with their static addresses), then the copied-in secrets
+    // and configs; a container left half-made is removed.
+    let finish = async {
+        for (net, aliases) in &plan.more_networks {
+            let endpoint = EndpointSettings {
+                aliases: Some(aliases.clone()),
+                ipam_config: plan.static_ips.get(net).cloned(),
+                ..Default::default()
+            };
+            let req = NetworkConnectRequest { container: created.id.clone(), endpoint_config: Some(endpoint) };
+            docker.connect_network(net, req).await.map_err(|e| DeployError::engine("connect network", net, e))?;
+        }
+        super::container_spec::upload_files(docker, &created.id, &plan.name, &plan.files).await
+    };
+    if let Err(e) = finish.await {
+        let _ = remove(docker, &created.id).await;
+        return Err(e);
     }
     Ok(created.id)
 }

@@ -75,8 +75,23 @@ pub fn seal(stack: &StackSpec) -> (StackSpec, EnvValues) {
             values.insert(name.clone(), vars);
         }
     }
+    // compose room: the values of `environment:`-sourced secrets and configs are sealed the same
+    // way, under keys no service can have (service names have no `/`).
+    for (key, objects) in [(SECRETS, &mut sealed.secrets), (CONFIGS, &mut sealed.configs)] {
+        let vars: BTreeMap<String, String> = objects
+            .iter_mut()
+            .filter_map(|(k, o)| o.value.take().map(|v| (k.clone(), v.expose().to_string())))
+            .collect();
+        if !vars.is_empty() {
+            values.insert(key.to_string(), vars);
+        }
+    }
     (sealed, EnvValues(values))
 }
+
+/// Where the values of `environment:`-sourced secrets and configs are sealed.
+const SECRETS: &str = "/secrets";
+const CONFIGS: &str = "/configs";
 
 /// `stack` with its environment values left out (names kept): what `--json` outputs show.
 pub fn without_env_values(stack: &StackSpec) -> StackSpec {
@@ -85,6 +100,13 @@ pub fn without_env_values(stack: &StackSpec) -> StackSpec {
 
 /// Put `values` back into a sealed stack.
 pub fn unseal(stack: &mut StackSpec, values: &EnvValues) {
+    for (key, objects) in [(SECRETS, &mut stack.secrets), (CONFIGS, &mut stack.configs)] {
+        for (k, v) in values.0.get(key).into_iter().flatten() {
+            if let Some(o) = objects.get_mut(k) {
+                o.value = Some(crate::secret::Secret::new(v.clone()));
+            }
+        }
+    }
     for (service, vars) in &values.0 {
         if let Some(svc) = stack.services.get_mut(service) {
             for (k, v) in vars {

@@ -36,6 +36,28 @@ pub enum DeployError {
         /// Service.
         service: String,
     },
+    /// compose room: a secret or config whose content is copied into the container cannot be
+    /// (its variable is unset, or the service is read-only). Names the object, never its value.
+    #[error("service {service}: {object} cannot be put into the container: {reason}; nothing was changed")]
+    FileObject {
+        /// Service.
+        service: String,
+        /// `secret `NAME`` or `config `NAME``.
+        object: String,
+        /// Why.
+        reason: String,
+    },
+    /// compose room: the archive of a container's secrets and configs could not be built.
+    #[error("cannot build the archive of {targets} for container {container}: {source}")]
+    FileCopy {
+        /// Container name.
+        container: String,
+        /// The targets in the container.
+        targets: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A service's image is not a valid reference.
     #[error("service {service}: image `{image}` is not a valid reference: {source}; nothing was changed")]
     InvalidImage {
@@ -370,6 +392,7 @@ impl DeployError {
             | DeployError::MissingExternal { .. }
             | DeployError::DependencyCycle { .. }
             | DeployError::MissingImage { .. }
+            | DeployError::FileObject { .. }
             | DeployError::InvalidImage { .. }
             | DeployError::NoRelease { .. }
             | DeployError::Invalid(_) => ErrorKind::InvalidInput,
@@ -383,6 +406,7 @@ impl DeployError {
     pub fn service(&self) -> Option<&str> {
         match self {
             DeployError::MissingImage { service }
+            | DeployError::FileObject { service, .. }
             | DeployError::InvalidImage { service, .. }
             | DeployError::PolicyRefused { service, .. }
             | DeployError::Resolve { service, .. }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::error::DeployError;
 use super::hooks::{check_hooks, hook_specs, HookPoint};
 use super::release::ReleaseId;
-use super::rules::{dependency_order, health_gate, is_oneoff, is_routed, update_order};
+use super::rules::{dependency_order, health_gate, is_oneoff, is_routed, stop_first_reason, update_order};
 use super::state::{ActualContainer, ActualState, DesiredRelease};
 pub use super::step::Step;
 use crate::stack::UpdateOrder;
@@ -25,6 +25,10 @@ pub struct Plan {
     pub release: ReleaseId,
     /// The steps, in order.
     pub steps: Vec<Step>,
+    /// Why the plan does what it does where that is not plain from the steps (a service that
+    /// stops its old container first, and why); `--dry-run` prints them after the steps.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl Plan {
@@ -140,6 +144,7 @@ pub fn plan_with(desired: &DesiredRelease, actual: &ActualState, opts: PlanOptio
     let recorded = actual.recorded();
     let mut pulls = BTreeSet::new();
     let mut service_steps = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     let mut kept: BTreeSet<&str> = BTreeSet::new();
 
     for name in &order {
@@ -186,6 +191,14 @@ pub fn plan_with(desired: &DesiredRelease, actual: &ActualState, opts: PlanOptio
             let route = routed.then(|| Step::RouteSwitch { service: name.clone(), replica });
             match order {
                 UpdateOrder::StopFirst => {
+                    if stop.is_some() {
+                        let why = stop_first_reason(svc, replicas)
+                            .unwrap_or_else(|| "`deploy.update_config.order: stop-first`".to_string());
+                        let note = format!("{name} stops its old container before the new one starts: {why}");
+                        if !notes.contains(&note) {
+                            notes.push(note);
+                        }
+                    }
                     service_steps.extend(stop);
                     service_steps.extend(start);
                     service_steps.extend(route);
@@ -238,7 +251,7 @@ pub fn plan_with(desired: &DesiredRelease, actual: &ActualState, opts: PlanOptio
         steps.push(Step::RecordRelease { release: desired.id });
     }
     if steps.is_empty() {
-        return Ok(Plan { project, release: desired.id, steps });
+        return Ok(Plan { project, release: desired.id, steps, notes });
     }
     // The whole deploy in one order: lock -> policy -> backup -> pre-deploy hooks -> (networks,
     // volumes) pulls -> one-offs and per-replica rollouts -> record -> post-deploy hooks -> prune.
@@ -262,5 +275,5 @@ pub fn plan_with(desired: &DesiredRelease, actual: &ActualState, opts: PlanOptio
         on_failure: h.on_failure,
     }));
     all.push(Step::Prune { keep: opts.retain });
-    Ok(Plan { project, release: desired.id, steps: all })
+    Ok(Plan { project, release: desired.id, steps: all, notes })
 }

@@ -243,7 +243,11 @@ pub fn config_hash(stack: &StackSpec, service: &ServiceSpec, pinned: &str) -> St
         .filter_map(|m| m.source.as_ref())
         .map(|s| (s.clone(), stack.volumes.get(s).map(|v| v.name.clone())))
         .collect();
-    let value = serde_json::json!({ "spec": spec, "networks": networks, "volumes": volumes });
+    let mut value = serde_json::json!({ "spec": spec, "networks": networks, "volumes": volumes });
+    // compose room: a changed copied-in secret or config is a changed container.
+    if let Some(files) = super::container_spec::copy_in_digest(stack, service) {
+        value["files"] = serde_json::Value::String(files);
+    }
     let mut hasher = Sha256::new();
     hasher.update(canonical_json(&value).as_bytes());
     hex::encode(hasher.finalize())

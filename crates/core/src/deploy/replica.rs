@@ -311,7 +311,7 @@ impl<'a> Executor<'a> {
         let svc = &self.desired.stack.services[service];
         let limit = super::rules::slipway_settings(svc)
             .get("timeout")
-            .and_then(|v| v.as_str().and_then(|s| humantime::parse_duration(s).ok()))
+            .and_then(|v| v.as_str().and_then(|s| crate::duration::parse(s).ok()))
             .unwrap_or(Duration::from_secs(600));
         let code = wait_exit(self.engine, &id, &format!("one-off {service} to exit"), limit).await.map_err(gate)?;
         let logs = self.engine.log_tail(&id, 20).await;

@@ -56,7 +56,8 @@ pub fn slipway_settings(svc: &ServiceSpec) -> serde_json::Map<String, serde_json
 fn setting_duration(svc: &ServiceSpec, key: &str) -> Option<Duration> {
     let v = slipway_settings(svc).get(key).cloned()?;
     match v {
-        serde_json::Value::String(s) => humantime::parse_duration(&s).ok(),
+        // The one duration parser (Go's `time.ParseDuration`, as compose and `x-slipway` validation).
+        serde_json::Value::String(s) => crate::duration::parse(&s).ok(),
         serde_json::Value::Number(n) => n.as_f64().map(Duration::from_secs_f64),
         _ => None,
     }
@@ -77,23 +78,40 @@ pub fn is_oneoff(stack: &StackSpec, name: &str) -> bool {
 }
 
 /// Start-first or stop-first: `deploy.update_config.order` when given; stop-first for a service
-/// that publishes a fixed host port (two containers cannot bind it) or mounts a named volume with
-/// a single replica (a database must not have two writers); start-first otherwise.
+/// that [`stop_first_reason`] names a reason for; start-first otherwise.
 pub fn update_order(svc: &ServiceSpec, replicas: u32) -> UpdateOrder {
     if let Some(order) = svc.deploy.update_config.as_ref().and_then(|u| u.order) {
         return order;
     }
+    match stop_first_reason(svc, replicas) {
+        Some(_) => UpdateOrder::StopFirst,
+        None => UpdateOrder::StartFirst,
+    }
+}
+
+/// Why a service must stop its old container before the new one starts (`None`: it need not):
+/// a fixed `container_name` or a static address (two containers cannot hold one name or
+/// address), a fixed host port (two containers cannot bind it), a named volume with a single
+/// replica (a database must not have two writers). The plan prints it.
+pub fn stop_first_reason(svc: &ServiceSpec, replicas: u32) -> Option<String> {
     // compose room: a fixed `container_name` cannot be held by two containers at once.
-    if svc.container_name.is_some() {
-        return UpdateOrder::StopFirst;
+    if let Some(name) = &svc.container_name {
+        return Some(format!("`container_name: {name}` names one container, which two cannot share"));
     }
-    let fixed_port = svc.ports.iter().any(|p| p.published.as_deref().is_some_and(|s| !s.is_empty() && s != "0"));
-    let named_volume = svc.volumes.iter().any(|m| m.kind == MountKind::Volume && m.source.is_some());
-    if fixed_port || (named_volume && replicas <= 1) {
-        UpdateOrder::StopFirst
-    } else {
-        UpdateOrder::StartFirst
+    if let Some((net, n)) = svc.networks.iter().find(|(_, n)| n.ipv4_address.is_some() || n.ipv6_address.is_some()) {
+        let addr = n.ipv4_address.as_deref().or(n.ipv6_address.as_deref()).unwrap_or_default();
+        return Some(format!("network `{net}` gives it the static address {addr}, which two containers cannot share"));
     }
+    if let Some(p) = svc.ports.iter().find(|p| p.published.as_deref().is_some_and(|s| !s.is_empty() && s != "0")) {
+        return Some(format!("it publishes the fixed host port {}", p.published.as_deref().unwrap_or_default()));
+    }
+    if replicas <= 1 {
+        if let Some(m) = svc.volumes.iter().find(|m| m.kind == MountKind::Volume && m.source.is_some()) {
+            let volume = m.source.as_deref().unwrap_or_default();
+            return Some(format!("its single replica mounts the named volume `{volume}` (no two writers)"));
+        }
+    }
+    None
 }
 
 /// What a failing replica of a service does to the deploy (`deploy.update_config.failure_action`).
@@ -192,4 +210,22 @@ pub fn dependency_order(stack: &StackSpec) -> Result<Vec<String>, DeployError> {
         out.push(n.to_string());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod stop_first_tests {
+    use super::*;
+    use crate::stack::ServiceNetwork;
+
+    #[test]
+    fn fixed_names_and_static_addresses_are_stop_first_with_the_reason() {
+        let mut svc = ServiceSpec { name: "web".into(), ..Default::default() };
+        assert_eq!(stop_first_reason(&svc, 1), None);
+        svc.networks
+            .insert("back".into(), ServiceNetwork { ipv4_address: Some("10.5.0.9".into()), ..Default::default() });
+        assert!(stop_first_reason(&svc, 1).is_some_and(|r| r.contains("10.5.0.9")));
+        svc.container_name = Some("shop-web".into());
+        assert!(stop_first_reason(&svc, 1).is_some_and(|r| r.contains("container_name: shop-web")));
+        assert_eq!(update_order(&svc, 1), UpdateOrder::StopFirst);
+    }
 }

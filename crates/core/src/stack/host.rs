@@ -174,6 +174,11 @@ pub struct FileObjectSpec {
     pub name: String,
     /// Where the content comes from.
     pub source: FileObjectSource,
+    /// The value of an `environment:` source, read from the project's environment when the file
+    /// loads (`None` when the variable is not set). Never serialised (records, `--json`) nor
+    /// shown (`Debug` of [`crate::Secret`]); the deploy room seals it with the environment values.
+    #[serde(skip)]
+    pub value: Option<crate::secret::Secret>,
 }
 
 /// A service's use of a secret or config.
@@ -189,6 +194,12 @@ pub struct FileMountSpec {
     /// `target` as written (`None` when not written), as `docker compose config` prints it.
     #[serde(default)]
     pub written_target: Option<String>,
+    /// `uid` (a number, as written), for contents copied into the container.
+    #[serde(default)]
+    pub uid: Option<String>,
+    /// `gid` (a number, as written), for contents copied into the container.
+    #[serde(default)]
+    pub gid: Option<String>,
 }
 
 /// The `build:` section of a service (paths absolute).
@@ -224,4 +235,9 @@ pub struct BuildSpec {
     pub no_cache: bool,
     /// `pull`.
     pub pull: bool,
+    /// The keys slipway's builder (the engine's classic build API) does not apply, as written
+    /// (`ssh`, `secrets`, `cache_to`, `additional_contexts`, ...): rendered by `config`,
+    /// refused by `slipway build` with the reason.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unapplied: BTreeMap<String, serde_json::Value>,
 }

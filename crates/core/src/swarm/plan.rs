@@ -68,5 +68,5 @@ pub fn swarm_plan(input: PlanInput<'_>) -> Plan {
         }
     }
     steps.push(Step::RecordRelease { release: input.release });
-    Plan { project: input.project.into(), release: input.release, steps }
+    Plan { project: input.project.into(), release: input.release, steps, notes: Vec::new() }
 }

@@ -135,6 +135,8 @@ async fn hook_plan(
     plan.body.networking_config =
         first.map(|n| NetworkingConfig { endpoints_config: Some(HashMap::from([(n, EndpointSettings::default())])) });
     plan.more_networks = existing.into_iter().map(|n| (n, Vec::new())).collect();
+    // compose room: the service's static addresses stay the service's.
+    plan.static_ips.clear();
     Ok(plan)
 }
 

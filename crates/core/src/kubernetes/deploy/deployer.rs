@@ -167,7 +167,7 @@ impl KubernetesDeployer {
         steps.extend(release::steps(objects));
         steps.push(Step::RecordRelease { release: id });
         steps.push(Step::Prune { keep: opts.retain });
-        Plan { project: project.into(), release: id, steps }
+        Plan { project: project.into(), release: id, steps, notes: Vec::new() }
     }
 
     /// Hold the project's Lease around `body`.
