@@ -31,6 +31,16 @@ pub(crate) struct ContainerState {
     pub exit_code: Option<i64>,
 }
 
+/// A TCP port a container publishes on its engine's host (undo confirms the old release answers
+/// on it).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct PublishedPort {
+    /// The host address it is bound to, when not every address (`0.0.0.0`, `::`).
+    pub host_ip: Option<String>,
+    /// The host port.
+    pub port: u16,
+}
+
 /// What the executor asks of an engine. Every call is one request (bounded by the caller).
 #[async_trait]
 pub(crate) trait Engine: Send + Sync {
@@ -67,6 +77,11 @@ pub(crate) trait Engine: Send + Sync {
     /// One round of `x-slipway.probes` against the container: `Ok(None)` all healthy,
     /// `Ok(Some(why))` not yet, `Err` the probes cannot be run.
     async fn probe_round(&self, id: &str, targets: &[String]) -> Result<Option<String>, String>;
+    /// The TCP ports `id` publishes on its host, as the engine reports them (one per port).
+    async fn published_ports(&self, id: &str) -> Result<Vec<PublishedPort>, DeployError>;
+    /// One TCP connect to a published port from the engine host's side (through the ssh
+    /// tunnel for `ssh://` engines), bounded by `bound`: `Err` says why it did not answer.
+    async fn port_answers(&self, port: &PublishedPort, bound: Duration) -> Result<(), String>;
     /// Write a release record on the host.
     async fn write_record(&self, release: &Release) -> Result<(), DeployError>;
     /// Remove containers and images beyond `keep` releases.
@@ -181,6 +196,50 @@ impl Engine for BollardEngine {
             }
         }
         Ok(None)
+    }
+
+    async fn published_ports(&self, id: &str) -> Result<Vec<PublishedPort>, DeployError> {
+        let inspect = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| DeployError::engine("inspect container", id, e))?;
+        let bindings = inspect.network_settings.and_then(|n| n.ports).unwrap_or_default();
+        let mut ports: Vec<PublishedPort> = bindings
+            .into_iter()
+            .filter(|(key, _)| key.ends_with("/tcp"))
+            .flat_map(|(_, b)| b.unwrap_or_default())
+            .filter_map(|b| {
+                let port = b.host_port.as_deref()?.parse().ok().filter(|p| *p != 0)?;
+                let host_ip = b.host_ip.filter(|ip| !matches!(ip.as_str(), "" | "0.0.0.0" | "::"));
+                Some(PublishedPort { host_ip, port })
+            })
+            .collect();
+        ports.sort();
+        ports.dedup_by(|a, b| a.port == b.port); // `0.0.0.0` and `::` bindings of one port
+        Ok(ports)
+    }
+
+    async fn port_answers(&self, port: &PublishedPort, bound: Duration) -> Result<(), String> {
+        use crate::health::{target, Outcome};
+        let mut host = port.host_ip.clone().unwrap_or_else(|| "127.0.0.1".into());
+        let mut via = self.via.clone();
+        // A `tcp://` engine opens no connections for slipway: its ports are dialled at its host.
+        if let Some(c) = via.as_ref().filter(|c| c.is_remote() && !c.has_tunnels()) {
+            if port.host_ip.is_none() {
+                let url = url::Url::parse(c.host()).map_err(|e| format!("engine address {}: {e}", c.host()))?;
+                host = url.host_str().unwrap_or_default().to_string();
+            }
+            via = None;
+        }
+        let shown = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host };
+        let options = target::TargetOptions::default().via(via);
+        let probe =
+            target::parse_target_with(&format!("tcp://{shown}:{}", port.port), &options).map_err(|e| e.to_string())?;
+        match probe.probe(bound).await.outcome {
+            Outcome::Healthy => Ok(()),
+            other => Err(other.to_string()),
+        }
     }
 
     async fn write_record(&self, release: &Release) -> Result<(), DeployError> {
