@@ -18,6 +18,13 @@ const PORT_BOUND: Duration = Duration::from_secs(5);
 /// One connect attempt's bound inside [`PORT_BOUND`].
 const CONNECT_BOUND: Duration = Duration::from_secs(1);
 
+/// How long a connection to a published port must stay open (or the server speak) to count as
+/// answered: the engine's userland proxy accepts on the host port even when nothing listens in
+/// the container, and closes at once. Through an ssh tunnel the close takes a round trip.
+pub(crate) const DIRECT_SETTLE: Duration = Duration::from_millis(200);
+/// [`DIRECT_SETTLE`] through an ssh tunnel.
+pub(crate) const TUNNEL_SETTLE: Duration = Duration::from_millis(500);
+
 /// What confirmed one undo action, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "by", rename_all = "snake_case")]
@@ -126,5 +133,18 @@ async fn answer_within(engine: &dyn Engine, port: &PublishedPort, bound: Duratio
     match tokio::time::timeout(bound, poll).await {
         Ok(()) => Ok(()),
         Err(_) => Err(format!("did not answer within {}ms: {last}", bound.as_millis())),
+    }
+}
+
+/// A TCP connect to `host:port` that stays open for `settle` or gets the server's first byte.
+/// Not bounded: the caller wraps it.
+pub(crate) async fn tcp_answers(host: String, port: u16, settle: Duration) -> Result<(), String> {
+    use tokio::io::AsyncReadExt;
+    let mut stream = crate::health::tcp::connect(&host, port).await.map_err(|o| o.to_string())?;
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(settle, stream.read(&mut byte)).await {
+        Err(_) | Ok(Ok(1..)) => Ok(()),
+        Ok(Ok(_)) => Err("the connection was closed at once (nothing listens behind the published port)".into()),
+        Ok(Err(e)) => Err(crate::health::tcp::io_reason(&e)),
     }
 }

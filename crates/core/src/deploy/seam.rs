@@ -221,24 +221,27 @@ impl Engine for BollardEngine {
     }
 
     async fn port_answers(&self, port: &PublishedPort, bound: Duration) -> Result<(), String> {
-        use crate::health::{target, Outcome};
+        use super::confirm::{tcp_answers, DIRECT_SETTLE, TUNNEL_SETTLE};
         let mut host = port.host_ip.clone().unwrap_or_else(|| "127.0.0.1".into());
-        let mut via = self.via.clone();
-        // A `tcp://` engine opens no connections for slipway: its ports are dialled at its host.
-        if let Some(c) = via.as_ref().filter(|c| c.is_remote() && !c.has_tunnels()) {
-            if port.host_ip.is_none() {
-                let url = url::Url::parse(c.host()).map_err(|e| format!("engine address {}: {e}", c.host()))?;
-                host = url.host_str().unwrap_or_default().to_string();
+        let answer = |host: String, port: u16, settle| tokio::time::timeout(bound, tcp_answers(host, port, settle));
+        let late = || format!("no answer within {}ms", bound.as_millis());
+        match self.via.as_ref() {
+            // `ssh://`: dialled on the engine's host, through a tunnel of the connection.
+            Some(c) if c.has_tunnels() => {
+                let tunnel = c.tunnel(&host, port.port).map_err(|e| e.to_string())?.ok_or("no tunnel")?;
+                let local = tunnel.local_addr();
+                let r = answer(local.ip().to_string(), local.port(), TUNNEL_SETTLE).await.map_err(|_| late())?;
+                r.map_err(|reason| format!("from {}: {reason}", c.host()))
             }
-            via = None;
-        }
-        let shown = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host };
-        let options = target::TargetOptions::default().via(via);
-        let probe =
-            target::parse_target_with(&format!("tcp://{shown}:{}", port.port), &options).map_err(|e| e.to_string())?;
-        match probe.probe(bound).await.outcome {
-            Outcome::Healthy => Ok(()),
-            other => Err(other.to_string()),
+            // `tcp://`: the engine opens no connections for slipway; its host is dialled.
+            Some(c) if c.is_remote() => {
+                if port.host_ip.is_none() {
+                    let url = url::Url::parse(c.host()).map_err(|e| format!("engine address {}: {e}", c.host()))?;
+                    host = url.host_str().unwrap_or_default().to_string();
+                }
+                answer(host, port.port, DIRECT_SETTLE).await.map_err(|_| late())?
+            }
+            _ => answer(host, port.port, DIRECT_SETTLE).await.map_err(|_| late())?,
         }
     }
 
