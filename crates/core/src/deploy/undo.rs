@@ -90,11 +90,12 @@ pub(crate) async fn undo(
         emit(DeployEvent::Undo { description: description.clone() });
         let outcome = match tokio::time::timeout(ACTION_BOUND, run(engine, router, &inverse, observer)).await {
             Ok(o) => o,
-            Err(_) => {
-                Outcome { error: Some(format!("not done within {}s", ACTION_BOUND.as_secs())), ..Default::default() }
-            }
+            Err(_) => ActionOutcome {
+                error: Some(format!("not done within {}s", ACTION_BOUND.as_secs())),
+                ..Default::default()
+            },
         };
-        let Outcome { confirmed, silent_ports, error } = outcome;
+        let ActionOutcome { confirmed, silent_ports, error } = outcome;
         let finish = error.as_ref().map(|reason| {
             let finish = inverse.finish();
             emit(DeployEvent::UndoFailed {
@@ -116,17 +117,17 @@ pub(crate) async fn undo(
 
 /// What one inverse confirmed, or why it is not done.
 #[derive(Debug, Default)]
-struct Outcome {
+struct ActionOutcome {
     confirmed: Vec<Confirmation>,
     silent_ports: Vec<SilentPort>,
     error: Option<String>,
 }
 
-impl From<Result<Confirmation, String>> for Outcome {
+impl From<Result<Confirmation, String>> for ActionOutcome {
     fn from(r: Result<Confirmation, String>) -> Self {
         match r {
-            Ok(c) => Outcome { confirmed: vec![c], ..Default::default() },
-            Err(e) => Outcome { error: Some(e), ..Default::default() },
+            Ok(c) => ActionOutcome { confirmed: vec![c], ..Default::default() },
+            Err(e) => ActionOutcome { error: Some(e), ..Default::default() },
         }
     }
 }
@@ -136,8 +137,8 @@ async fn run(
     router: Option<&dyn TrafficRouter>,
     inverse: &Inverse,
     observer: &dyn Observer,
-) -> Outcome {
-    let failed = |e: String| Outcome { error: Some(e), ..Default::default() };
+) -> ActionOutcome {
+    let failed = |e: String| ActionOutcome { error: Some(e), ..Default::default() };
     match inverse {
         Inverse::StopNew { container, .. } => {
             if let Err(e) = engine.stop(container).await {
@@ -154,7 +155,7 @@ async fn run(
             if let Err(e) = engine.start(container).await {
                 return failed(e.to_string());
             }
-            let mut outcome = Outcome::from(confirm_running(engine, container, *confirm).await);
+            let mut outcome = ActionOutcome::from(confirm_running(engine, container, *confirm).await);
             if outcome.error.is_none() && *check_ports {
                 match confirm_ports(engine, service, container, *confirm).await {
                     Ok((answered, silent)) => {
