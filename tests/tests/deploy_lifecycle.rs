@@ -211,3 +211,65 @@ async fn a_crash_within_the_monitor_period_fails_the_upgrade() {
     let history = host.history(&project).await.unwrap();
     assert!(matches!(history.last().unwrap().outcome, ReleaseOutcome::Failed { .. }));
 }
+
+/// A failed upgrade of a service that is not behind a proxy but publishes a host port: the undo
+/// confirms the restored old container by its engine state and by the published port answering
+/// (a real TCP connect to it then works and serves the old version). When the published port
+/// leads nowhere (the engine's proxy accepts, then closes), the undo says so: not restored,
+/// naming the service, container and port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_confirms_the_published_port_of_the_old_release_answers() {
+    use slipway::deploy::Confirmation;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let demo = images::demo_image().await.unwrap();
+    let busybox = images::busybox_base().await.unwrap();
+    let host = DockerHost::new(docker::connect().await.unwrap());
+    for (target, answers) in [(8080, true), (9999, false)] {
+        let project = names::unique("deploy");
+        let _guard = ProjectGuard::new(&project);
+        let port = slipway_e2e::services::free_port().unwrap();
+        let stack = |version: &str| {
+            let mut s = stacks::shop(&project, &demo, &busybox, version);
+            s.services.retain(|name, _| name == "app");
+            let app = s.services.get_mut("app").unwrap();
+            app.depends_on.clear();
+            app.ports = vec![serde_json::from_value(serde_json::json!({
+                "target": target, "published": port.to_string(), "host_ip": "127.0.0.1", "protocol": "tcp", "mode": null
+            }))
+            .unwrap()];
+            app.extensions.insert("x-slipway".into(), serde_json::json!({"health_timeout": "3s"}));
+            s
+        };
+        host.apply(&stack("v1"), &opts(), &NoopObserver).await.unwrap();
+        let old = running_app_env(&host, &project).await.0;
+        let mut bad = stack("v2");
+        stacks::set_env(&mut bad, "app", "FAIL_HEALTH", "1");
+        let err = host.apply(&bad, &opts(), &NoopObserver).await.unwrap_err();
+        let slipway::Error::Deploy(inner) = &err else { panic!("{err}") };
+        let undo = inner.undo().expect("an undo report").clone();
+        let restart = undo.actions.iter().find(|a| a.description.starts_with("start old app")).expect("restart");
+        assert!(restart.confirmed.iter().any(|c| matches!(c, Confirmation::EngineRunning { .. })), "{restart:?}");
+        assert_eq!(running_app_env(&host, &project).await, (old.clone(), "v1".to_string()));
+        if answers {
+            assert!(undo.restored(), "{}", undo.summary());
+            assert!(restart.confirmed.contains(&Confirmation::PortAnswered { port }), "{restart:?}");
+            assert!(err.to_string().contains("the previous release was restored"), "{err}");
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            s.write_all(b"GET /version HTTP/1.0\r\n\r\n").await.unwrap();
+            let mut body = String::new();
+            s.read_to_string(&mut body).await.unwrap();
+            assert!(body.starts_with("HTTP/1.") && body.contains("v1"), "the old release serves: {body}");
+        } else {
+            assert!(!undo.restored() && err.to_string().contains("INCOMPLETE"), "{err}");
+            let silent = &restart.silent_ports;
+            assert_eq!(silent.len(), 1, "{restart:?}");
+            assert_eq!((silent[0].service.as_str(), silent[0].port), ("app", port));
+            let inspect = host.docker().inspect_container(&old, None).await.unwrap();
+            assert_eq!(
+                inspect.id.as_deref(),
+                Some(silent[0].container.as_str()),
+                "names the old container: {silent:?}"
+            );
+        }
+    }
+}

@@ -1,7 +1,8 @@
 //! The full deploy cycle over `ssh://` against a real second host (`RemoteHost`): deploy with a
 //! prestart one-off and `{ip}` probes (run from the host's side: its container addresses are not
 //! routable from here), a no-op redeploy, an upgrade, a failed upgrade that keeps the old
-//! version, history and rollback.
+//! version (its published port confirmed answering from the host's side by the undo), history
+//! and rollback.
 
 use std::time::Duration;
 
@@ -32,6 +33,17 @@ fn shop_within(project: &str, demo: &str, busybox: &str, version: &str, timeout:
             "x-slipway".into(),
             serde_json::json!({"probes": ["http://{ip}:8080/health", "tcp://{ip}:8080"], "health_timeout": timeout}),
         );
+    }
+    stack
+}
+
+/// `stack` with the app's 8080 published on the target host's `127.0.0.1:port`.
+fn publish(mut stack: slipway::stack::StackSpec, port: u16) -> slipway::stack::StackSpec {
+    if let Some(app) = stack.services.get_mut("app") {
+        app.ports = vec![serde_json::from_value(serde_json::json!({
+            "target": 8080, "published": port.to_string(), "host_ip": "127.0.0.1", "protocol": "tcp", "mode": null
+        }))
+        .expect("port")];
     }
     stack
 }
@@ -85,17 +97,29 @@ async fn the_full_cycle_runs_over_ssh() -> anyhow::Result<()> {
     let again = host.apply(&shop(&project, &demo, &busybox, "v1"), &opts(), &NoopObserver).await?;
     assert!(again.plan.steps.is_empty() && again.release.is_none(), "{:#?}", again.plan.steps);
 
-    // Upgrade.
-    let r2 = host.apply(&shop(&project, &demo, &busybox, "v2"), &opts(), &NoopObserver).await?.release.unwrap();
+    // Upgrade; v2 also publishes a port on the target host's loopback (so it rolls stop-first).
+    let port = slipway_e2e::services::free_port()?;
+    let r2 = host
+        .apply(&publish(shop(&project, &demo, &busybox, "v2"), port), &opts(), &NoopObserver)
+        .await?
+        .release
+        .unwrap();
     assert_eq!((r2.id, r2.parent), (ReleaseId(2), Some(ReleaseId(1))));
     let (app_v2, version, _) = app_version(&host, &project).await;
     assert_eq!(version, "v2");
 
-    // A failed upgrade (health fails): v2 keeps serving, the failure is recorded.
-    let mut bad = shop_within(&project, &demo, &busybox, "v3", "6s");
+    // A failed upgrade (health fails): v2 serves again, the failure is recorded. The undo
+    // confirmed v2's published port answers on the target host (through the ssh tunnel: that
+    // loopback is not this machine's).
+    let mut bad = publish(shop_within(&project, &demo, &busybox, "v3", "6s"), port);
     stacks::set_env(&mut bad, "app", "FAIL_HEALTH", "1");
     let err = host.apply(&bad, &opts(), &NoopObserver).await.unwrap_err();
     assert!(err.to_string().contains("service app"), "{err}");
+    let slipway::Error::Deploy(inner) = &err else { panic!("{err}") };
+    let undo = inner.undo().expect("an undo report");
+    assert!(undo.restored(), "{}", undo.summary());
+    let port_answered = slipway::deploy::Confirmation::PortAnswered { port };
+    assert!(undo.actions.iter().any(|a| a.confirmed.contains(&port_answered)), "{undo:?}");
     let (still, version, _) = app_version(&host, &project).await;
     assert_eq!((still, version.as_str()), (app_v2, "v2"));
 

@@ -190,7 +190,13 @@ async fn a_failed_stop_first_upgrade_puts_the_old_container_back_into_traefik() 
     let DeployError::StepFailed { step, undo, .. } = inner.as_ref() else { panic!("{err}") };
     assert!(step.starts_with("wait for web replica 1"), "{err}");
     assert!(undo.restored(), "{err}");
-    assert!(undo.actions.iter().any(|a| a.description.contains("back into the rotation")), "{undo:?}");
+    let reroute = undo
+        .actions
+        .iter()
+        .find(|a| a.description.contains("back into the rotation"))
+        .unwrap_or_else(|| panic!("{undo:?}"));
+    let by_proxy = |c: &slipway::deploy::Confirmation| matches!(c, slipway::deploy::Confirmation::Proxy { .. });
+    assert!(reroute.confirmed.iter().any(by_proxy), "confirmed through Traefik: {reroute:?}");
     assert!(err.to_string().contains("the previous release was restored"), "{err}");
 
     // Cancelled while the new container is being health-checked.

@@ -234,6 +234,9 @@ def test_exceptions_carry_service_step_logs_and_follow_the_kind(project):
     assert undo["actions"], undo
     assert all(a["error"] is None and a["finish"] is None for a in undo["actions"]), undo
     assert any("idle" in a["description"] for a in undo["actions"]), undo
+    # Each action says what confirmed it, and how (engine state, a published port, the proxy).
+    assert all(a["confirmed"] and a["silent_ports"] == [] for a in undo["actions"]), undo
+    assert {c["by"] for a in undo["actions"] for c in a["confirmed"]} <= {"engine_stopped", "engine_running"}, undo
     # Bad input to a deploy is InvalidInput (no earlier release to roll back to).
     with pytest.raises(slipway.InvalidInput) as bad:
         slipway.rollback(name)

@@ -28,7 +28,8 @@ pub fn to_py(e: slipway::Error) -> PyErr {
         slipway::Error::Deploy(d) => (d.service().map(str::to_string), d.step().map(str::to_string), d.logs().to_vec()),
         _ => (None, None, Vec::new()),
     };
-    // The undo's report, as `--json` prints it: {"actions": [{"description", "error", "finish"}]}.
+    // The undo's report, as `--json` prints it:
+    // {"actions": [{"description", "error", "finish", "confirmed", "silent_ports"}]}.
     let undo = match &e {
         slipway::Error::Deploy(d) => d.undo().and_then(|u| serde_json::to_value(u).ok()),
         _ => None,

@@ -17,7 +17,7 @@ use super::hooks::container::ContainerHook;
 use super::hooks::{HookEnv, HookRun};
 use super::labels;
 use super::release::Release;
-use super::seam::{ContainerState, Engine};
+use super::seam::{ContainerState, Engine, PublishedPort};
 use super::state::{ActualContainer, ActualState, DesiredRelease};
 use crate::events::Observer;
 use crate::route::{Backend, RouteError, RouteSpec, TrafficRouter};
@@ -32,6 +32,8 @@ pub(crate) struct FakeContainer {
     pub started_once: bool,
     pub healthcheck: bool,
     pub ip: Option<String>,
+    /// Host ports it publishes (from its plan's port bindings).
+    pub ports: Vec<u16>,
 }
 
 #[derive(Debug, Default)]
@@ -42,6 +44,8 @@ pub(crate) struct WorldState {
     pub records: BTreeMap<u64, Release>,
     pub routes: BTreeMap<String, BTreeSet<Backend>>,
     pub calls: Vec<String>,
+    /// Published host ports that never answer (injected: the old release does not serve there).
+    pub silent_ports: BTreeSet<u16>,
     next: u32,
 }
 
@@ -145,6 +149,19 @@ impl World {
     }
 }
 
+/// The host ports a container plan publishes.
+fn published(plan: &ContainerPlan) -> Vec<u16> {
+    let bindings = plan.body.host_config.as_ref().and_then(|h| h.port_bindings.as_ref());
+    let mut ports: Vec<u16> = bindings
+        .into_iter()
+        .flat_map(|b| b.values().flatten().flatten())
+        .filter_map(|b| b.host_port.as_deref()?.parse().ok())
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
 fn engine_err(call: &str, reason: String) -> DeployError {
     DeployError::Record { project: call.to_string(), reason }
 }
@@ -201,6 +218,7 @@ impl Engine for FakeEngine {
             started_once: false,
             healthcheck: plan.body.healthcheck.is_some(),
             ip: None,
+            ports: published(plan),
         };
         s.containers.insert(id.clone(), c);
         Ok(id)
@@ -263,6 +281,25 @@ impl Engine for FakeEngine {
         Ok(None)
     }
 
+    async fn published_ports(&self, id: &str) -> Result<Vec<PublishedPort>, DeployError> {
+        let s = self.world.lock();
+        let c = s.containers.get(id).ok_or_else(|| engine_err("ports", format!("no container {id}")))?;
+        Ok(c.ports.iter().map(|&port| PublishedPort { host_ip: None, port }).collect())
+    }
+
+    async fn port_answers(&self, port: &PublishedPort, bound: Duration) -> Result<(), String> {
+        let answers = {
+            let s = self.world.lock();
+            let serving = s.containers.values().any(|c| c.running && c.ports.contains(&port.port));
+            serving && !s.silent_ports.contains(&port.port)
+        };
+        if !answers {
+            tokio::time::sleep(bound).await; // no answer within the bound
+            return Err(format!("no answer on port {} within {}ms", port.port, bound.as_millis()));
+        }
+        Ok(())
+    }
+
     async fn write_record(&self, release: &Release) -> Result<(), DeployError> {
         self.check(format!("record {}", release.id))?;
         self.world.lock().records.insert(release.id.0, release.clone());
@@ -291,6 +328,7 @@ impl Engine for FakeEngine {
             started_once: true,
             healthcheck: false,
             ip: None,
+            ports: Vec::new(),
         };
         self.world.lock().containers.insert(name.clone(), c);
         if self.world.hang_hooks.load(Ordering::SeqCst) {

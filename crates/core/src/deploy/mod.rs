@@ -5,6 +5,7 @@
 //! Release records live on the host (`record.rs`), so any operator machine sees the history.
 
 mod backup_step;
+mod confirm;
 mod container_spec;
 mod docker_host;
 mod engine;
@@ -42,8 +43,11 @@ mod seam;
 mod state;
 mod step;
 mod undo;
+#[cfg(test)]
+mod undo_port_tests;
 
 pub use backup_step::BackupBeforeDeploy;
+pub use confirm::{Confirmation, SilentPort};
 pub use container_spec::{container_plan, network_create, volume_create, ContainerPlan};
 pub use docker_host::DockerHost;
 pub(crate) use engine::credentials_for;

@@ -201,11 +201,14 @@ impl<'a> Executor<'a> {
                 }
             }
             Step::StopOld { service, id, .. } => {
+                let mut check_ports = true;
                 if let (Some(router), Some(route)) = (self.router, self.route_of(service)?) {
+                    check_ports = false; // its `Reroute` confirms it through the proxy
                     self.take_out(lane, router, route, service, id).await?;
                 }
                 let confirm = self.restart_bound(service);
-                lane.journal.push(Inverse::RestartOld { service: service.clone(), container: id.clone(), confirm });
+                let container = id.clone();
+                lane.journal.push(Inverse::RestartOld { service: service.clone(), container, confirm, check_ports });
                 e.stop(id).await?;
                 self.state(service, id, ReplicaState::OldRetired);
             }

@@ -66,7 +66,8 @@ pub(crate) enum Inverse {
         backend: Backend,
     },
     /// Undo `-> OldRetired`: start the old container again and confirm it runs (and is healthy
-    /// when it has a healthcheck) within `confirm`.
+    /// when it has a healthcheck) within `confirm`; when it is not behind the proxy, also that
+    /// each port it publishes answers (a routed one is confirmed by its `Reroute`).
     RestartOld {
         /// Service.
         service: String,
@@ -74,6 +75,8 @@ pub(crate) enum Inverse {
         container: String,
         /// Bound of the confirmation.
         confirm: Duration,
+        /// Not routed: confirm its published ports answer.
+        check_ports: bool,
     },
 }
 

@@ -31,6 +31,16 @@ pub(crate) struct ContainerState {
     pub exit_code: Option<i64>,
 }
 
+/// A TCP port a container publishes on its engine's host (undo confirms the old release answers
+/// on it).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct PublishedPort {
+    /// The host address it is bound to, when not every address (`0.0.0.0`, `::`).
+    pub host_ip: Option<String>,
+    /// The host port.
+    pub port: u16,
+}
+
 /// What the executor asks of an engine. Every call is one request (bounded by the caller).
 #[async_trait]
 pub(crate) trait Engine: Send + Sync {
@@ -67,6 +77,11 @@ pub(crate) trait Engine: Send + Sync {
     /// One round of `x-slipway.probes` against the container: `Ok(None)` all healthy,
     /// `Ok(Some(why))` not yet, `Err` the probes cannot be run.
     async fn probe_round(&self, id: &str, targets: &[String]) -> Result<Option<String>, String>;
+    /// The TCP ports `id` publishes on its host, as the engine reports them (one per port).
+    async fn published_ports(&self, id: &str) -> Result<Vec<PublishedPort>, DeployError>;
+    /// One TCP connect to a published port from the engine host's side (through the ssh
+    /// tunnel for `ssh://` engines), bounded by `bound`: `Err` says why it did not answer.
+    async fn port_answers(&self, port: &PublishedPort, bound: Duration) -> Result<(), String>;
     /// Write a release record on the host.
     async fn write_record(&self, release: &Release) -> Result<(), DeployError>;
     /// Remove containers and images beyond `keep` releases.
@@ -181,6 +196,53 @@ impl Engine for BollardEngine {
             }
         }
         Ok(None)
+    }
+
+    async fn published_ports(&self, id: &str) -> Result<Vec<PublishedPort>, DeployError> {
+        let inspect = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| DeployError::engine("inspect container", id, e))?;
+        let bindings = inspect.network_settings.and_then(|n| n.ports).unwrap_or_default();
+        let mut ports: Vec<PublishedPort> = bindings
+            .into_iter()
+            .filter(|(key, _)| key.ends_with("/tcp"))
+            .flat_map(|(_, b)| b.unwrap_or_default())
+            .filter_map(|b| {
+                let port = b.host_port.as_deref()?.parse().ok().filter(|p| *p != 0)?;
+                let host_ip = b.host_ip.filter(|ip| !matches!(ip.as_str(), "" | "0.0.0.0" | "::"));
+                Some(PublishedPort { host_ip, port })
+            })
+            .collect();
+        ports.sort();
+        ports.dedup_by(|a, b| a.port == b.port); // `0.0.0.0` and `::` bindings of one port
+        Ok(ports)
+    }
+
+    async fn port_answers(&self, port: &PublishedPort, bound: Duration) -> Result<(), String> {
+        use super::confirm::{tcp_answers, DIRECT_SETTLE, TUNNEL_SETTLE};
+        let mut host = port.host_ip.clone().unwrap_or_else(|| "127.0.0.1".into());
+        let answer = |host: String, port: u16, settle| tokio::time::timeout(bound, tcp_answers(host, port, settle));
+        let late = || format!("no answer within {}ms", bound.as_millis());
+        match self.via.as_ref() {
+            // `ssh://`: dialled on the engine's host, through a tunnel of the connection.
+            Some(c) if c.has_tunnels() => {
+                let tunnel = c.tunnel(&host, port.port).map_err(|e| e.to_string())?.ok_or("no tunnel")?;
+                let local = tunnel.local_addr();
+                let r = answer(local.ip().to_string(), local.port(), TUNNEL_SETTLE).await.map_err(|_| late())?;
+                r.map_err(|reason| format!("from {}: {reason}", c.host()))
+            }
+            // `tcp://`: the engine opens no connections for slipway; its host is dialled.
+            Some(c) if c.is_remote() => {
+                if port.host_ip.is_none() {
+                    let url = url::Url::parse(c.host()).map_err(|e| format!("engine address {}: {e}", c.host()))?;
+                    host = url.host_str().unwrap_or_default().to_string();
+                }
+                answer(host, port.port, DIRECT_SETTLE).await.map_err(|_| late())?
+            }
+            _ => answer(host, port.port, DIRECT_SETTLE).await.map_err(|_| late())?,
+        }
     }
 
     async fn write_record(&self, release: &Release) -> Result<(), DeployError> {

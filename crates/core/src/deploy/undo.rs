@@ -1,6 +1,6 @@
 //! The failure edge of a deploy: run the journalled [`Inverse`]s in reverse, confirm each one
-//! (the router shows the old backend live; the old container runs and is healthy; the new one is
-//! stopped), and say exactly what happened in an [`UndoReport`]. Each inverse is bounded from
+//! (the router shows the old backend live; the old container runs and is healthy, and when it is
+//! not routed each port it publishes answers; the new one is stopped; see `confirm.rs`), and say exactly what happened in an [`UndoReport`]. Each inverse is bounded from
 //! outside (`tokio::time::timeout` around the whole action, requests included). A failed inverse
 //! does not stop the others; it is reported to the observer and named in the report with the
 //! command that finishes it.
@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::confirm::{confirm_ports, confirm_running, Confirmation, SilentPort};
 use super::event::DeployEvent;
 use super::rollout::Inverse;
 use super::seam::Engine;
 use crate::events::{Event, Observer};
 use crate::route::{RouteError, TrafficRouter};
-use crate::wait::wait_until;
 
 /// The outer bound of one undo action (an add through Traefik probes the backend and waits one
 /// health-check round inside it; the router's own bounds are shorter).
@@ -30,6 +30,10 @@ pub struct UndoAction {
     pub error: Option<String>,
     /// When it failed: the command or action that finishes it by hand.
     pub finish: Option<String>,
+    /// What confirmed it, and how (engine state, a published port answered, the proxy).
+    pub confirmed: Vec<Confirmation>,
+    /// Published ports of a restored old container that did not answer: not restored.
+    pub silent_ports: Vec<SilentPort>,
 }
 
 /// What the undo of a failed (or cancelled) deploy did.
@@ -84,22 +88,24 @@ pub(crate) async fn undo(
     for inverse in journal.into_iter().rev() {
         let description = inverse.describe();
         emit(DeployEvent::Undo { description: description.clone() });
-        let result = match tokio::time::timeout(ACTION_BOUND, run(engine, router, &inverse, observer)).await {
-            Ok(r) => r,
-            Err(_) => Err(format!("not done within {}s", ACTION_BOUND.as_secs())),
+        let outcome = match tokio::time::timeout(ACTION_BOUND, run(engine, router, &inverse, observer)).await {
+            Ok(o) => o,
+            Err(_) => ActionOutcome {
+                error: Some(format!("not done within {}s", ACTION_BOUND.as_secs())),
+                ..Default::default()
+            },
         };
-        let action = match result {
-            Ok(()) => UndoAction { description, error: None, finish: None },
-            Err(reason) => {
-                let finish = inverse.finish();
-                emit(DeployEvent::UndoFailed {
-                    description: description.clone(),
-                    reason: reason.clone(),
-                    finish: finish.clone(),
-                });
-                UndoAction { description, error: Some(reason), finish: Some(finish) }
-            }
-        };
+        let ActionOutcome { confirmed, silent_ports, error } = outcome;
+        let finish = error.as_ref().map(|reason| {
+            let finish = inverse.finish();
+            emit(DeployEvent::UndoFailed {
+                description: description.clone(),
+                reason: reason.clone(),
+                finish: finish.clone(),
+            });
+            finish
+        });
+        let action = UndoAction { description, error, finish, confirmed, silent_ports };
         report.actions.push(action);
     }
     emit(DeployEvent::UndoDone {
@@ -109,67 +115,93 @@ pub(crate) async fn undo(
     report
 }
 
+/// What one inverse confirmed, or why it is not done.
+#[derive(Debug, Default)]
+struct ActionOutcome {
+    confirmed: Vec<Confirmation>,
+    silent_ports: Vec<SilentPort>,
+    error: Option<String>,
+}
+
+impl From<Result<Confirmation, String>> for ActionOutcome {
+    fn from(r: Result<Confirmation, String>) -> Self {
+        match r {
+            Ok(c) => ActionOutcome { confirmed: vec![c], ..Default::default() },
+            Err(e) => ActionOutcome { error: Some(e), ..Default::default() },
+        }
+    }
+}
+
 async fn run(
     engine: &dyn Engine,
     router: Option<&dyn TrafficRouter>,
     inverse: &Inverse,
     observer: &dyn Observer,
-) -> Result<(), String> {
+) -> ActionOutcome {
+    let failed = |e: String| ActionOutcome { error: Some(e), ..Default::default() };
     match inverse {
         Inverse::StopNew { container, .. } => {
-            engine.stop(container).await.map_err(|e| e.to_string())?;
+            if let Err(e) = engine.stop(container).await {
+                return failed(e.to_string());
+            }
             match engine.state(container).await {
-                Ok(s) if !s.running => Ok(()),
+                Ok(s) if !s.running => Ok(Confirmation::EngineStopped),
                 Ok(_) => Err("still running after the stop".into()),
                 Err(e) => Err(e.to_string()),
             }
+            .into()
         }
-        Inverse::RestartOld { container, confirm, .. } => {
-            engine.start(container).await.map_err(|e| e.to_string())?;
-            confirm_running(engine, container, *confirm).await
+        Inverse::RestartOld { service, container, confirm, check_ports } => {
+            if let Err(e) = engine.start(container).await {
+                return failed(e.to_string());
+            }
+            let mut outcome = ActionOutcome::from(confirm_running(engine, container, *confirm).await);
+            if outcome.error.is_none() && *check_ports {
+                match confirm_ports(engine, service, container, *confirm).await {
+                    Ok((answered, silent)) => {
+                        outcome.confirmed.extend(answered);
+                        if !silent.is_empty() {
+                            let ports: Vec<String> =
+                                silent.iter().map(|p| format!("{} ({})", p.port, p.reason)).collect();
+                            outcome.error = Some(format!("published port {} not answering", ports.join(", ")));
+                        }
+                        outcome.silent_ports = silent;
+                    }
+                    Err(e) => outcome.error = Some(format!("its published ports cannot be listed: {e}")),
+                }
+            }
+            outcome
         }
         Inverse::Reroute { route, container, .. } => {
-            let router = router.ok_or("no router to put it back into")?;
+            let Some(router) = router else { return failed("no router to put it back into".into()) };
             // Addressed again: a restarted container may have a new IP.
-            let backend = engine.backend(container, route).await.map_err(|e| e.to_string())?;
-            router.add_backend(route, &backend, observer).await.map_err(|e| e.to_string())
+            let backend = match engine.backend(container, route).await {
+                Ok(b) => b,
+                Err(e) => return failed(e.to_string()),
+            };
+            match router.add_backend(route, &backend, observer).await {
+                Ok(()) => Ok(Confirmation::Proxy { route: route.key(), backend: backend.to_string() }),
+                Err(e) => Err(e.to_string()),
+            }
+            .into()
         }
         Inverse::Unroute { route, backend, .. } => {
-            let router = router.ok_or("no router to take it out of")?;
+            let Some(router) = router else { return failed("no router to take it out of".into()) };
             match router.remove_backend(route, backend, observer).await {
                 Ok(()) => {}
                 // Stop-first: the new backend is the only one; the route goes until the old
                 // container is put back (the next inverses), as the stop-first rollout accepted.
                 Err(RouteError::LastBackend { .. }) => {
-                    router.retire(route, observer).await.map_err(|e| e.to_string())?
+                    if let Err(e) = router.retire(route, observer).await {
+                        return failed(e.to_string());
+                    }
                 }
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return failed(e.to_string()),
             }
             if !route.drain.is_zero() {
                 tokio::time::sleep(route.drain).await;
             }
-            Ok(())
+            Ok(Confirmation::Proxy { route: route.key(), backend: backend.to_string() }).into()
         }
-    }
-}
-
-/// The old container runs again (and is healthy when it has a healthcheck), within `bound`.
-async fn confirm_running(engine: &dyn Engine, id: &str, bound: Duration) -> Result<(), String> {
-    let what = format!("container {id:.12} to run again");
-    let poll = wait_until(&what, bound, Duration::from_millis(100), || async {
-        match engine.state(id).await {
-            Err(e) => Some(Err(e.to_string())),
-            Ok(s) if !s.running && s.exit_code.is_some() => {
-                Some(Err(format!("it exited again (code {})", s.exit_code.unwrap_or(-1))))
-            }
-            Ok(s) if s.running && s.health.as_deref().is_none_or(|h| h == "healthy") => Some(Ok(())),
-            Ok(s) if s.health.as_deref() == Some("unhealthy") => Some(Err("its healthcheck reports unhealthy".into())),
-            Ok(_) => None,
-        }
-    });
-    match tokio::time::timeout(bound + Duration::from_secs(5), poll).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(t)) => Err(t.to_string()),
-        Err(_) => Err(format!("{what}: no answer within {}s", bound.as_secs())),
     }
 }

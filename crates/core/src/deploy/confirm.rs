@@ -1,0 +1,150 @@
+//! How the undo confirms that what it put back serves (deploy room): the engine reports the old
+//! container running (and healthy), each port it publishes answers a TCP connect from the engine
+//! host's side (not behind the proxy), or the proxy shows its backend live. Each confirmation is
+//! named in the [`super::UndoReport`]; a published port that stays silent within its bound is a
+//! typed [`SilentPort`], never "restored".
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::seam::{Engine, PublishedPort};
+use crate::wait::wait_until;
+
+/// The most a published port gets to answer after the old container runs again (it runs, and
+/// is healthy when it has a healthcheck, before this starts): the undo runs on every failure.
+const PORT_BOUND: Duration = Duration::from_secs(5);
+
+/// One connect attempt's bound inside [`PORT_BOUND`].
+const CONNECT_BOUND: Duration = Duration::from_secs(1);
+
+/// How long a connection to a published port must stay open (or the server speak) to count as
+/// answered: the engine's userland proxy accepts on the host port even when nothing listens in
+/// the container, and closes at once. Through an ssh tunnel the close takes a round trip.
+pub(crate) const DIRECT_SETTLE: Duration = Duration::from_millis(200);
+/// [`DIRECT_SETTLE`] through an ssh tunnel.
+pub(crate) const TUNNEL_SETTLE: Duration = Duration::from_millis(500);
+
+/// What confirmed one undo action, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Confirmation {
+    /// The engine reports the container stopped.
+    EngineStopped,
+    /// The engine reports the container running, and `health` when it has a healthcheck.
+    EngineRunning {
+        /// Its health status (`healthy`), when it has a healthcheck.
+        health: Option<String>,
+    },
+    /// A TCP connect to a port it publishes was accepted from the engine host's side.
+    PortAnswered {
+        /// The host port.
+        port: u16,
+    },
+    /// The proxy (Traefik) confirmed the change to the route's backends.
+    Proxy {
+        /// The route's key.
+        route: String,
+        /// The backend put back or taken out.
+        backend: String,
+    },
+}
+
+/// A port the restored old container publishes that did not answer within the bound: that
+/// service is not restored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SilentPort {
+    /// Service.
+    pub service: String,
+    /// The old container.
+    pub container: String,
+    /// The host port.
+    pub port: u16,
+    /// Why it counts as silent (the last connect's outcome).
+    pub reason: String,
+}
+
+/// The old container runs again (and is healthy when it has a healthcheck), within `bound`.
+pub(crate) async fn confirm_running(engine: &dyn Engine, id: &str, bound: Duration) -> Result<Confirmation, String> {
+    let what = format!("container {id:.12} to run again");
+    let poll = wait_until(&what, bound, Duration::from_millis(100), || async {
+        match engine.state(id).await {
+            Err(e) => Some(Err(e.to_string())),
+            Ok(s) if !s.running && s.exit_code.is_some() => {
+                Some(Err(format!("it exited again (code {})", s.exit_code.unwrap_or(-1))))
+            }
+            Ok(s) if s.running && s.health.as_deref().is_none_or(|h| h == "healthy") => {
+                Some(Ok(Confirmation::EngineRunning { health: s.health }))
+            }
+            Ok(s) if s.health.as_deref() == Some("unhealthy") => Some(Err("its healthcheck reports unhealthy".into())),
+            Ok(_) => None,
+        }
+    });
+    match tokio::time::timeout(bound + Duration::from_secs(5), poll).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(t)) => Err(t.to_string()),
+        Err(_) => Err(format!("{what}: no answer within {}s", bound.as_secs())),
+    }
+}
+
+/// Each port `container` publishes answers, all at once, within `bound` (at most
+/// [`PORT_BOUND`]): the answered ones, and the silent ones.
+pub(crate) async fn confirm_ports(
+    engine: &dyn Engine,
+    service: &str,
+    container: &str,
+    bound: Duration,
+) -> Result<(Vec<Confirmation>, Vec<SilentPort>), String> {
+    let ports = engine.published_ports(container).await.map_err(|e| e.to_string())?;
+    let bound = bound.clamp(CONNECT_BOUND, PORT_BOUND);
+    let checks = ports.iter().map(|p| answer_within(engine, p, bound));
+    let mut answered = Vec::new();
+    let mut silent = Vec::new();
+    for (port, result) in ports.iter().zip(futures::future::join_all(checks).await) {
+        match result {
+            Ok(()) => answered.push(Confirmation::PortAnswered { port: port.port }),
+            Err(reason) => silent.push(SilentPort {
+                service: service.into(),
+                container: container.into(),
+                port: port.port,
+                reason,
+            }),
+        }
+    }
+    Ok((answered, silent))
+}
+
+/// Connect to `port` until it answers, bounded by `bound` from outside (connects included).
+async fn answer_within(engine: &dyn Engine, port: &PublishedPort, bound: Duration) -> Result<(), String> {
+    let mut last = String::from("no connect attempt finished");
+    let poll = async {
+        loop {
+            let attempt = CONNECT_BOUND.min(bound);
+            match tokio::time::timeout(attempt, engine.port_answers(port, attempt)).await {
+                Ok(Ok(())) => return,
+                Ok(Err(reason)) => last = reason,
+                Err(_) => last = format!("no answer within {}ms", attempt.as_millis()),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    match tokio::time::timeout(bound, poll).await {
+        Ok(()) => Ok(()),
+        Err(_) => Err(format!("did not answer within {}ms: {last}", bound.as_millis())),
+    }
+}
+
+/// A TCP connect to `host:port` that stays open for `settle` or gets the server's first byte.
+/// Not bounded: the caller wraps it.
+pub(crate) async fn tcp_answers(host: String, port: u16, settle: Duration) -> Result<(), String> {
+    use tokio::io::AsyncReadExt;
+    let mut stream = crate::health::tcp::connect(&host, port).await.map_err(|o| o.to_string())?;
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(settle, stream.read(&mut byte)).await {
+        Err(_) | Ok(Ok(1..)) => Ok(()),
+        Ok(Ok(_)) => Err("the connection was closed at once (nothing listens behind the published port)".into()),
+        Ok(Err(e)) => Err(crate::health::tcp::io_reason(&e)),
+    }
+}
