@@ -41,6 +41,35 @@ fn loopback_settings(name: &str, image: &str) -> anyhow::Result<ProxySettings> {
         .https(format!("127.0.0.1:{}", free_port()?)))
 }
 
+/// A running managed proxy of this test and a project name; the proxy's container and volumes
+/// are removed before the project's (fields drop in order: the proxy leaves the project network
+/// before the network is removed).
+struct Routed {
+    _cleanup: Cleanup,
+    _project: ProjectGuard,
+    project: String,
+    demo: String,
+    name: String,
+    docker: bollard::Docker,
+    proxy: ManagedProxy,
+    settings: ProxySettings,
+}
+
+impl Routed {
+    async fn up() -> Self {
+        let (image, demo) = (traefik_image().await.unwrap(), images::demo_image().await.unwrap());
+        let project = names::unique("proxy");
+        let guard = ProjectGuard::new(&project);
+        let cleanup = Cleanup::new();
+        let name = proxy_name(&cleanup);
+        let docker = docker::connect().await.unwrap();
+        let proxy = ManagedProxy::new(docker.clone(), "local");
+        let settings = loopback_settings(&name, &image).unwrap();
+        proxy.up(&settings, &NoopObserver).await.unwrap();
+        Routed { _cleanup: cleanup, _project: guard, project, demo, name, docker, proxy, settings }
+    }
+}
+
 async fn volume_exists(name: &str) -> bool {
     docker::connect().await.unwrap().inspect_volume(name).await.is_ok()
 }
@@ -182,18 +211,10 @@ async fn errors_name_what_to_do_and_leave_nothing_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_labelled_service_upgrades_through_the_managed_proxy_without_loss() {
-    let (image, demo) = (traefik_image().await.unwrap(), images::demo_image().await.unwrap());
-    let project = names::unique("proxy");
-    let _project = ProjectGuard::new(&project);
-    // Declared after the project guard: dropped first, so the proxy leaves the project network
-    // before the network is removed.
-    let cleanup = Cleanup::new();
-    let name = proxy_name(&cleanup);
-    let docker = docker::connect().await.unwrap();
-    let proxy = ManagedProxy::new(docker.clone(), "local");
-    let settings = loopback_settings(&name, &image).unwrap();
-    proxy.up(&settings, &NoopObserver).await.unwrap();
-    let host = DockerHost::new(docker);
+    let f = Routed::up().await;
+    let (project, demo, name) = (f.project.clone(), f.demo.clone(), f.name.clone());
+    let (proxy, settings) = (&f.proxy, &f.settings);
+    let host = DockerHost::new(f.docker.clone());
     let opts = DeployOptions::default();
 
     let events = RecordingObserver::new();
@@ -251,15 +272,9 @@ async fn network_exists(name: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proxy_leaves_networks_no_route_uses_and_prune_removes_them() {
-    let (image, demo) = (traefik_image().await.unwrap(), images::demo_image().await.unwrap());
-    let project = names::unique("proxy");
-    let _project = ProjectGuard::new(&project);
-    let cleanup = Cleanup::new();
-    let name = proxy_name(&cleanup);
-    let docker = docker::connect().await.unwrap();
-    let proxy = ManagedProxy::new(docker.clone(), "local");
-    let settings = loopback_settings(&name, &image).unwrap();
-    proxy.up(&settings, &NoopObserver).await.unwrap();
+    let f = Routed::up().await;
+    let (project, demo, name) = (f.project.clone(), f.demo.clone(), f.name.clone());
+    let (proxy, settings, docker) = (&f.proxy, &f.settings, f.docker.clone());
     let host = DockerHost::new(docker.clone());
     let opts = DeployOptions::default();
     let (default_net, back) = (format!("{project}_default"), format!("{project}_back"));
