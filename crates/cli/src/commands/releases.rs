@@ -169,7 +169,12 @@ pub async fn prune(target: &Target, retain: usize, json: bool) -> u8 {
         if json {
             output::json_line(&serde_json::to_value(&report).unwrap_or_default());
         } else {
-            println!("{project}: removed {} containers, {} images", report.containers.len(), report.images.len());
+            println!(
+                "{project}: removed {} containers, {} images, {} networks",
+                report.containers.len(),
+                report.images.len(),
+                report.networks.len()
+            );
         }
         Ok::<u8, slipway::Error>(0)
     };

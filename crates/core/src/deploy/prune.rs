@@ -1,17 +1,22 @@
 //! Retention: keep the containers (stopped) and images of the last N releases, remove the rest.
 //! Images are removed only when pinned by registry digest (`repo@sha256:...`), unused by any
 //! remaining container and by any retained release: an image that exists only in this engine
-//! (pinned by id) is never removed by slipway, since it could not be pulled back.
+//! (pinned by id) is never removed by slipway, since it could not be pulled back. A network of
+//! the project that no remaining container of it is attached to (running or stopped) is removed
+//! too, after any managed proxy still on it is disconnected (through the engine); a network a
+//! later deploy needs again is created again by its plan.
 
 use std::collections::BTreeSet;
 
-use bollard::query_parameters::RemoveImageOptions;
+use std::collections::HashMap;
+
+use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions, RemoveImageOptions};
 use bollard::Docker;
 use serde::Serialize;
 
-use super::engine;
 use super::error::DeployError;
 use super::record::VolumeRecords;
+use super::{engine, labels};
 
 /// What a prune removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -21,6 +26,8 @@ pub struct PruneReport {
     pub containers: Vec<String>,
     /// Image references removed.
     pub images: Vec<String>,
+    /// Networks of the project removed (no container of it was attached any more).
+    pub networks: Vec<String>,
 }
 
 /// Remove stopped containers of releases beyond the last `keep` (and of releases never recorded),
@@ -55,5 +62,45 @@ pub async fn prune(docker: &Docker, project: &str, keep: usize) -> Result<PruneR
             report.images.push(image);
         }
     }
+    report.networks = remove_unused_networks(docker, project).await?;
     Ok(report)
+}
+
+/// Remove the project's networks that no container of the project is attached to; a managed
+/// proxy still on one leaves it first.
+async fn remove_unused_networks(docker: &Docker, project: &str) -> Result<Vec<String>, DeployError> {
+    let label = vec![labels::filter(labels::PROJECT, project)];
+    let nets = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(HashMap::from([("label".to_string(), label.clone())])),
+        }))
+        .await
+        .map_err(|e| DeployError::engine("list networks of", project, e))?;
+    let options = ListContainersOptions {
+        all: true,
+        filters: Some(HashMap::from([("label".to_string(), label)])),
+        ..Default::default()
+    };
+    let containers = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| DeployError::engine("list containers of", project, e))?;
+    let attached: BTreeSet<String> = containers
+        .into_iter()
+        .filter_map(|c| c.network_settings.and_then(|n| n.networks))
+        .flat_map(|n| n.into_keys())
+        .collect();
+    let mut removed = Vec::new();
+    for name in nets.into_iter().filter_map(|n| n.name).filter(|n| !attached.contains(n)) {
+        crate::route::traefik::detach_managed_proxies(docker, &name)
+            .await
+            .map_err(|e| DeployError::engine("disconnect the managed proxy from network", &name, e))?;
+        match docker.remove_network(&name).await {
+            Ok(()) => removed.push(name),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}
+            Err(e) => return Err(DeployError::engine("remove network", name, e)),
+        }
+    }
+    removed.sort();
+    Ok(removed)
 }

@@ -62,6 +62,13 @@ pub enum RouteEvent {
         /// The network.
         network: String,
     },
+    /// The managed proxy left a network no route it serves uses any more.
+    ProxyLeftNetwork {
+        /// The proxy's container.
+        proxy: String,
+        /// The network.
+        network: String,
+    },
     /// A failed step was undone: the previous server set is configured again (confirmed).
     Restored {
         /// The service.

@@ -47,6 +47,13 @@ pub trait ProxyAccess: Send + Sync + Debug {
         let _ = (backend, observer);
         Ok(())
     }
+
+    /// `gone` was just taken out of a route: the managed proxy leaves the networks no configured
+    /// backend uses any more (best effort: the route's change stands whatever happens here);
+    /// nothing to do for a proxy the user runs.
+    async fn release(&self, gone: &[Backend], observer: &dyn Observer) {
+        let _ = (gone, observer);
+    }
 }
 
 /// A Traefik reached from this machine: its watched directory on the local disk, its API over

@@ -109,7 +109,7 @@ impl ProxyContainer {
 }
 
 /// Whether IPv4 `subnet` (`a.b.c.d/n`) holds `ip`.
-fn subnet_holds(subnet: &str, ip: Ipv4Addr) -> bool {
+pub(super) fn subnet_holds(subnet: &str, ip: Ipv4Addr) -> bool {
     let Some((base, bits)) = subnet.split_once('/') else { return false };
     let (Ok(base), Ok(bits)) = (base.parse::<Ipv4Addr>(), bits.parse::<u32>()) else { return false };
     if bits > 32 {
@@ -244,6 +244,30 @@ impl ProxyAccess for ProxyContainer {
             None => tracing::debug!(%ip, "no engine network holds the backend's address"),
         }
         Ok(())
+    }
+
+    async fn release(&self, gone: &[Backend], observer: &dyn Observer) {
+        let ips: Vec<Ipv4Addr> = gone
+            .iter()
+            .filter_map(|b| url::Url::parse(b.url()).ok())
+            .filter_map(|u| match u.host() {
+                Some(url::Host::Ipv4(ip)) => Some(ip),
+                _ => None,
+            })
+            .collect();
+        match super::networks::leave_unused(&self.docker, &self.name, &ips).await {
+            Ok(left) => {
+                if !left.is_empty() {
+                    // Addresses on the networks left must be joined again when they come back.
+                    self.joined.lock().await.clear();
+                }
+                for network in left {
+                    let event = RouteEvent::ProxyLeftNetwork { proxy: self.name.clone(), network };
+                    observer.event(&crate::events::Event::Route(event));
+                }
+            }
+            Err(reason) => tracing::warn!(proxy = %self.name, %reason, "the proxy could not leave unused networks"),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ mod api;
 pub mod config;
 mod container;
 pub(crate) mod exec;
+mod networks;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use tokio::time::Instant;
 pub use access::{LocalAccess, ProxyAccess};
 pub use api::{ServiceView, TraefikApi};
 pub use container::{ProxyContainer, MANAGED_API, MANAGED_DEFAULT_NAME, MANAGED_DYNAMIC_DIR, MANAGED_LABEL};
+pub use networks::detach_managed_proxies;
 
 use super::{emit, Backend, PreviousRoute, RouteError, RouteEvent, RouteSpec, TrafficRouter};
 use crate::events::Observer;
@@ -363,13 +365,17 @@ impl TrafficRouter for TraefikRouter {
                 waited_ms: written.elapsed().as_millis() as u64,
             },
         );
+        self.access.release(std::slice::from_ref(backend), observer).await;
         Ok(())
     }
 
     async fn retire(&self, route: &RouteSpec, observer: &dyn Observer) -> Result<(), RouteError> {
         let _guard = self.lock.lock().await;
+        let current = self.read_set(route).await.unwrap_or_default();
         self.write_set(route, &[], observer).await?;
-        self.confirm(route, &[], &[], "route removed", self.confirm_timeout).await.map(|_| ())
+        self.confirm(route, &[], &[], "route removed", self.confirm_timeout).await?;
+        self.access.release(&current, observer).await;
+        Ok(())
     }
 }
 
