@@ -5,7 +5,7 @@
 //! Release records live on the host (`record.rs`), so any operator machine sees the history.
 
 mod backup_step;
-mod container_spec;
+pub(crate) mod container_spec;
 mod docker_host;
 mod engine;
 // proxy room: the managed proxy's image is pulled (with Docker's credentials) as a deploy pulls.
