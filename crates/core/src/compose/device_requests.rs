@@ -19,7 +19,8 @@ fn count(v: Option<&Value>) -> Res<Option<i64>> {
         .map_err(|_| format!("invalid count `{text}`: the only value allowed is `all` or a number"))
 }
 
-fn request(v: &Value) -> Res<DeviceRequestSpec> {
+/// One device request (a mapping).
+pub fn request(v: &Value) -> Res<DeviceRequestSpec> {
     if !v.is_mapping() {
         return Err(format!("a device request is a mapping, found {}", super::model::kind(v)));
     }

@@ -58,8 +58,17 @@ pub fn deploy(ctx: &mut Ctx, name: &str, d: model::Deploy) -> Result<DeploySpec,
         spec.limits = Some(ResourceLimits { cpus, memory, pids: l.pids });
     }
     if let Some(r) = d.resources.as_ref().and_then(|r| r.reservations.as_ref()) {
-        spec.reservation_devices = super::device_requests::reservations(r.devices.as_ref())
-            .map_err(|m| ctx.invalid(name, "deploy.resources.reservations.devices", m))?;
+        let key = "deploy.resources.reservations.devices";
+        spec.reservation_devices = match &r.devices {
+            Some(serde_yaml_ng::Value::Sequence(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    super::device_requests::request(d).map_err(|m| ctx.invalid(name, &format!("{key}[{i}]"), m))
+                })
+                .collect::<Result<_, _>>()?,
+            other => super::device_requests::reservations(other.as_ref()).map_err(|m| ctx.invalid(name, key, m))?,
+        };
         if let Some(g) = &r.generic_resources {
             spec.generic_resources = match serde_json::to_value(g) {
                 Ok(serde_json::Value::Array(items)) => items,

@@ -211,5 +211,6 @@ fn a_bad_device_count_is_refused_at_its_key() {
     );
     let e = load(&LoadOptions::new([d.path().join("compose.yml")]).environment(env(&[]))).unwrap_err();
     assert!(e.to_string().contains("`many`"), "{e}");
-    assert!(e.location().unwrap().key.contains("deploy.resources.reservations.devices"), "{e}");
+    let at = e.location().unwrap();
+    assert_eq!((at.key.as_str(), at.line), ("services.a.deploy.resources.reservations.devices[0]", 8), "{e}");
 }
