@@ -24,6 +24,15 @@ pub fn request(v: &Value) -> Res<DeviceRequestSpec> {
     if !v.is_mapping() {
         return Err(format!("a device request is a mapping, found {}", super::model::kind(v)));
     }
+    // `gpus` entries are not in the key check (the key is also the string `all`): checked here.
+    let known = ["capabilities", "count", "device_ids", "driver", "options"];
+    if let Value::Mapping(m) = v {
+        for k in m.keys().filter_map(|k| k.as_str()) {
+            if !known.contains(&k) && !k.starts_with("x-") {
+                return Err(format!("unknown key `{k}` in a device request (use {})", known.join(", ")));
+            }
+        }
+    }
     let device_ids = str_list(v.get("device_ids"))?;
     let mut count = count(v.get("count"))?;
     if count.is_none() && device_ids.is_empty() {
@@ -89,5 +98,7 @@ mod tests {
     fn a_count_that_is_not_a_number_is_refused() {
         let e = gpus(Some(&yaml("- {count: abc}"))).expect_err("invalid");
         assert!(e.contains("`abc`"), "{e}");
+        let e = gpus(Some(&yaml("- {capabilites: [gpu]}"))).expect_err("misspelt");
+        assert!(e.contains("`capabilites`"), "{e}");
     }
 }
