@@ -1,7 +1,8 @@
 //! Engine parity: one compose file using the container keys slipway reads, created by
 //! `docker compose up --no-start` and by slipway (networks and volumes from its create requests,
 //! containers from `container_plan`, created and not started), then `docker inspect` of both
-//! compared field by field: HostConfig, Config, networks with aliases and addresses, mounts.
+//! compared field by field: HostConfig (device requests included: created, never started, so no
+//! GPU is needed), Config, networks with aliases and addresses, mounts.
 //! The test names every field that differs. Images: the harness's busybox fixture (nothing is
 //! pulled).
 
@@ -54,6 +55,7 @@ services:
     shm_size: 32m
     oom_score_adj: 100
     group_add: ["100"]
+    gpus: all
     logging:
       driver: json-file
       options: {max-size: 1m, max-file: "2"}
@@ -79,7 +81,15 @@ services:
     deploy:
       resources:
         limits: {memory: 48m, cpus: "0.25", pids: 32}
-        reservations: {memory: 16m}
+        reservations:
+          memory: 16m
+          devices:
+            - {driver: nvidia, count: all, capabilities: [gpu]}
+            - {device_ids: ["0", "1"], capabilities: [gpu, compute], options: {visible: "true"}}
+            - {count: 2, capabilities: [tpu], options: [mode=fast]}
+    gpus:
+      - {driver: nvidia, count: 1, capabilities: [compute]}
+      - device_ids: ["GPU-3"]
 networks:
   front:
     ipam:
@@ -136,6 +146,7 @@ fn fields(c: &Value, project: &str, ids: &BTreeMap<String, String>) -> BTreeMap<
         "GroupAdd",
         "OomScoreAdj",
         "Devices",
+        "DeviceRequests",
         "IpcMode",
         "PidMode",
     ] {
@@ -267,6 +278,9 @@ async fn slipway_creates_containers_with_the_settings_compose_gives_them() {
         [("app", format!("{pc}-fixed"), names["app"].clone()), ("side", format!("{pc}-side-1"), names["side"].clone())]
     {
         let (c, s) = (inspect(&compose_name), inspect(&slipway_name));
+        // Both services ask for devices: the comparison below is not of two empty lists.
+        let requests = c["HostConfig"]["DeviceRequests"].as_array().map_or(0, Vec::len);
+        assert_eq!(requests, if svc == "app" { 1 } else { 5 }, "{svc}: compose's device requests");
         let ids_c: BTreeMap<String, String> =
             [(inspect(&format!("{pc}-fixed"))["Id"].as_str().unwrap_or_default().to_string(), "APP".to_string())]
                 .into();

@@ -46,10 +46,10 @@ const CASES: &[(&str, usize, bool, Check)] = &[
         |e| matches!(e, ComposeError::UnsupportedKey { key, reason, .. } if key == "develop" && !reason.is_empty()),
     ),
     (
-        "unsupported-device-reservation.yml",
-        7,
-        false,
-        |e| matches!(e, ComposeError::UnsupportedKey { key, at, .. } if key == "deploy.resources.reservations.devices" && at.key.starts_with("services.app.")),
+        "bad-device-count.yml",
+        8,
+        true,
+        |e| matches!(e, ComposeError::InvalidValue { at, .. } if at.key == "services.app.deploy.resources.reservations.devices[0]"),
     ),
     (
         "misspelt-key.yml",

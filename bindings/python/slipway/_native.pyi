@@ -357,8 +357,11 @@ class Stack:
         context: Optional[str] = None,
         target: Optional[Literal["host", "docker", "swarm", "kubernetes"]] = None,
         namespace: Optional[str] = None,
-    ) -> list[dict[str, Any]]:
-        """Deploy room: the steps a deploy would run (changes nothing); `tag` and `target` as in `deploy`."""
+        notes: bool = False,
+    ) -> Any:
+        """Deploy room: the steps a deploy would run (changes nothing), a list of step dicts; `tag`
+        and `target` as in `deploy`. With ``notes=True``: ``{"steps": [...], "notes": [str, ...]}``,
+        the plan as ``slipway deploy --dry-run --json`` shows it (why a service is stop-first, ...)."""
     def deploy(
         self,
         env: str = "default",
@@ -377,7 +380,8 @@ class Stack:
         with_registry_auth: bool = False,
         namespace: Optional[str] = None,
     ) -> dict[str, Any]:
-        """Deploy room: deploy; {"release": dict | None, "steps": [...], "events": [...]}.
+        """Deploy room: deploy; {"release": dict | None, "steps": [...], "events": [...]} (with ``dry_run``
+        also "notes": [...], as ``Stack.plan(notes=True)``).
 
         `target="swarm"` (as `--target swarm`; default: the stack's `x-slipway.target`, else the
         host) deploys on the Swarm whose manager `host`/`context` name; `with_registry_auth=True`

@@ -247,3 +247,25 @@ def test_exceptions_carry_service_step_logs_and_follow_the_kind(project):
     with pytest.raises(slipway.PolicyViolation) as refused:
         slipway.Stack.load(str(path)).deploy(env="production")
     assert refused.value.service == "idle"
+
+
+def test_plan_notes_say_why_a_service_is_stop_first(project):
+    """`plan(notes=True)` is the plan as `deploy --dry-run --json` shows it: steps and notes."""
+    name, path = project
+    compose = json.loads(path.read_text())
+    compose["services"]["idle"]["container_name"] = f"{name}-fixed"
+    path.write_text(json.dumps(compose))
+    stack = slipway.Stack.load(str(path))
+    first = stack.plan(notes=True)
+    assert set(first) == {"steps", "notes"}
+    assert first["notes"] == []  # nothing to stop yet
+    assert [s["step"] for s in first["steps"]] == [s["step"] for s in stack.plan()]
+    stack.deploy(tag="v1")
+
+    path.write_text(path.read_text().replace("${GREETING:-hello}", "changed"))
+    changed = slipway.Stack.load(str(path))
+    plan = changed.plan(tag="v1", notes=True)
+    kinds = [s["step"] for s in plan["steps"]]
+    assert kinds.index("stop_old") < kinds.index("start_replica"), kinds
+    assert len(plan["notes"]) == 1 and "container_name" in plan["notes"][0], plan["notes"]
+    assert changed.deploy(tag="v1", dry_run=True)["notes"] == plan["notes"]

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 mod host;
 pub use host::{
-    BuildSpec, DeviceSpec, FileMountSpec, FileObjectSource, FileObjectSpec, HostSettings, LoggingSpec, MountOptions,
+    BuildSpec, DeviceRequestSpec, DeviceSpec, FileMountSpec, FileObjectSource, FileObjectSpec, HostSettings,
+    LoggingSpec, MountOptions,
 };
 
 /// A whole stack (one compose project).
@@ -287,6 +288,13 @@ pub struct DeploySpec {
     /// `resources.reservations.cpus` (read; a Docker host reserves no CPUs).
     #[serde(default)]
     pub reservation_cpus: Option<f64>,
+    /// `resources.reservations.devices` (the container's device requests).
+    #[serde(default)]
+    pub reservation_devices: Vec<DeviceRequestSpec>,
+    /// `resources.reservations.generic_resources` as written (a Swarm node resource; a Docker
+    /// host has none, so it is read and noted, not applied).
+    #[serde(default)]
+    pub generic_resources: Vec<serde_json::Value>,
     /// Swarm-only keys as written (`placement`, `restart_policy`, `mode`, `endpoint_mode`):
     /// read, not applied on a Docker host (a `NotApplicable` warning says why).
     #[serde(default)]

@@ -88,7 +88,9 @@ impl PyStack {
     /// Deploy room: what a deploy would change, as a list of step dicts (changes nothing).
     /// `tag` sets `IMAGE_TAG` (the stack is loaded again with it) and the release's version.
     /// `target="kubernetes"` (with `context=`, `namespace=`) plans for a cluster.
-    #[pyo3(signature = (env="default", host=None, tag=None, policy_file=None, context=None, target=None, namespace=None))]
+    /// `notes=True` returns the plan as the CLI's `deploy --dry-run --json` shows it:
+    /// `{"steps": [...], "notes": [...]}` (why a service is stop-first, ...).
+    #[pyo3(signature = (env="default", host=None, tag=None, policy_file=None, context=None, target=None, namespace=None, notes=false))]
     #[allow(clippy::too_many_arguments)]
     fn plan(
         &self,
@@ -100,6 +102,7 @@ impl PyStack {
         context: Option<String>,
         target: Option<String>,
         namespace: Option<String>,
+        notes: bool,
     ) -> PyResult<Py<PyAny>> {
         let stack = self.tagged(py, tag.as_deref())?;
         let args = crate::deploy::RequestArgs {
@@ -114,7 +117,7 @@ impl PyStack {
             pull: None,
         };
         let at = crate::target::Where { target, namespace, ..crate::target::Where::engine(host, context) };
-        crate::deploy::plan(py, stack, args, at)
+        crate::deploy::plan(py, stack, args, at, notes)
     }
 
     /// Deploy room: deploy this stack (health-gated, undone on failure, recorded on the host).

@@ -70,11 +70,21 @@ impl RequestArgs {
     }
 }
 
-/// The plan of `stack` against the target, as a list of step dicts.
-pub fn plan(py: Python<'_>, stack: slipway::stack::StackSpec, args: RequestArgs, at: Where) -> PyResult<Py<PyAny>> {
+/// The plan of `stack` against the target: a list of step dicts, or with `notes` the plan as
+/// the CLI's `--json` shows it (`{"steps": [...], "notes": [...]}`, `notes` always present).
+pub fn plan(
+    py: Python<'_>,
+    stack: slipway::stack::StackSpec,
+    args: RequestArgs,
+    at: Where,
+    notes: bool,
+) -> PyResult<Py<PyAny>> {
     let opts = args.request()?.options().map_err(to_py)?;
     let plan = block_on_interruptible(py, async move { at.deployer(Some(&stack)).await?.plan(&stack, &opts).await })?
         .map_err(to_py)?;
+    if notes {
+        return to_py_object(py, &serde_json::json!({ "steps": plan.steps, "notes": plan.notes }));
+    }
     to_py_object(py, &plan.steps)
 }
 
@@ -94,7 +104,8 @@ pub fn deploy(
         let plan =
             block_on_interruptible(py, async move { at.deployer(Some(&stack)).await?.plan(&stack, &opts).await })?
                 .map_err(to_py)?;
-        return to_py_object(py, &serde_json::json!({ "release": null, "steps": plan.steps, "events": [] }));
+        let dry = serde_json::json!({ "release": null, "steps": plan.steps, "notes": plan.notes, "events": [] });
+        return to_py_object(py, &dry);
     }
     let events = slipway::RecordingObserver::new();
     let recorder = events.clone();

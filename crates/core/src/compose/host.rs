@@ -67,7 +67,7 @@ pub(super) fn boolean(v: Option<&Value>) -> Res<Option<bool>> {
     }
 }
 
-fn int(v: Option<&Value>) -> Res<Option<i64>> {
+pub(super) fn int(v: Option<&Value>) -> Res<Option<i64>> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(v) => {
@@ -220,6 +220,7 @@ const READ: &[&str] = &[
     "cpuset",
     "shm_size",
     "devices",
+    "gpus",
     "device_cgroup_rules",
     "group_add",
     "ipc",
@@ -242,7 +243,6 @@ fn unsupported_reason(key: &str) -> String {
     match key {
         "develop" => "`develop` (watch) is a development feature; slipway deploys releases".into(),
         "scale" => "use `deploy.replicas`".into(),
-        "gpus" => "GPU device requests are not mapped by slipway yet".into(),
         other => format!("slipway does not apply `{other}` on a Docker host yet; remove it or move it under `x-`"),
     }
 }
@@ -321,6 +321,7 @@ pub fn read(
             Ok(())
         })(),
     );
+    check("gpus", super::device_requests::gpus(g("gpus")).map(|v| h.gpus = v));
     check("device_cgroup_rules", str_list(g("device_cgroup_rules")).map(|v| h.device_cgroup_rules = v));
     check("group_add", str_list(g("group_add")).map(|v| h.group_add = v));
     check("ipc", opt_str(g("ipc")).map(|v| h.ipc = v));

@@ -7,6 +7,7 @@
 //! services (`validate`). [`render`] turns a `StackSpec` back into compose's JSON/YAML shape.
 
 mod build_section;
+mod device_requests;
 pub mod diff;
 mod error;
 mod event;

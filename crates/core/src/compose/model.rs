@@ -288,9 +288,9 @@ pub struct Resources {
 pub struct Reservations {
     pub cpus: Option<Str>,
     pub memory: Option<Str>,
-    /// Read to be refused with the reason (not applied on a Docker host yet).
+    /// Device requests (read by `device_requests`).
     pub devices: Option<serde_yaml_ng::Value>,
-    /// Read to be refused with the reason (a Swarm node resource).
+    /// Kept as written and noted (a Swarm node resource).
     pub generic_resources: Option<serde_yaml_ng::Value>,
 }
 

@@ -207,13 +207,23 @@ fn service(s: &ServiceSpec) -> Value {
         }
         resources.insert("limits".into(), Value::Object(lim));
     }
-    if d.reservation_memory.is_some() || d.reservation_cpus.is_some() {
+    if d.reservation_memory.is_some()
+        || d.reservation_cpus.is_some()
+        || !d.reservation_devices.is_empty()
+        || !d.generic_resources.is_empty()
+    {
         let mut r = Map::new();
         if let Some(c) = d.reservation_cpus {
             r.insert("cpus".into(), render_host::number(c));
         }
         if let Some(mem) = d.reservation_memory {
             r.insert("memory".into(), json!(mem.to_string()));
+        }
+        if !d.reservation_devices.is_empty() {
+            r.insert("devices".into(), json!(d.reservation_devices));
+        }
+        if !d.generic_resources.is_empty() {
+            r.insert("generic_resources".into(), json!(d.generic_resources));
         }
         resources.insert("reservations".into(), Value::Object(r));
     }

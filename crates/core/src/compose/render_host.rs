@@ -172,6 +172,9 @@ pub fn render(s: &ServiceSpec, m: &mut Map<String, Value>) {
     if !h.devices.is_empty() {
         m.insert("devices".into(), json!(h.devices));
     }
+    if !h.gpus.is_empty() {
+        m.insert("gpus".into(), json!(h.gpus));
+    }
     put_list(m, "device_cgroup_rules", &h.device_cgroup_rules);
     put_list(m, "group_add", &h.group_add);
     put(m, "ipc", &h.ipc);

@@ -33,7 +33,12 @@ impl Ctx<'_> {
     pub(super) fn at(&self, service: &str, rest: &str) -> Location {
         let mut p = KeyPath::parse("services").key(service);
         for k in rest.split('.').filter(|k| !k.is_empty()) {
-            p = p.key(k);
+            // `devices[0]`: the key, then the list index.
+            let indexed = k.strip_suffix(']').and_then(|k| k.split_once('['));
+            p = match indexed.and_then(|(key, i)| Some((key, i.parse::<usize>().ok()?))) {
+                Some((key, i)) => p.key(key).index(i),
+                None => p.key(k),
+            };
         }
         self.sources.locate(&p)
     }

@@ -58,24 +58,30 @@ pub fn deploy(ctx: &mut Ctx, name: &str, d: model::Deploy) -> Result<DeploySpec,
         spec.limits = Some(ResourceLimits { cpus, memory, pids: l.pids });
     }
     if let Some(r) = d.resources.as_ref().and_then(|r| r.reservations.as_ref()) {
-        // Refused with the reason rather than dropped: a deploy without them would run the
-        // service without the device or resource it asked for.
-        let refused = [
-            (
-                "devices",
-                r.devices.is_some(),
-                "device reservations (GPUs: the engine's DeviceRequests) are not applied by slipway yet; map \
-                 device files with the service's `devices:` key",
-            ),
-            (
-                "generic_resources",
-                r.generic_resources.is_some(),
-                "generic resources are advertised by Swarm nodes; a Docker host has none to reserve",
-            ),
-        ];
-        if let Some((key, _, reason)) = refused.iter().find(|(_, set, _)| *set) {
-            let key = format!("deploy.resources.reservations.{key}");
-            return Err(ComposeError::UnsupportedKey { at: ctx.at(name, &key), key, reason: (*reason).into() });
+        let key = "deploy.resources.reservations.devices";
+        spec.reservation_devices = match &r.devices {
+            Some(serde_yaml_ng::Value::Sequence(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    super::device_requests::request(d).map_err(|m| ctx.invalid(name, &format!("{key}[{i}]"), m))
+                })
+                .collect::<Result<_, _>>()?,
+            other => super::device_requests::reservations(other.as_ref()).map_err(|m| ctx.invalid(name, key, m))?,
+        };
+        if let Some(g) = &r.generic_resources {
+            spec.generic_resources = match serde_json::to_value(g) {
+                Ok(serde_json::Value::Array(items)) => items,
+                _ => Vec::new(),
+            };
+            // As `docker compose up`: a plain engine has no generic resources; Compose skips them.
+            let key = "deploy.resources.reservations.generic_resources";
+            ctx.warnings.push(ComposeWarning::NotApplicable {
+                service: name.into(),
+                key: key.into(),
+                reason: "generic resources are advertised by Swarm nodes; a Docker host has none to reserve".into(),
+                at: ctx.at(name, key),
+            });
         }
         spec.reservation_cpus = r
             .cpus

@@ -165,3 +165,52 @@ fn new_syntax_fixed_seed_mutations_never_panic() {
         let _ = super::parse_only_files(&[&s, seeds[(i + 1) % seeds.len()]]);
     }
 }
+
+#[test]
+fn device_reservations_and_gpus_become_the_engines_device_requests() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "compose.yml",
+        "services:\n  a:\n    image: i\n    gpus:\n      - {driver: nvidia, count: 1, capabilities: [compute]}\n    deploy:\n      resources:\n        reservations:\n          devices:\n            - {driver: nvidia, count: all, capabilities: [gpu]}\n            - {device_ids: ['0', '1'], capabilities: [gpu, compute], options: {foo: bar}}\n          generic_resources:\n            - discrete_resource_spec: {kind: GPU, value: 2}\n",
+    );
+    let loaded = load(&LoadOptions::new([d.path().join("compose.yml")]).environment(env(&[]))).unwrap();
+    let svc = &loaded.stack.services["a"];
+    let reqs = crate::deploy::container_spec::host::device_requests(svc);
+    let summary: Vec<_> = reqs
+        .iter()
+        .map(|r| (r.driver.clone().unwrap_or_default(), r.count, r.device_ids.clone(), r.capabilities.clone()))
+        .collect();
+    let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        summary,
+        vec![
+            ("nvidia".into(), Some(-1), None, Some(vec![s(&["gpu"])])),
+            (String::new(), Some(0), Some(s(&["0", "1"])), Some(vec![s(&["gpu", "compute"])])),
+            ("nvidia".into(), Some(1), None, Some(vec![s(&["compute", "gpu"])])),
+        ]
+    );
+    assert_eq!(reqs[1].options.as_ref().and_then(|o| o.get("foo")).map(String::as_str), Some("bar"));
+    assert_eq!(svc.deploy.generic_resources.len(), 1);
+    assert!(
+        loaded.warnings.iter().any(|w| matches!(w,
+        ComposeWarning::NotApplicable { key, at, .. }
+            if key == "deploy.resources.reservations.generic_resources" && at.line == 12)),
+        "{:?}",
+        loaded.warnings
+    );
+}
+
+#[test]
+fn a_bad_device_count_is_refused_at_its_key() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "compose.yml",
+        "services:\n  a:\n    image: i\n    deploy:\n      resources:\n        reservations:\n          devices:\n            - {count: many, capabilities: [gpu]}\n",
+    );
+    let e = load(&LoadOptions::new([d.path().join("compose.yml")]).environment(env(&[]))).unwrap_err();
+    assert!(e.to_string().contains("`many`"), "{e}");
+    let at = e.location().unwrap();
+    assert_eq!((at.key.as_str(), at.line), ("services.a.deploy.resources.reservations.devices[0]", 8), "{e}");
+}

@@ -5,7 +5,7 @@
 //! before start in `copy_in.rs`. Pure (but `copy_in::upload`): tested without an engine.
 
 mod copy_in;
-mod host;
+pub(crate) mod host;
 mod resources;
 
 pub use copy_in::FileCopy;

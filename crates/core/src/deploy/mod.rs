@@ -6,7 +6,7 @@
 
 mod backup_step;
 mod confirm;
-mod container_spec;
+pub(crate) mod container_spec;
 mod docker_host;
 mod engine;
 // proxy room: the managed proxy's image is pulled (with Docker's credentials) as a deploy pulls.

@@ -82,6 +82,8 @@ pub struct HostSettings {
     pub shm_size: Option<i64>,
     /// `devices`.
     pub devices: Vec<DeviceSpec>,
+    /// `gpus` (`all` or a list): device requests with the `gpu` capability.
+    pub gpus: Vec<DeviceRequestSpec>,
     /// `device_cgroup_rules`.
     pub device_cgroup_rules: Vec<String>,
     /// `group_add`.
@@ -130,6 +132,29 @@ pub struct DeviceSpec {
     pub target: String,
     /// Cgroup permissions (`rwm`).
     pub permissions: String,
+}
+
+/// One device request (`deploy.resources.reservations.devices` or `gpus`): the engine's
+/// `HostConfig.DeviceRequests` entry. Fields in the order `docker compose config` prints them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+#[serde(default)]
+pub struct DeviceRequestSpec {
+    /// Capabilities the device must have (one AND-set: `[gpu, compute]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    /// Driver (`nvidia`, `cdi`); empty = the engine picks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// How many devices; `-1` = all (`count: all`, or neither `count` nor `device_ids`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<i64>,
+    /// Specific device IDs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub device_ids: Vec<String>,
+    /// Driver options.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 /// Options of one mount beyond kind, source, target and read-only (long syntax, `:z`/`:Z`).

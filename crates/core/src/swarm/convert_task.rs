@@ -5,10 +5,10 @@
 
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum, EndpointSpec,
-    EndpointSpecModeEnum, Limit, Mount, MountType, NetworkAttachmentConfig, ResourceObject,
-    TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets,
-    TaskSpecPlacement, TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
-    TaskSpecRestartPolicyConditionEnum,
+    EndpointSpecModeEnum, GenericResourcesInner, GenericResourcesInnerDiscreteResourceSpec, Limit, Mount, MountType,
+    NetworkAttachmentConfig, ResourceObject, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile,
+    TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecPlacementPreferences,
+    TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum,
 };
 
 use super::convert::{service_name, ObjectNames};
@@ -98,10 +98,24 @@ pub(crate) fn resources(svc: &Svc) -> Option<TaskSpecResources> {
     });
     let r_cpus = svc.deploy.reservation_cpus.map(|c| (c * 1e9) as i64);
     let r_mem = svc.deploy.reservation_memory.and_then(|m| i64::try_from(m).ok()).or(svc.host.mem_reservation);
-    let reservations = (r_cpus.is_some() || r_mem.is_some()).then_some(ResourceObject {
+    // As docker/cli: each `discrete_resource_spec` becomes a discrete generic resource.
+    let generic: Vec<GenericResourcesInner> = svc
+        .deploy
+        .generic_resources
+        .iter()
+        .filter_map(|g| g.get("discrete_resource_spec"))
+        .map(|d| GenericResourcesInner {
+            discrete_resource_spec: Some(GenericResourcesInnerDiscreteResourceSpec {
+                kind: d.get("kind").and_then(|k| k.as_str()).map(str::to_string),
+                value: d.get("value").and_then(|v| v.as_i64().or_else(|| v.as_str()?.trim().parse().ok())),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let reservations = (r_cpus.is_some() || r_mem.is_some() || !generic.is_empty()).then_some(ResourceObject {
         nano_cpus: r_cpus,
         memory_bytes: r_mem,
-        ..Default::default()
+        generic_resources: (!generic.is_empty()).then_some(generic),
     });
     (limits.is_some() || reservations.is_some()).then_some(TaskSpecResources {
         limits,

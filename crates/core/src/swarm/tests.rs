@@ -43,7 +43,9 @@ services:
       endpoint_mode: dnsrr
       placement: {constraints: ["node.role==worker"], max_replicas_per_node: 1}
       restart_policy: {condition: on-failure, delay: 2s, max_attempts: 3}
-      resources: {limits: {cpus: "0.5", memory: 64M}}
+      resources:
+        limits: {cpus: "0.5", memory: 64M}
+        reservations: {generic_resources: [{discrete_resource_spec: {kind: SSD, value: 2}}]}
   migrate:
     image: 10.231.0.1:5000/demo:v1
     command: ["migrate"]
@@ -105,7 +107,11 @@ fn converts_like_docker_cli() {
     assert_eq!(rp.condition, Some(TaskSpecRestartPolicyConditionEnum::ON_FAILURE));
     assert_eq!(rp.max_attempts, Some(3));
     assert_eq!(rp.delay, Some(2_000_000_000));
-    let lim = t.resources.unwrap().limits.unwrap();
+    let res = t.resources.unwrap();
+    let generic = res.reservations.and_then(|r| r.generic_resources).unwrap_or_default();
+    let discrete = generic.first().and_then(|g| g.discrete_resource_spec.clone()).unwrap_or_default();
+    assert_eq!((generic.len(), discrete.kind.as_deref(), discrete.value), (1, Some("SSD"), Some(2)));
+    let lim = res.limits.unwrap();
     assert_eq!(lim.nano_cpus, Some(500_000_000));
     assert_eq!(lim.memory_bytes, Some(64 * 1024 * 1024));
     let ep = spec.endpoint_spec.unwrap();

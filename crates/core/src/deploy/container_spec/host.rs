@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    DeviceMapping, HostConfig, HostConfigLogConfig, Mount, MountBindOptions, MountBindOptionsPropagationEnum,
-    MountTmpfsOptions, MountType, MountVolumeOptions, ResourcesUlimits,
+    DeviceMapping, DeviceRequest, HostConfig, HostConfigLogConfig, Mount, MountBindOptions,
+    MountBindOptionsPropagationEnum, MountTmpfsOptions, MountType, MountVolumeOptions, ResourcesUlimits,
 };
 
 use crate::deploy::labels::container_name;
-use crate::stack::{FileObjectSource, MountOptions, ServiceSpec, StackSpec};
+use crate::stack::{DeviceRequestSpec, FileObjectSource, MountOptions, ServiceSpec, StackSpec};
 
 fn some<T>(v: Vec<T>) -> Option<Vec<T>> {
     (!v.is_empty()).then_some(v)
@@ -25,6 +25,28 @@ pub fn network_mode(stack: &StackSpec, svc: &ServiceSpec, release: &str) -> Opti
         }
         None => mode.clone(),
     })
+}
+
+fn device_request(d: &DeviceRequestSpec, capabilities: Vec<String>) -> DeviceRequest {
+    DeviceRequest {
+        driver: Some(d.driver.clone().unwrap_or_default()),
+        count: Some(d.count.unwrap_or(0)),
+        device_ids: some(d.device_ids.clone()),
+        capabilities: Some(vec![capabilities]),
+        options: (!d.options.is_empty()).then(|| d.options.clone().into_iter().collect()),
+    }
+}
+
+/// `HostConfig.DeviceRequests` as `docker compose up` builds them: the reserved devices first,
+/// then each `gpus` entry with the `gpu` capability appended to its own.
+pub fn device_requests(svc: &ServiceSpec) -> Vec<DeviceRequest> {
+    let reserved = svc.deploy.reservation_devices.iter().map(|d| device_request(d, d.capabilities.clone()));
+    let gpus = svc.host.gpus.iter().map(|d| {
+        let mut caps = d.capabilities.clone();
+        caps.push("gpu".into());
+        device_request(d, caps)
+    });
+    reserved.chain(gpus).collect()
 }
 
 /// Fill the `HostConfig` fields that come from `HostSettings`.
@@ -108,6 +130,7 @@ pub fn apply(stack: &StackSpec, svc: &ServiceSpec, release: &str, hc: &mut HostC
             })
             .collect(),
     );
+    hc.device_requests = some(device_requests(svc));
     hc.device_cgroup_rules = some(h.device_cgroup_rules.clone());
     hc.group_add = some(h.group_add.clone());
     hc.ipc_mode = h.ipc.clone();
