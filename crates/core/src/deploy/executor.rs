@@ -9,7 +9,7 @@
 //! failing container's last log lines and the [`super::UndoReport`].
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -351,7 +351,7 @@ impl<'a> Executor<'a> {
         }
         let release = self.desired.id.to_string();
         let name = super::hooks::container::hook_container_name(self.desired.project(), point, index, &release);
-        match self.engine.remove(&name).await {
+        match self.remove_until_gone(&name).await {
             Ok(()) => {
                 self.emit(DeployEvent::Message { text: format!("removed the cancelled hook's container {name}") })
             }
@@ -361,6 +361,20 @@ impl<'a> Executor<'a> {
                 ),
             }),
         }
+    }
+
+    /// Remove `name`, then watch (bounded, 1 s) that it stays gone: a create request that the
+    /// cancellation dropped in flight may still complete on the engine after the first removal
+    /// (seen under load), and a second removal takes that container too.
+    async fn remove_until_gone(&self, name: &str) -> Result<(), DeployError> {
+        self.engine.remove(name).await?;
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if self.engine.state(name).await.is_ok() {
+                self.engine.remove(name).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The failure edge: undo the journal backwards, record the outcome, build the error.
