@@ -46,3 +46,15 @@ pub fn failure_json(project: &str, error: &slipway::Error) {
         "undo": deploy.and_then(|d| d.undo()),
     }));
 }
+
+/// `deploy --dry-run` on a cluster target (`target`: "swarm" or "kubernetes"): the plan as one
+/// JSON line `{"plan", "target"}`, or its steps numbered.
+pub fn target_plan(plan: &slipway::deploy::Plan, target: &str, json: bool) {
+    if json {
+        json_line(&serde_json::json!({ "plan": plan, "target": target }));
+    } else {
+        for (i, s) in plan.steps.iter().enumerate() {
+            println!("{:>3}. {}", i + 1, s.describe());
+        }
+    }
+}

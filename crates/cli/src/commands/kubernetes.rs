@@ -42,14 +42,7 @@ pub async fn deploy(
 ) -> Result<u8, slipway::Error> {
     let kube = connect(target).await?;
     if dry_run {
-        let plan = kube.plan(stack, opts).await?;
-        if json {
-            output::json_line(&serde_json::json!({ "plan": plan, "target": "kubernetes" }));
-        } else {
-            for (i, s) in plan.steps.iter().enumerate() {
-                println!("{:>3}. {}", i + 1, s.describe());
-            }
-        }
+        output::target_plan(&kube.plan(stack, opts).await?, "kubernetes", json);
         return Ok(0);
     }
     let out = kube.apply(stack, opts, &Progress::default()).await?;

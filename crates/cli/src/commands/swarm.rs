@@ -68,14 +68,7 @@ pub async fn deploy(
 ) -> Result<u8, slipway::Error> {
     let swarm = connect(target).await?;
     if dry_run {
-        let plan = swarm.plan(stack, opts).await?;
-        if json {
-            output::json_line(&serde_json::json!({ "plan": plan, "target": "swarm" }));
-        } else {
-            for (i, s) in plan.steps.iter().enumerate() {
-                println!("{:>3}. {}", i + 1, s.describe());
-            }
-        }
+        output::target_plan(&swarm.plan(stack, opts).await?, "swarm", json);
         return Ok(0);
     }
     let out = swarm.apply(stack, opts, &Progress::default()).await?;

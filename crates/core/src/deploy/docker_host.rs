@@ -256,10 +256,7 @@ impl Deployer for DockerHost {
                 let current = history.iter().rev().find(|r| r.outcome.in_service()).map(|r| r.id);
                 let target = match to {
                     Some(id) => history.iter().find(|r| r.id == id).ok_or_else(|| no(format!("no release {id}")))?,
-                    None => history
-                        .iter()
-                        .rev()
-                        .find(|r| r.outcome.is_success() && current.is_some_and(|c| r.id < c))
+                    None => super::release_before(history.iter(), |r| r, current)
                         .ok_or_else(|| no("no earlier successful release to roll back to".into()))?,
                 };
                 let images: BTreeSet<String> = target.services.values().map(|s| s.pinned.clone()).collect();

@@ -63,6 +63,7 @@ pub use options::{ContainerStatus, DeployOptions, DeployOutcome, Status};
 pub use plan::{plan, plan_with, Plan, PlanOptions, Step};
 pub use prune::{prune, PruneReport};
 pub use record::VolumeRecords;
+pub(crate) use release::release_before;
 pub use release::{
     canonical_json, config_hash, host_name, who, Release, ReleaseId, ReleaseOutcome, ReleasedService, ReplicaFailure,
 };

@@ -268,6 +268,24 @@ pub fn canonical_json(value: &serde_json::Value) -> String {
     sort(value).to_string()
 }
 
+/// The record a rollback without `--to` goes back to, for every target: the newest one whose
+/// release succeeded and is older than `current` (the release in service), from a history kept
+/// oldest first. `release` reads a target's record as its [`Release`].
+pub(crate) fn release_before<'a, R>(
+    history: impl DoubleEndedIterator<Item = &'a R>,
+    release: impl Fn(&R) -> &Release,
+    current: Option<ReleaseId>,
+) -> Option<&'a R>
+where
+    R: 'a,
+{
+    let current = current?;
+    history.rev().find(|r| {
+        let r = release(r);
+        r.outcome.is_success() && r.id < current
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

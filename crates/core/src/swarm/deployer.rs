@@ -26,9 +26,9 @@ use super::rollout::{self, levels, spec_hash};
 use super::status::{swarm_status, SwarmStatus};
 use super::warnings::{findings, Severity};
 use crate::deploy::{
-    backup_decision, before_change_hooks, check_cancelled, check_policy, is_oneoff, labels, resolve_images,
-    BeforeChange, ContainerStatus, DeployEvent, DeployOptions, DeployOutcome, Deployer, DesiredRelease, Plan, Release,
-    ReleaseId, Status,
+    backup_decision, before_change_hooks, check_cancelled, check_policy, is_oneoff, labels, release_before,
+    resolve_images, BeforeChange, ContainerStatus, DeployEvent, DeployOptions, DeployOutcome, Deployer, DesiredRelease,
+    Plan, Release, ReleaseId, Status,
 };
 use crate::events::{Event, Observer};
 use crate::stack::StackSpec;
@@ -311,11 +311,7 @@ impl Deployer for SwarmDeployer {
                     .map(|(_, r)| r)
                     .find(|r| r.release.id == id)
                     .ok_or_else(|| no(format!("no release {id}")))?,
-                None => history
-                    .iter()
-                    .rev()
-                    .map(|(_, r)| r)
-                    .find(|r| r.release.outcome.is_success() && cur.is_some_and(|c| r.release.id < c))
+                None => release_before(history.iter().map(|(_, r)| r), |r| &r.release, cur)
                     .ok_or_else(|| no("no earlier successful release to roll back to".into()))?,
             };
             let id = next_id(&history);

@@ -19,8 +19,9 @@ use super::lock::DeployLease;
 use super::records::{self, Record};
 use super::release::{self, Bounds, Stopped};
 use crate::deploy::{
-    backup_decision, check_cancelled, check_policy, check_release_policy, registry_pins, BeforeChange, DeployEvent,
-    DeployOptions, DeployOutcome, Deployer, DesiredRelease, Plan, Release, ReleaseId, ReleaseOutcome, Status, Step,
+    backup_decision, check_cancelled, check_policy, check_release_policy, registry_pins, release_before, BeforeChange,
+    DeployEvent, DeployOptions, DeployOutcome, Deployer, DesiredRelease, Plan, Release, ReleaseId, ReleaseOutcome,
+    Status, Step,
 };
 use crate::events::{Event, Observer};
 use crate::stack::StackSpec;
@@ -295,10 +296,7 @@ impl Deployer for KubernetesDeployer {
                     .iter()
                     .find(|r| r.release.id == id && r.release.outcome.is_success())
                     .ok_or_else(|| no(format!("{id} that succeeded")))?,
-                None => history
-                    .iter()
-                    .rev()
-                    .find(|r| r.release.outcome.is_success() && cur.is_some_and(|c| r.release.id < c))
+                None => release_before(history.iter(), |r| &r.release, cur)
                     .ok_or_else(|| no("before the current one".into()))?,
             };
             check_release_policy(&target.release, opts)?;
