@@ -13,12 +13,12 @@ use super::*;
 use crate::events::Event;
 
 /// Every error of `e`'s source chain, `e` first.
-fn chain(e: &(dyn Error + 'static)) -> Vec<&(dyn Error + 'static)> {
-    std::iter::successors(Some(e), |e| e.source()).collect()
+fn chain<'a>(e: &'a (dyn Error + 'static)) -> Vec<&'a (dyn Error + 'static)> {
+    std::iter::successors(Some(e), |e: &&'a (dyn Error + 'static)| (*e).source()).collect()
 }
 
 /// The first error of type `T` in `e`'s source chain.
-fn find<T: Error + 'static>(e: &(dyn Error + 'static)) -> Option<&T> {
+fn find<'a, T: Error + 'static>(e: &'a (dyn Error + 'static)) -> Option<&'a T> {
     chain(e).into_iter().find_map(|e| e.downcast_ref::<T>())
 }
 
