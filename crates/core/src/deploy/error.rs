@@ -40,14 +40,14 @@ pub enum DeployError {
     },
     /// compose room: a secret or config whose content is copied into the container cannot be
     /// (its variable is unset, or the service is read-only). Names the object, never its value.
-    #[error("service {service}: {object} cannot be put into the container: {reason}; nothing was changed")]
+    #[error("service {service}: {object} cannot be put into the container: {problem}; nothing was changed")]
     FileObject {
         /// Service.
         service: String,
         /// `secret `NAME`` or `config `NAME``.
         object: String,
         /// Why.
-        reason: String,
+        problem: super::failure::FileObjectProblem,
     },
     /// compose room: the archive of a container's secrets and configs could not be built.
     #[error("cannot build the archive of {targets} for container {container}: {source}")]

@@ -1,7 +1,8 @@
 //! Why a deploy step failed, as typed causes (deploy room): [`StepFailure`] (the cause of a
 //! failed step), [`GateFailure`] (a health gate, a monitor period, a one-off's exit),
 //! [`HookFailure`] (a pre- or post-deploy hook), [`ResolveFailure`] and [`RegistryMiss`] (an
-//! image that could not be pinned), [`RecordProblem`] (a release record that cannot be used).
+//! image that could not be pinned), [`RecordProblem`] (a release record that cannot be used),
+//! [`FileObjectProblem`] (a secret or config that cannot be put into a container).
 //! Each keeps the error it came from as its `source()`; the
 //! `Display` texts are what users read.
 
@@ -274,4 +275,29 @@ pub enum RecordProblem {
         /// The record's `env_sha256`.
         expected: String,
     },
+}
+
+/// Why a secret's or config's content cannot be put into a container on a Docker host (the cause
+/// of [`DeployError::FileObject`]; compose room semantics).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileObjectProblem {
+    /// The object is `external` (a Swarm object), which a Docker host does not have.
+    #[error(
+        "it is `external` (the Swarm object `{engine_name}`), and a Docker host has no such objects; \
+         use a `file:` or `environment:` source, or deploy with `--target swarm`"
+    )]
+    External {
+        /// The Swarm object's name.
+        engine_name: String,
+    },
+    /// Its `environment:` source variable is not set.
+    #[error("its `environment:` variable `{variable}` is not set")]
+    UnsetVariable {
+        /// The variable.
+        variable: String,
+    },
+    /// The service is `read_only: true`, and only a `file:` source can be mounted into it.
+    #[error("the service is `read_only: true`, and only a `file:` source can be mounted into it")]
+    ReadOnly,
 }

@@ -56,8 +56,10 @@ pub use docker_host::DockerHost;
 pub(crate) use engine::credentials_for;
 pub use env_store::{without_env_values, EnvValues};
 pub use error::DeployError;
-pub use failure::{GateFailure, HookFailure, RecordProblem, RegistryMiss, ResolveFailure, StepFailure};
 pub use event::DeployEvent;
+pub use failure::{
+    FileObjectProblem, GateFailure, HookFailure, RecordProblem, RegistryMiss, ResolveFailure, StepFailure,
+};
 pub use hooks::{
     check_hooks, hook_specs, hook_timeout, hooks_of, BeforeChange, Hook, HookPoint, HookSite, HookSpec, OnFailure,
 };

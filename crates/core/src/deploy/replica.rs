@@ -9,9 +9,9 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::container_spec::container_plan;
-use super::failure::StepFailure;
 use super::event::DeployEvent;
 use super::executor::{Executor, StepError, Stop};
+use super::failure::StepFailure;
 use super::gate::{gate_bound, monitor, wait_exit, wait_healthy};
 use super::labels::ContainerIdentity;
 use super::lanes::{units, waves, Unit, MAX_SERVICES};

@@ -13,12 +13,12 @@ use bollard::Docker;
 
 use super::engine;
 use super::error::DeployError;
-use super::failure::{RegistryMiss, ResolveFailure};
 use super::event::DeployEvent;
+use super::failure::{RegistryMiss, ResolveFailure};
 use super::requirements::Requirements;
 use crate::events::{Event, Observer};
-use crate::registry::distribution::RetryPolicy;
 use crate::policy::PolicyError;
+use crate::registry::distribution::RetryPolicy;
 use crate::registry::{Distribution, DistributionOptions, Registry, RegistryError};
 use crate::stack::{PullPolicy, StackSpec};
 use crate::{Digest, ImageRef};
