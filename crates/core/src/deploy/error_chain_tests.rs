@@ -75,6 +75,8 @@ async fn a_hook_that_cannot_start_keeps_the_io_error() {
     let io = find::<std::io::Error>(&err).expect("the chain reaches the io::Error");
     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
     assert!(find::<HookFailure>(&err).is_some(), "the chain passes the hook's failure");
+    let failed_hook = find::<Box<DeployError>>(&err).expect("the chain passes the failed hook");
+    assert!(matches!(failed_hook.as_ref(), DeployError::HookFailed { .. }), "{failed_hook:?}");
     assert!(err.to_string().contains("cannot run /nonexistent/slipway-test-hook"), "{err}");
     let hook_step = d.plan.steps.iter().find(|s| matches!(s, Step::PreDeployHook { .. })).unwrap().describe();
     assert_eq!(err.step(), Some(hook_step.as_str()));

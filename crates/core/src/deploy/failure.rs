@@ -18,10 +18,10 @@ use crate::wait::WaitTimeout;
 #[non_exhaustive]
 pub enum StepFailure {
     /// An engine call, a hook, a backup or a record write failed.
-    #[error(transparent)]
-    Deploy(Box<DeployError>),
+    #[error("{0}")]
+    Deploy(#[source] Box<DeployError>),
     /// The traffic switch failed.
-    #[error(transparent)]
+    #[error("{0}")]
     Route(#[from] crate::route::RouteError),
     /// The new container did not pass its health gate or its monitor period, or a one-off did not
     /// exit within its bound.
