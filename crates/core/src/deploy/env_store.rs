@@ -22,6 +22,7 @@ use futures::StreamExt;
 use sha2::{Digest as _, Sha256};
 
 use super::error::DeployError;
+use super::failure::RecordProblem;
 use crate::stack::StackSpec;
 
 /// Where the carrier container mounts the record volume.
@@ -116,8 +117,8 @@ pub fn unseal(stack: &mut StackSpec, values: &EnvValues) {
     }
 }
 
-fn record_error(project: &str, reason: String) -> DeployError {
-    DeployError::Record { project: project.to_string(), reason }
+fn record_error(project: &str, problem: RecordProblem) -> DeployError {
+    DeployError::Record { project: project.to_string(), problem }
 }
 
 /// Write `values` as the root-only file of record volume `volume` (which exists).
@@ -153,7 +154,7 @@ pub async fn read(docker: &Docker, project: &str, volume: &str, expected: &str) 
         match chunk {
             Ok(bytes) if (archive.len() + bytes.len()) as u64 <= MAX_BYTES => archive.extend_from_slice(&bytes),
             Ok(_) => {
-                failed = Some(record_error(project, format!("the environment file of {volume} is too large")));
+                failed = Some(record_error(project, RecordProblem::EnvFileTooLarge { volume: volume.to_string() }));
                 break;
             }
             Err(e) => {
@@ -178,10 +179,8 @@ pub async fn read(docker: &Docker, project: &str, volume: &str, expected: &str) 
         source,
     })?;
     if values.sha256() != expected {
-        return Err(record_error(
-            project,
-            format!("the environment file of {volume} does not match its record ({expected}); refusing to deploy it"),
-        ));
+        let problem = RecordProblem::EnvFileMismatch { volume: volume.to_string(), expected: expected.to_string() };
+        return Err(record_error(project, problem));
     }
     Ok(values)
 }
@@ -260,10 +259,7 @@ pub(crate) async fn any_image(docker: &Docker) -> Result<String, DeployError> {
         .list_images(Some(ListImagesOptions { all: false, ..Default::default() }))
         .await
         .map_err(|e| DeployError::engine("list images", "for a helper container", e))?;
-    images.into_iter().map(|i| i.id).min().ok_or_else(|| DeployError::Record {
-        project: String::new(),
-        reason: "the engine has no image at all to create a helper container from; pull one first".into(),
-    })
+    images.into_iter().map(|i| i.id).min().ok_or(DeployError::NoHelperImage)
 }
 
 #[cfg(test)]

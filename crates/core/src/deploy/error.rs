@@ -1,5 +1,7 @@
-//! The deploy room's error enum.
+//! The deploy room's error enum. The typed causes it carries (why a step, a gate, a hook or a
+//! resolution failed) are in `failure.rs`.
 
+use super::failure::{HookFailure, ResolveFailure, StepFailure};
 use crate::error::ErrorKind;
 
 /// Errors from the deploy room. Every variant names what it was working on.
@@ -38,14 +40,14 @@ pub enum DeployError {
     },
     /// compose room: a secret or config whose content is copied into the container cannot be
     /// (its variable is unset, or the service is read-only). Names the object, never its value.
-    #[error("service {service}: {object} cannot be put into the container: {reason}; nothing was changed")]
+    #[error("service {service}: {object} cannot be put into the container: {problem}; nothing was changed")]
     FileObject {
         /// Service.
         service: String,
         /// `secret `NAME`` or `config `NAME``.
         object: String,
         /// Why.
-        reason: String,
+        problem: super::failure::FileObjectProblem,
     },
     /// compose room: the archive of a container's secrets and configs could not be built.
     #[error("cannot build the archive of {targets} for container {container}: {source}")]
@@ -70,7 +72,7 @@ pub enum DeployError {
         source: crate::reference::ReferenceError,
     },
     /// The environment policy refused an image.
-    #[error("service {service}: image {image} refused by the {env} policy: {reason}; nothing was changed")]
+    #[error("service {service}: image {image} refused by the {env} policy: {source}; nothing was changed")]
     PolicyRefused {
         /// Service.
         service: String,
@@ -78,8 +80,9 @@ pub enum DeployError {
         image: String,
         /// Environment.
         env: String,
-        /// Why.
-        reason: String,
+        /// Why: the policy room's refusal (or its unknown environment).
+        #[source]
+        source: Box<crate::policy::PolicyError>,
     },
     /// An image could not be resolved to a digest.
     #[error("service {service}: cannot resolve image {image} to a digest: {source}; nothing was changed")]
@@ -181,14 +184,15 @@ pub enum DeployError {
         output: Vec<String>,
     },
     /// A pre- or post-deploy hook failed.
-    #[error("{hook} hook `{command}` failed: {reason}{}", tail(.output))]
+    #[error("{hook} hook `{command}` failed: {cause}{}", tail(.output))]
     HookFailed {
         /// `pre-deploy` or `post-deploy`.
         hook: String,
         /// The command.
         command: String,
         /// Why.
-        reason: String,
+        #[source]
+        cause: HookFailure,
         /// Last output lines.
         output: Vec<String>,
     },
@@ -215,12 +219,26 @@ pub enum DeployError {
         what: String,
     },
     /// A release record could not be read or written.
-    #[error("project {project}: release record: {reason}")]
+    #[error("project {project}: release record: {problem}")]
     Record {
         /// Project.
         project: String,
-        /// Why.
-        reason: String,
+        /// What is wrong with it (the engine's, the serialiser's and the archive's errors are
+        /// `Engine`, `RecordJson` and `RecordArchive`).
+        problem: super::failure::RecordProblem,
+    },
+    /// The engine has no image to create a never-started helper container (the deploy lock, a
+    /// record's carrier) from.
+    #[error("the engine has no image at all to create a helper container from; pull one first")]
+    NoHelperImage,
+    /// The deploy lock's lease file could not be packed for its renewal.
+    #[error("deploy lock {lock}: cannot pack the lease file: {source}")]
+    LeaseArchive {
+        /// The lock container.
+        lock: String,
+        /// The archive error.
+        #[source]
+        source: std::io::Error,
     },
     /// The pre-change backup the environment requires failed; nothing was changed.
     #[error("project {project}: the backup before the deploy failed, nothing was changed: {source}")]
@@ -285,74 +303,6 @@ pub enum DeployError {
     /// The traffic switch (route room) failed; it restored the previous route first.
     #[error(transparent)]
     Route(#[from] crate::route::RouteError),
-}
-
-/// Why a step of a deploy failed: the cause of [`DeployError::StepFailed`] (and of a failed
-/// post-deploy hook), kept as the error it was.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StepFailure {
-    /// An engine call, a hook, a backup or a record write failed.
-    #[error(transparent)]
-    Deploy(Box<DeployError>),
-    /// The traffic switch failed.
-    #[error(transparent)]
-    Route(#[from] crate::route::RouteError),
-    /// The new container did not pass its health gate or its monitor period, or a one-off did not
-    /// exit within its bound (the gate's own account).
-    #[error("{0}")]
-    Gate(String),
-    /// A one-off exited with a non-zero code.
-    #[error("exited with code {code}")]
-    Exited {
-        /// The exit code.
-        code: i64,
-    },
-    /// A step was given to the wrong runner (a bug, reported instead of a panic).
-    #[error("not a {runner} step: {step}")]
-    Misplaced {
-        /// `plan-level` or `rollout`.
-        runner: &'static str,
-        /// The step.
-        step: String,
-    },
-}
-
-impl From<DeployError> for StepFailure {
-    fn from(e: DeployError) -> Self {
-        StepFailure::Deploy(Box::new(e))
-    }
-}
-
-/// Why an image could not be pinned (see `resolve.rs`).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ResolveFailure {
-    /// `pull_policy: never` and the engine has no such image.
-    #[error("not in the engine, and its pull_policy is `never`")]
-    NotInEngine,
-    /// The image is not a valid reference.
-    #[error(transparent)]
-    Reference(#[from] crate::reference::ReferenceError),
-    /// The caller's `DigestResolver` failed.
-    #[error("resolver: {0}")]
-    Resolver(#[source] crate::registry::RegistryError),
-    /// Neither the registry nor an engine pull gave the image.
-    #[error("registry: {registry}; engine pull: {pull}")]
-    Unavailable {
-        /// Why the registry did not answer (shared by the images of one registry).
-        registry: String,
-        /// The engine pull's error.
-        #[source]
-        pull: Box<DeployError>,
-    },
-    /// The engine pulled the image but does not list it.
-    #[error("pulled, but the engine does not show it")]
-    PulledNotShown,
-    /// A target whose nodes pull (Kubernetes) needs a registry digest, and the registry did not
-    /// give one.
-    #[error("no registry digest (the target's nodes pull from the registry): {0}")]
-    NotInRegistry(String),
 }
 
 fn connection_note(transport: &Option<Box<crate::engine::TransportError>>) -> String {

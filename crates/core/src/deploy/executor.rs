@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use super::error::{DeployError, StepFailure};
+use super::error::DeployError;
 use super::event::DeployEvent;
+use super::failure::StepFailure;
 use super::hooks::{hook_specs, run_hook, BeforeChange, HookEnv, HookPoint, OnFailure};
 use super::lanes::is_rollout;
 use super::plan::{Plan, Step};

@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::confirm::PortSilence;
 use super::container_spec::ContainerPlan;
 use super::error::DeployError;
+use super::failure::{GateFailure, HookFailure};
 use super::hooks::container::ContainerHook;
 use super::hooks::{HookEnv, HookRun};
 use super::labels;
@@ -34,6 +36,10 @@ pub(crate) struct FakeContainer {
     pub ip: Option<String>,
     /// Host ports it publishes (from its plan's port bindings).
     pub ports: Vec<u16>,
+    /// It exits with this code as soon as it is started (injected: a crashing release).
+    pub crashes: Option<i64>,
+    /// Its exit code once it has run.
+    pub exit_code: i64,
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +52,8 @@ pub(crate) struct WorldState {
     pub calls: Vec<String>,
     /// Published host ports that never answer (injected: the old release does not serve there).
     pub silent_ports: BTreeSet<u16>,
+    /// Services whose containers created from now on exit with this code when started.
+    pub crashing: BTreeMap<String, i64>,
     next: u32,
 }
 
@@ -142,7 +150,7 @@ impl World {
             let mut a = ActualContainer::new(id, service, release, &hash, replica, c.running);
             a.name = c.name.clone();
             a.oneoff = c.labels.contains_key(labels::ONEOFF);
-            a.exit_code = (!c.running && c.started_once).then_some(0);
+            a.exit_code = (!c.running && c.started_once).then_some(c.exit_code);
             actual.containers.push(a);
         }
         actual
@@ -162,8 +170,10 @@ fn published(plan: &ContainerPlan) -> Vec<u16> {
     ports
 }
 
-fn engine_err(call: &str, reason: String) -> DeployError {
-    DeployError::Record { project: call.to_string(), reason }
+/// An injected (or a missing container's) failure, as the engine would report it.
+pub(crate) fn engine_err(call: &str, reason: String) -> DeployError {
+    let source = bollard::errors::Error::DockerResponseServerError { status_code: 500, message: reason };
+    DeployError::engine("fake", call, source)
 }
 
 /// The fake engine seam.
@@ -211,14 +221,18 @@ impl Engine for FakeEngine {
         let mut s = self.world.lock();
         s.next += 1;
         let id = format!("c{:02}", s.next);
+        let labels = plan.body.labels.clone().unwrap_or_default();
+        let crashes = labels.get(labels::SERVICE).and_then(|svc| s.crashing.get(svc)).copied();
         let c = FakeContainer {
             name: plan.name.clone(),
-            labels: plan.body.labels.clone().unwrap_or_default(),
+            labels,
             running: false,
             started_once: false,
             healthcheck: plan.body.healthcheck.is_some(),
             ip: None,
             ports: published(plan),
+            crashes,
+            exit_code: 0,
         };
         s.containers.insert(id.clone(), c);
         Ok(id)
@@ -230,7 +244,10 @@ impl Engine for FakeEngine {
         s.next += 1;
         let ip = format!("10.0.0.{}", s.next);
         let c = s.containers.get_mut(id).ok_or_else(|| engine_err("start", format!("no container {id}")))?;
-        if c.labels.contains_key(labels::ONEOFF) {
+        if let Some(code) = c.crashes {
+            c.started_once = true; // it exits at once
+            c.exit_code = code;
+        } else if c.labels.contains_key(labels::ONEOFF) {
             c.started_once = true; // a one-off task runs to completion at once (exit 0)
         } else if !c.running {
             c.running = true;
@@ -256,7 +273,7 @@ impl Engine for FakeEngine {
         Ok(ContainerState {
             running: c.running,
             health: (c.healthcheck && c.running).then(|| "healthy".to_string()),
-            exit_code: (!c.running && c.started_once).then_some(0),
+            exit_code: (!c.running && c.started_once).then_some(c.exit_code),
         })
     }
 
@@ -276,8 +293,8 @@ impl Engine for FakeEngine {
         Ok(Backend::http(&ip, route.port))
     }
 
-    async fn probe_round(&self, id: &str, _targets: &[String]) -> Result<Option<String>, String> {
-        self.world.check(format!("probe {id}"))?;
+    async fn probe_round(&self, id: &str, _targets: &[String]) -> Result<Option<String>, GateFailure> {
+        self.check(format!("probe {id}"))?;
         Ok(None)
     }
 
@@ -287,7 +304,7 @@ impl Engine for FakeEngine {
         Ok(c.ports.iter().map(|&port| PublishedPort { host_ip: None, port }).collect())
     }
 
-    async fn port_answers(&self, port: &PublishedPort, bound: Duration) -> Result<(), String> {
+    async fn port_answers(&self, port: &PublishedPort, bound: Duration) -> Result<(), PortSilence> {
         let answers = {
             let s = self.world.lock();
             let serving = s.containers.values().any(|c| c.running && c.ports.contains(&port.port));
@@ -295,7 +312,7 @@ impl Engine for FakeEngine {
         };
         if !answers {
             tokio::time::sleep(bound).await; // no answer within the bound
-            return Err(format!("no answer on port {} within {}ms", port.port, bound.as_millis()));
+            return Err(PortSilence::NoAnswer(bound));
         }
         Ok(())
     }
@@ -316,8 +333,8 @@ impl Engine for FakeEngine {
         hook: &ContainerHook<'_>,
         _env: &HookEnv,
         _timeout: Duration,
-    ) -> Result<HookRun, String> {
-        self.world.check(format!("hook {} {}", hook.point.key(), hook.index + 1))?;
+    ) -> Result<HookRun, HookFailure> {
+        self.check(format!("hook {} {}", hook.point.key(), hook.index + 1))?;
         // The hook's container runs while the hook does (removed when it succeeds).
         let release = desired.id.to_string();
         let name = super::hooks::container::hook_container_name(desired.project(), hook.point, hook.index, &release);
@@ -329,6 +346,8 @@ impl Engine for FakeEngine {
             healthcheck: false,
             ip: None,
             ports: Vec::new(),
+            crashes: None,
+            exit_code: 0,
         };
         self.world.lock().containers.insert(name.clone(), c);
         if self.world.hang_hooks.load(Ordering::SeqCst) {

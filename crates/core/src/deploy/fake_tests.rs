@@ -123,7 +123,7 @@ impl BeforeChange for FakeBackup {
         _: &Plan,
         _: &dyn crate::events::Observer,
     ) -> Result<(), DeployError> {
-        self.0.check("backup".into()).map_err(|reason| DeployError::Record { project: "shop".into(), reason })
+        self.0.check("backup".into()).map_err(|reason| super::fake::engine_err("backup", reason))
     }
     fn describe(&self) -> String {
         "fake database backup".into()

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::failure::GateFailure;
 use super::rules::HealthGate;
 use super::seam::Engine;
 use crate::wait::wait_until;
@@ -17,10 +18,14 @@ const POLL: Duration = Duration::from_millis(100);
 const SLACK: Duration = Duration::from_secs(5);
 
 /// `fut` within `bound + SLACK`, else `Err` naming `what`.
-async fn bounded<T>(what: &str, bound: Duration, fut: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+async fn bounded<T>(
+    what: &str,
+    bound: Duration,
+    fut: impl Future<Output = Result<T, GateFailure>>,
+) -> Result<T, GateFailure> {
     match tokio::time::timeout(bound + SLACK, fut).await {
         Ok(r) => r,
-        Err(_) => Err(format!("{what}: no answer within {:.1}s", (bound + SLACK).as_secs_f64())),
+        Err(_) => Err(GateFailure::NoAnswer { what: what.to_string(), bound: bound + SLACK }),
     }
 }
 
@@ -34,8 +39,8 @@ pub(crate) fn gate_bound(gate: &HealthGate) -> Duration {
     }
 }
 
-/// Wait until a new container passes its gate; `Err(reason)` otherwise.
-pub(crate) async fn wait_healthy(engine: &dyn Engine, id: &str, gate: &HealthGate) -> Result<(), String> {
+/// Wait until a new container passes its gate; `Err` says why it did not.
+pub(crate) async fn wait_healthy(engine: &dyn Engine, id: &str, gate: &HealthGate) -> Result<(), GateFailure> {
     let start = Instant::now();
     let bound = gate_bound(gate);
     let what = format!("container {id:.12} to become healthy");
@@ -50,11 +55,11 @@ pub(crate) async fn wait_healthy(engine: &dyn Engine, id: &str, gate: &HealthGat
     let last = std::sync::Mutex::new(String::new());
     let poll = wait_until(&what, bound, POLL, || async {
         let s = match engine.state(id).await {
-            Err(e) => return Some(Err(e.to_string())),
+            Err(e) => return Some(Err(GateFailure::from(e))),
             Ok(s) => s,
         };
         if !s.running {
-            return Some(Err(format!("the container exited (code {})", s.exit_code.unwrap_or(-1))));
+            return Some(Err(GateFailure::Exited { code: s.exit_code }));
         }
         if !probes.is_empty() {
             return match engine.probe_round(id, &probes).await {
@@ -70,7 +75,7 @@ pub(crate) async fn wait_healthy(engine: &dyn Engine, id: &str, gate: &HealthGat
         }
         match (need, s.health.as_deref()) {
             (None, Some("healthy")) => Some(Ok(())),
-            (None, Some("unhealthy")) => Some(Err("the healthcheck reports unhealthy".into())),
+            (None, Some("unhealthy")) => Some(Err(GateFailure::Unhealthy)),
             (Some(n), _) if start.elapsed() >= n => Some(Ok(())),
             _ => None,
         }
@@ -78,13 +83,9 @@ pub(crate) async fn wait_healthy(engine: &dyn Engine, id: &str, gate: &HealthGat
     bounded(&what, bound, async {
         match poll.await {
             Ok(r) => r,
-            Err(t) => {
+            Err(waited) => {
                 let last = last.lock().map(|l| l.clone()).unwrap_or_default();
-                Err(if last.is_empty() {
-                    format!("not healthy: {t}")
-                } else {
-                    format!("not healthy: {t}; last: {last}")
-                })
+                Err(GateFailure::NotHealthy { waited, last: (!last.is_empty()).then_some(last) })
             }
         }
     })
@@ -93,21 +94,16 @@ pub(crate) async fn wait_healthy(engine: &dyn Engine, id: &str, gate: &HealthGat
 
 /// Watch a container that passed its gate for `period`: it must keep running and must not turn
 /// unhealthy. (The wait running out with nothing wrong is the good outcome here.)
-pub(crate) async fn monitor(engine: &dyn Engine, id: &str, period: Duration) -> Result<(), String> {
+pub(crate) async fn monitor(engine: &dyn Engine, id: &str, period: Duration) -> Result<(), GateFailure> {
     let start = Instant::now();
     let what = format!("container {id:.12} through its monitor period");
     let poll = wait_until(&what, period, POLL, || async {
         match engine.state(id).await {
-            Err(e) => Some(e.to_string()),
-            Ok(s) if !s.running => Some(format!(
-                "the container exited (code {}) {:.1}s after passing its health gate, within the {}s monitor period",
-                s.exit_code.unwrap_or(-1),
-                start.elapsed().as_secs_f64(),
-                period.as_secs_f64()
-            )),
-            Ok(s) if s.health.as_deref() == Some("unhealthy") => {
-                Some(format!("the healthcheck turned unhealthy within the {}s monitor period", period.as_secs_f64()))
+            Err(e) => Some(GateFailure::from(e)),
+            Ok(s) if !s.running => {
+                Some(GateFailure::ExitedInMonitor { code: s.exit_code, after: start.elapsed(), period })
             }
+            Ok(s) if s.health.as_deref() == Some("unhealthy") => Some(GateFailure::UnhealthyInMonitor { period }),
             Ok(_) => None,
         }
     });
@@ -121,13 +117,13 @@ pub(crate) async fn monitor(engine: &dyn Engine, id: &str, period: Duration) -> 
 }
 
 /// Wait until a container has exited; its exit code.
-pub(crate) async fn wait_exit(engine: &dyn Engine, id: &str, what: &str, limit: Duration) -> Result<i64, String> {
+pub(crate) async fn wait_exit(engine: &dyn Engine, id: &str, what: &str, limit: Duration) -> Result<i64, GateFailure> {
     let poll = wait_until(what, limit, POLL, || async {
         match engine.state(id).await {
             Ok(s) if !s.running => s.exit_code.map(Ok),
             Ok(_) => None,
-            Err(e) => Some(Err(e.to_string())),
+            Err(e) => Some(Err(GateFailure::from(e))),
         }
     });
-    bounded(what, limit, async { poll.await.map_err(|t| t.to_string())? }).await
+    bounded(what, limit, async { poll.await.map_err(GateFailure::NotExited)? }).await
 }

@@ -333,8 +333,8 @@ async fn write_renewal(docker: &Docker, id: &str, expires: DateTime<Utc>) -> Res
     builder
         .append_data(&mut header, LEASE_FILE, json.as_bytes())
         .and_then(|()| builder.finish())
-        .map_err(|e| DeployError::Invalid(format!("lease archive: {e}")))?;
-    let archive = builder.into_inner().map_err(|e| DeployError::Invalid(format!("lease archive: {e}")))?;
+        .map_err(|source| DeployError::LeaseArchive { lock: id.to_string(), source })?;
+    let archive = builder.into_inner().map_err(|source| DeployError::LeaseArchive { lock: id.to_string(), source })?;
     let opts = UploadToContainerOptions { path: "/".into(), ..Default::default() };
     docker
         .upload_to_container(id, Some(opts), bollard::body_full(archive.into()))

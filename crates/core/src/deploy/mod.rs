@@ -13,8 +13,11 @@ mod engine;
 pub(crate) use engine::{log_tail as container_log_tail, pull as pull_image};
 mod env_store;
 mod error;
+#[cfg(test)]
+mod error_chain_tests;
 mod event;
 mod executor;
+mod failure;
 #[cfg(test)]
 mod failure_action_tests;
 #[cfg(test)]
@@ -52,8 +55,11 @@ pub use container_spec::{container_plan, network_create, volume_create, Containe
 pub use docker_host::DockerHost;
 pub(crate) use engine::credentials_for;
 pub use env_store::{without_env_values, EnvValues};
-pub use error::{DeployError, ResolveFailure, StepFailure};
+pub use error::DeployError;
 pub use event::DeployEvent;
+pub use failure::{
+    FileObjectProblem, GateFailure, HookFailure, RecordProblem, RegistryMiss, ResolveFailure, StepFailure,
+};
 pub use hooks::{
     check_hooks, hook_specs, hook_timeout, hooks_of, BeforeChange, Hook, HookPoint, HookSite, HookSpec, OnFailure,
 };

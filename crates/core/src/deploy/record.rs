@@ -18,6 +18,7 @@ use bollard::query_parameters::{ListVolumesOptions, RemoveVolumeOptions};
 use bollard::Docker;
 
 use super::error::DeployError;
+use super::failure::RecordProblem;
 use super::labels;
 use super::release::Release;
 
@@ -64,7 +65,7 @@ impl VolumeRecords {
             // A record read back from the host without its values: rewriting it would lose them.
             return Err(DeployError::Record {
                 project: release.project.clone(),
-                reason: format!("release {} was read without its environment values; unseal it first", release.id),
+                problem: RecordProblem::ReadWithoutValues { release: release.id.to_string() },
             });
         }
         let (_, values) = super::env_store::seal(&release.stack);

@@ -9,9 +9,9 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::container_spec::container_plan;
-use super::error::StepFailure;
 use super::event::DeployEvent;
 use super::executor::{Executor, StepError, Stop};
+use super::failure::StepFailure;
 use super::gate::{gate_bound, monitor, wait_exit, wait_healthy};
 use super::labels::ContainerIdentity;
 use super::lanes::{units, waves, Unit, MAX_SERVICES};
@@ -178,7 +178,7 @@ impl<'a> Executor<'a> {
             }
             Step::WaitHealthy { service, gate, .. } => {
                 let id = lane.new.clone().unwrap_or_default();
-                let failed = |reason| StepError { cause: StepFailure::Gate(reason), container: Some(id.clone()) };
+                let failed = |why| StepError { cause: StepFailure::Gate(why), container: Some(id.clone()) };
                 wait_healthy(e, &id, gate).await.map_err(failed)?;
                 // `deploy.update_config.monitor`: the new container must also stay up (and not
                 // turn unhealthy) this long before it takes traffic or replaces the old one.
@@ -309,7 +309,7 @@ impl<'a> Executor<'a> {
 
     async fn run_oneoff(&self, service: &str) -> Result<(), StepError> {
         let id = self.create(service, 1, true).await?;
-        let gate = |reason: String| StepError { cause: StepFailure::Gate(reason), container: Some(id.clone()) };
+        let gate = |why| StepError { cause: StepFailure::Gate(why), container: Some(id.clone()) };
         self.engine.start(&id).await.map_err(|e| StepError { cause: e.into(), container: Some(id.clone()) })?;
         let svc = &self.desired.stack.services[service];
         let limit = super::rules::slipway_settings(svc)

@@ -80,11 +80,11 @@ pub fn check_release_policy(release: &Release, opts: &DeployOptions) -> Result<(
             image: svc.image.clone(),
             source,
         })?;
-        opts.policy.check(&opts.env, &image).map_err(|reason| DeployError::PolicyRefused {
+        opts.policy.check(&opts.env, &image).map_err(|source| DeployError::PolicyRefused {
             service: name.clone(),
             image: svc.image.clone(),
             env: opts.env.clone(),
-            reason,
+            source: Box::new(source),
         })?;
     }
     Ok(())

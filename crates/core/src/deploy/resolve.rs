@@ -12,10 +12,12 @@ use async_trait::async_trait;
 use bollard::Docker;
 
 use super::engine;
-use super::error::{DeployError, ResolveFailure};
+use super::error::DeployError;
 use super::event::DeployEvent;
+use super::failure::{RegistryMiss, ResolveFailure};
 use super::requirements::Requirements;
 use crate::events::{Event, Observer};
+use crate::policy::PolicyError;
 use crate::registry::distribution::RetryPolicy;
 use crate::registry::{Distribution, DistributionOptions, Registry, RegistryError};
 use crate::stack::{PullPolicy, StackSpec};
@@ -23,8 +25,9 @@ use crate::{Digest, ImageRef};
 
 /// Which image references an environment accepts, and what it requires of every deploy.
 pub trait ImagePolicy: Send + Sync {
-    /// `Err(reason)` when `env` must not run `image`.
-    fn check(&self, env: &str, image: &ImageRef) -> Result<(), String>;
+    /// `Err` when `env` must not run `image`: the policy room's refusal (`PolicyError::Refused`)
+    /// or why the environment cannot be judged (e.g. `PolicyError::UnknownEnvironment`).
+    fn check(&self, env: &str, image: &ImageRef) -> Result<(), PolicyError>;
     /// What `env` requires of every deploy and rollback (default: nothing).
     fn requirements(&self, env: &str) -> Requirements {
         let _ = env;
@@ -35,13 +38,13 @@ pub trait ImagePolicy: Send + Sync {
 /// The foundation room's environment policies (`production`, `staging`, and any from a policy
 /// file). The environment `default` (or empty) has no policy; an unknown name is refused.
 impl ImagePolicy for crate::policy::EnvironmentPolicies {
-    fn check(&self, env: &str, image: &ImageRef) -> Result<(), String> {
+    fn check(&self, env: &str, image: &ImageRef) -> Result<(), PolicyError> {
         if env.is_empty() || env == "default" {
             return Ok(());
         }
-        let policy = self.get(env).map_err(|e| e.to_string())?;
+        let policy = self.get(env)?;
         match policy.evaluate(image) {
-            crate::policy::Verdict::Refused(refusal) => Err(refusal.to_string()),
+            crate::policy::Verdict::Refused(refusal) => Err(PolicyError::Refused { refusals: vec![refusal] }),
             _ => Ok(()),
         }
     }
@@ -67,11 +70,11 @@ pub fn check_policy(stack: &StackSpec, env: &str, policy: &dyn ImagePolicy) -> R
             image: image.to_string(),
             source,
         })?;
-        policy.check(env, &parsed).map_err(|reason| DeployError::PolicyRefused {
+        policy.check(env, &parsed).map_err(|source| DeployError::PolicyRefused {
             service: name.clone(),
             image: image.to_string(),
             env: env.to_string(),
-            reason,
+            source: Box::new(source),
         })?;
     }
     Ok(())
@@ -219,14 +222,14 @@ async fn resolve_one(
 /// Registries that could not be reached during one resolution, with why: the other images of
 /// the stack on the same registry go straight to their fallback.
 #[derive(Default)]
-struct Unreachable(BTreeMap<String, String>);
+struct Unreachable(BTreeMap<String, RegistryMiss>);
 
 /// The bound of one registry lookup, retries included.
 const REGISTRY_LOOKUP_BOUND: Duration = Duration::from_secs(20);
 
 /// The tag's current digest from its registry, as `repository@sha256:...` (Docker's spelling).
-async fn registry_pin(image: &str, unreachable: &mut Unreachable) -> Result<String, String> {
-    let reference = ImageRef::parse(image).map_err(|e| e.to_string())?;
+async fn registry_pin(image: &str, unreachable: &mut Unreachable) -> Result<String, RegistryMiss> {
+    let reference = ImageRef::parse(image)?;
     let host = reference.registry().to_string();
     if let Some(why) = unreachable.0.get(&host) {
         return Err(why.clone());
@@ -240,12 +243,13 @@ async fn registry_pin(image: &str, unreachable: &mut Unreachable) -> Result<Stri
     match tokio::time::timeout(REGISTRY_LOOKUP_BOUND, lookup).await {
         Ok(Ok(found)) => Ok(reference.pinned(found.digest).familiar()),
         Ok(Err(e @ RegistryError::Unavailable { .. })) => {
-            unreachable.0.insert(host, e.to_string());
-            Err(e.to_string())
+            let why = RegistryMiss::Registry(std::sync::Arc::new(e));
+            unreachable.0.insert(host, why.clone());
+            Err(why)
         }
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => Err(RegistryMiss::Registry(std::sync::Arc::new(e))),
         Err(_) => {
-            let why = format!("{host}: no answer within {}s", REGISTRY_LOOKUP_BOUND.as_secs());
+            let why = RegistryMiss::NoAnswer { host: host.clone(), bound: REGISTRY_LOOKUP_BOUND };
             unreachable.0.insert(host, why.clone());
             Err(why)
         }

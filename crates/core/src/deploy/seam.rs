@@ -9,9 +9,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bollard::Docker;
 
+use super::confirm::PortSilence;
 use super::container_spec::ContainerPlan;
 use super::engine;
 use super::error::DeployError;
+use super::failure::{GateFailure, HookFailure};
 use super::hooks::container::{run_container_hook, ContainerHook};
 use super::hooks::{HookEnv, HookRun};
 use super::record::VolumeRecords;
@@ -75,13 +77,14 @@ pub(crate) trait Engine: Send + Sync {
     /// Where the proxy reaches the container for `route`.
     async fn backend(&self, id: &str, route: &RouteSpec) -> Result<Backend, RouteError>;
     /// One round of `x-slipway.probes` against the container: `Ok(None)` all healthy,
-    /// `Ok(Some(why))` not yet, `Err` the probes cannot be run.
-    async fn probe_round(&self, id: &str, targets: &[String]) -> Result<Option<String>, String>;
+    /// `Ok(Some(why))` not yet, `Err` the probes cannot be run (`GateFailure::Engine` when the
+    /// container cannot be inspected, `GateFailure::Probe` for a bad target).
+    async fn probe_round(&self, id: &str, targets: &[String]) -> Result<Option<String>, GateFailure>;
     /// The TCP ports `id` publishes on its host, as the engine reports them (one per port).
     async fn published_ports(&self, id: &str) -> Result<Vec<PublishedPort>, DeployError>;
     /// One TCP connect to a published port from the engine host's side (through the ssh
     /// tunnel for `ssh://` engines), bounded by `bound`: `Err` says why it did not answer.
-    async fn port_answers(&self, port: &PublishedPort, bound: Duration) -> Result<(), String>;
+    async fn port_answers(&self, port: &PublishedPort, bound: Duration) -> Result<(), PortSilence>;
     /// Write a release record on the host.
     async fn write_record(&self, release: &Release) -> Result<(), DeployError>;
     /// Remove containers and images beyond `keep` releases.
@@ -93,7 +96,7 @@ pub(crate) trait Engine: Send + Sync {
         hook: &ContainerHook<'_>,
         env: &HookEnv,
         timeout: Duration,
-    ) -> Result<HookRun, String>;
+    ) -> Result<HookRun, HookFailure>;
 }
 
 /// The engine seam over a bollard client.
@@ -175,9 +178,13 @@ impl Engine for BollardEngine {
         backend_for_container(&self.docker, id, route).await
     }
 
-    async fn probe_round(&self, id: &str, targets: &[String]) -> Result<Option<String>, String> {
+    async fn probe_round(&self, id: &str, targets: &[String]) -> Result<Option<String>, GateFailure> {
         use crate::health::{target, Outcome};
-        let inspect = self.docker.inspect_container(id, None).await.map_err(|e| e.to_string())?;
+        let inspect = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| DeployError::engine("inspect container", id, e))?;
         let name = inspect.name.unwrap_or_default().trim_start_matches('/').to_string();
         let ip = inspect
             .network_settings
@@ -189,7 +196,7 @@ impl Engine for BollardEngine {
             .via(self.via.clone());
         for t in targets {
             let t = t.replace("{container}", &name).replace("{ip}", &ip);
-            let probe = target::parse_target_with(&t, &options).map_err(|e| e.to_string())?;
+            let probe = target::parse_target_with(&t, &options).map_err(GateFailure::Probe)?;
             let r = probe.probe(Duration::from_secs(2)).await;
             if r.outcome != Outcome::Healthy {
                 return Ok(Some(format!("{}: {:?}", probe.target(), r.outcome)));
@@ -220,28 +227,29 @@ impl Engine for BollardEngine {
         Ok(ports)
     }
 
-    async fn port_answers(&self, port: &PublishedPort, bound: Duration) -> Result<(), String> {
+    async fn port_answers(&self, port: &PublishedPort, bound: Duration) -> Result<(), PortSilence> {
         use super::confirm::{tcp_answers, DIRECT_SETTLE, TUNNEL_SETTLE};
         let mut host = port.host_ip.clone().unwrap_or_else(|| "127.0.0.1".into());
         let answer = |host: String, port: u16, settle| tokio::time::timeout(bound, tcp_answers(host, port, settle));
-        let late = || format!("no answer within {}ms", bound.as_millis());
+        let late = |_| PortSilence::NoAnswer(bound);
         match self.via.as_ref() {
             // `ssh://`: dialled on the engine's host, through a tunnel of the connection.
             Some(c) if c.has_tunnels() => {
-                let tunnel = c.tunnel(&host, port.port).map_err(|e| e.to_string())?.ok_or("no tunnel")?;
+                let tunnel = c.tunnel(&host, port.port).map_err(PortSilence::Tunnel)?.ok_or(PortSilence::NoTunnel)?;
                 let local = tunnel.local_addr();
-                let r = answer(local.ip().to_string(), local.port(), TUNNEL_SETTLE).await.map_err(|_| late())?;
-                r.map_err(|reason| format!("from {}: {reason}", c.host()))
+                let r = answer(local.ip().to_string(), local.port(), TUNNEL_SETTLE).await.map_err(late)?;
+                r.map_err(|why| PortSilence::From { host: c.host().to_string(), source: Box::new(why) })
             }
             // `tcp://`: the engine opens no connections for slipway; its host is dialled.
             Some(c) if c.is_remote() => {
                 if port.host_ip.is_none() {
-                    let url = url::Url::parse(c.host()).map_err(|e| format!("engine address {}: {e}", c.host()))?;
+                    let url = url::Url::parse(c.host())
+                        .map_err(|source| PortSilence::EngineAddress { host: c.host().to_string(), source })?;
                     host = url.host_str().unwrap_or_default().to_string();
                 }
-                answer(host, port.port, DIRECT_SETTLE).await.map_err(|_| late())?
+                answer(host, port.port, DIRECT_SETTLE).await.map_err(late)?
             }
-            _ => answer(host, port.port, DIRECT_SETTLE).await.map_err(|_| late())?,
+            _ => answer(host, port.port, DIRECT_SETTLE).await.map_err(late)?,
         }
     }
 
@@ -259,7 +267,7 @@ impl Engine for BollardEngine {
         hook: &ContainerHook<'_>,
         env: &HookEnv,
         timeout: Duration,
-    ) -> Result<HookRun, String> {
+    ) -> Result<HookRun, HookFailure> {
         run_container_hook(&self.docker, desired, hook, env, timeout).await
     }
 }

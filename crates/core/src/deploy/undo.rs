@@ -10,11 +10,13 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::confirm::{confirm_ports, confirm_running, Confirmation, SilentPort};
+use super::error::DeployError;
 use super::event::DeployEvent;
 use super::rollout::Inverse;
 use super::seam::Engine;
 use crate::events::{Event, Observer};
 use crate::route::{RouteError, TrafficRouter};
+use crate::wait::WaitTimeout;
 
 /// The outer bound of one undo action (an add through Traefik probes the backend and waits one
 /// health-check round inside it; the router's own bounds are shorter).
@@ -90,12 +92,11 @@ pub(crate) async fn undo(
         emit(DeployEvent::Undo { description: description.clone() });
         let outcome = match tokio::time::timeout(ACTION_BOUND, run(engine, router, &inverse, observer)).await {
             Ok(o) => o,
-            Err(_) => ActionOutcome {
-                error: Some(format!("not done within {}s", ACTION_BOUND.as_secs())),
-                ..Default::default()
-            },
+            Err(_) => ActionOutcome::from(UndoFailure::NotDone { bound: ACTION_BOUND }),
         };
         let ActionOutcome { confirmed, silent_ports, error } = outcome;
+        // The report (and the observer's event) is the user-facing data: the typed cause's text.
+        let error = error.map(|e| e.to_string());
         let finish = error.as_ref().map(|reason| {
             let finish = inverse.finish();
             emit(DeployEvent::UndoFailed {
@@ -115,21 +116,94 @@ pub(crate) async fn undo(
     report
 }
 
+/// Why one undo action is not done (or not confirmed): its text is [`UndoAction::error`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum UndoFailure {
+    /// An engine call failed.
+    #[error("{0}")]
+    Engine(#[source] Box<DeployError>),
+    /// The router failed to put a backend back or take it out.
+    #[error("{0}")]
+    Route(#[source] RouteError),
+    /// The new container still runs after it was stopped.
+    #[error("still running after the stop")]
+    StillRunning,
+    /// The restarted old container exited again.
+    #[error("it exited again (code {})", .code.unwrap_or(-1))]
+    ExitedAgain {
+        /// Its exit code, when the engine gave one.
+        code: Option<i64>,
+    },
+    /// The restarted old container's healthcheck reports unhealthy.
+    #[error("its healthcheck reports unhealthy")]
+    Unhealthy,
+    /// The restarted old container was not running (and healthy) within its bound.
+    #[error("{0}")]
+    NotRunning(#[source] WaitTimeout),
+    /// The wait for the old container (requests included) gave no answer within its outer bound.
+    #[error("{what}: no answer within {}s", .bound.as_secs())]
+    NoAnswer {
+        /// What was waited for.
+        what: String,
+        /// The bound.
+        bound: Duration,
+    },
+    /// Published ports of the restored old container do not answer.
+    #[error("published port {} not answering", .0.iter().map(|p| format!("{} ({})", p.port, p.reason)).collect::<Vec<_>>().join(", "))]
+    PortsSilent(Vec<SilentPort>),
+    /// The ports the old container publishes could not be listed.
+    #[error("its published ports cannot be listed: {0}")]
+    PortsUnlisted(#[source] Box<DeployError>),
+    /// A routed inverse without a router.
+    #[error("no router to {0}")]
+    NoRouter(&'static str),
+    /// The action did not finish within its outer bound.
+    #[error("not done within {}s", .bound.as_secs())]
+    NotDone {
+        /// The bound.
+        bound: Duration,
+    },
+}
+
+impl From<DeployError> for UndoFailure {
+    fn from(e: DeployError) -> Self {
+        UndoFailure::Engine(Box::new(e))
+    }
+}
+
+impl From<RouteError> for UndoFailure {
+    fn from(e: RouteError) -> Self {
+        UndoFailure::Route(e)
+    }
+}
+
 /// What one inverse confirmed, or why it is not done.
 #[derive(Debug, Default)]
 struct ActionOutcome {
     confirmed: Vec<Confirmation>,
     silent_ports: Vec<SilentPort>,
-    error: Option<String>,
+    error: Option<UndoFailure>,
 }
 
-impl From<Result<Confirmation, String>> for ActionOutcome {
-    fn from(r: Result<Confirmation, String>) -> Self {
+impl From<UndoFailure> for ActionOutcome {
+    fn from(e: UndoFailure) -> Self {
+        ActionOutcome { error: Some(e), ..Default::default() }
+    }
+}
+
+impl<E: Into<UndoFailure>> From<Result<Confirmation, E>> for ActionOutcome {
+    fn from(r: Result<Confirmation, E>) -> Self {
         match r {
             Ok(c) => ActionOutcome { confirmed: vec![c], ..Default::default() },
-            Err(e) => ActionOutcome { error: Some(e), ..Default::default() },
+            Err(e) => ActionOutcome::from(e.into()),
         }
     }
+}
+
+/// An action that failed with `e`.
+fn failed(e: impl Into<UndoFailure>) -> ActionOutcome {
+    ActionOutcome::from(e.into())
 }
 
 async fn run(
@@ -138,22 +212,21 @@ async fn run(
     inverse: &Inverse,
     observer: &dyn Observer,
 ) -> ActionOutcome {
-    let failed = |e: String| ActionOutcome { error: Some(e), ..Default::default() };
     match inverse {
         Inverse::StopNew { container, .. } => {
             if let Err(e) = engine.stop(container).await {
-                return failed(e.to_string());
+                return failed(e);
             }
             match engine.state(container).await {
                 Ok(s) if !s.running => Ok(Confirmation::EngineStopped),
-                Ok(_) => Err("still running after the stop".into()),
-                Err(e) => Err(e.to_string()),
+                Ok(_) => Err(UndoFailure::StillRunning),
+                Err(e) => Err(e.into()),
             }
             .into()
         }
         Inverse::RestartOld { service, container, confirm, check_ports } => {
             if let Err(e) = engine.start(container).await {
-                return failed(e.to_string());
+                return failed(e);
             }
             let mut outcome = ActionOutcome::from(confirm_running(engine, container, *confirm).await);
             if outcome.error.is_none() && *check_ports {
@@ -161,47 +234,42 @@ async fn run(
                     Ok((answered, silent)) => {
                         outcome.confirmed.extend(answered);
                         if !silent.is_empty() {
-                            let ports: Vec<String> =
-                                silent.iter().map(|p| format!("{} ({})", p.port, p.reason)).collect();
-                            outcome.error = Some(format!("published port {} not answering", ports.join(", ")));
+                            outcome.error = Some(UndoFailure::PortsSilent(silent.clone()));
                         }
                         outcome.silent_ports = silent;
                     }
-                    Err(e) => outcome.error = Some(format!("its published ports cannot be listed: {e}")),
+                    Err(e) => outcome.error = Some(UndoFailure::PortsUnlisted(Box::new(e))),
                 }
             }
             outcome
         }
         Inverse::Reroute { route, container, .. } => {
-            let Some(router) = router else { return failed("no router to put it back into".into()) };
+            let Some(router) = router else { return failed(UndoFailure::NoRouter("put it back into")) };
             // Addressed again: a restarted container may have a new IP.
             let backend = match engine.backend(container, route).await {
                 Ok(b) => b,
-                Err(e) => return failed(e.to_string()),
+                Err(e) => return failed(e),
             };
-            match router.add_backend(route, &backend, observer).await {
-                Ok(()) => Ok(Confirmation::Proxy { route: route.key(), backend: backend.to_string() }),
-                Err(e) => Err(e.to_string()),
-            }
-            .into()
+            let added = router.add_backend(route, &backend, observer).await;
+            added.map(|()| Confirmation::Proxy { route: route.key(), backend: backend.to_string() }).into()
         }
         Inverse::Unroute { route, backend, .. } => {
-            let Some(router) = router else { return failed("no router to take it out of".into()) };
+            let Some(router) = router else { return failed(UndoFailure::NoRouter("take it out of")) };
             match router.remove_backend(route, backend, observer).await {
                 Ok(()) => {}
                 // Stop-first: the new backend is the only one; the route goes until the old
                 // container is put back (the next inverses), as the stop-first rollout accepted.
                 Err(RouteError::LastBackend { .. }) => {
                     if let Err(e) = router.retire(route, observer).await {
-                        return failed(e.to_string());
+                        return failed(e);
                     }
                 }
-                Err(e) => return failed(e.to_string()),
+                Err(e) => return failed(e),
             }
             if !route.drain.is_zero() {
                 tokio::time::sleep(route.drain).await;
             }
-            Ok(Confirmation::Proxy { route: route.key(), backend: backend.to_string() }).into()
+            Ok::<_, UndoFailure>(Confirmation::Proxy { route: route.key(), backend: backend.to_string() }).into()
         }
     }
 }

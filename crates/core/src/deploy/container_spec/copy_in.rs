@@ -12,6 +12,7 @@ use bollard::query_parameters::UploadToContainerOptions;
 use bollard::Docker;
 
 use crate::deploy::error::DeployError;
+use crate::deploy::failure::FileObjectProblem;
 use crate::secret::Secret;
 use crate::stack::{FileMountSpec, FileObjectSource, ServiceSpec, StackSpec};
 
@@ -84,10 +85,7 @@ pub fn check(stack: &StackSpec) -> Result<(), DeployError> {
                 return Err(DeployError::FileObject {
                     service: name.clone(),
                     object: format!("{kind} `{}`", m.source),
-                    reason: format!(
-                        "it is `external` (the Swarm object `{engine_name}`), and a Docker host has no such objects; \
-                         use a `file:` or `environment:` source, or deploy with `--target swarm`"
-                    ),
+                    problem: FileObjectProblem::External { engine_name: engine_name.clone() },
                 });
             }
         }
@@ -99,17 +97,17 @@ pub fn check(stack: &StackSpec) -> Result<(), DeployError> {
                 },
                 _ => String::new(),
             };
-            let reason = if f.content.is_none() {
-                format!("its `environment:` variable `{}` is not set", variable(f.kind))
+            let problem = if f.content.is_none() {
+                FileObjectProblem::UnsetVariable { variable: variable(f.kind) }
             } else if svc.host.read_only {
-                "the service is `read_only: true`, and only a `file:` source can be mounted into it".to_string()
+                FileObjectProblem::ReadOnly
             } else {
                 continue;
             };
             return Err(DeployError::FileObject {
                 service: name.clone(),
                 object: format!("{} `{}`", f.kind, f.object),
-                reason,
+                problem,
             });
         }
     }

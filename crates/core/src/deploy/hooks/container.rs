@@ -19,6 +19,7 @@ use bollard::Docker;
 use super::{HookEnv, HookPoint, HookRun};
 use crate::deploy::container_spec::{container_plan, ContainerPlan};
 use crate::deploy::engine;
+use crate::deploy::failure::HookFailure;
 use crate::deploy::labels::{self, ContainerIdentity};
 use crate::deploy::state::DesiredRelease;
 
@@ -37,31 +38,30 @@ pub(crate) async fn run_container_hook(
     hook: &ContainerHook<'_>,
     env: &HookEnv,
     timeout: Duration,
-) -> Result<HookRun, String> {
+) -> Result<HookRun, HookFailure> {
     let project = desired.project();
     remove_finished_hooks(docker, project).await;
     let plan = hook_plan(docker, desired, hook, env).await?;
     let image = plan.body.image.clone().unwrap_or_default();
     if docker.inspect_image(&image).await.is_err() {
-        engine::pull(docker, &image).await.map_err(|e| e.to_string())?;
+        engine::pull(docker, &image).await?;
     }
     // A container of the same name is left from an interrupted deploy of the same release id.
-    engine::remove(docker, &plan.name).await.map_err(|e| e.to_string())?;
-    let id = engine::create(docker, &plan).await.map_err(|e| e.to_string())?;
-    engine::start(docker, &id).await.map_err(|e| e.to_string())?;
+    engine::remove(docker, &plan.name).await?;
+    let id = engine::create(docker, &plan).await?;
+    engine::start(docker, &id).await?;
     let exited = engine::wait_exit(docker, &id, &format!("hook container {}", plan.name), timeout).await;
     let output = engine::log_tail(docker, &id, 20).await;
     let (exit_code, failure) = match exited {
         Ok(0) => (0, None),
-        Ok(code) => (code, Some(format!("exited with code {code}; container {} kept for inspection", plan.name))),
+        Ok(code) => (code, Some(HookFailure::ContainerExited { code, container: plan.name.clone() })),
         Err(_) => {
             let _ = engine::stop(docker, &id).await;
-            let why = format!("still running after {}s; container {} stopped and kept", timeout.as_secs(), plan.name);
-            (-1, Some(why))
+            (-1, Some(HookFailure::ContainerTimedOut { after: timeout, container: plan.name.clone() }))
         }
     };
     if failure.is_none() {
-        engine::remove(docker, &id).await.map_err(|e| e.to_string())?;
+        engine::remove(docker, &id).await?;
     }
     Ok(HookRun { exit_code, output, failure })
 }
@@ -78,10 +78,10 @@ async fn hook_plan(
     desired: &DesiredRelease,
     hook: &ContainerHook<'_>,
     env: &HookEnv,
-) -> Result<ContainerPlan, String> {
+) -> Result<ContainerPlan, HookFailure> {
     let ContainerHook { point, index, service, command } = *hook;
     let project = desired.project();
-    let svc = desired.stack.services.get(service).ok_or_else(|| format!("no service `{service}` in the stack"))?;
+    let svc = desired.stack.services.get(service).ok_or_else(|| HookFailure::NoService { service: service.into() })?;
     let mut spec = svc.clone();
     if let Some(c) = command {
         spec.command = Some(c.to_vec());

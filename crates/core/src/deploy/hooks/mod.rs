@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use super::error::DeployError;
 use super::event::DeployEvent;
+use super::failure::HookFailure;
 use super::plan::Plan;
 use super::release::ReleaseId;
 use super::seam::Engine;
@@ -166,12 +167,12 @@ impl HookEnv {
 }
 
 /// The outcome of one hook run: exit code and the last output lines.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct HookRun {
     pub exit_code: i64,
     pub output: Vec<String>,
     /// Why it counts as failed, when it does.
-    pub failure: Option<String>,
+    pub failure: Option<HookFailure>,
 }
 
 /// The hooks configured for `point`, checked: an entry slipway cannot run is an error naming it.
@@ -290,10 +291,10 @@ pub(crate) async fn run_hook(
 ) -> Result<(), DeployError> {
     let timeout = hook_timeout(desired)?;
     let shown = hook.describe();
-    let failed = |reason: String, output: Vec<String>| DeployError::HookFailed {
+    let failed = |cause: HookFailure, output: Vec<String>| DeployError::HookFailed {
         hook: point.key().into(),
         command: shown.clone(),
-        reason,
+        cause,
         output,
     };
     let run = match hook {
@@ -303,7 +304,7 @@ pub(crate) async fn run_hook(
             engine.run_container_hook(desired, &hook, env, timeout).await
         }
     }
-    .map_err(|reason| failed(reason, Vec::new()))?;
+    .map_err(|cause| failed(cause, Vec::new()))?;
     observer.event(&Event::Deploy(DeployEvent::HookDone {
         hook: point.key().into(),
         command: shown.clone(),
@@ -312,26 +313,38 @@ pub(crate) async fn run_hook(
         output: run.output.clone(),
     }));
     match run.failure {
-        Some(reason) => Err(failed(reason, run.output)),
+        Some(cause) => Err(failed(cause, run.output)),
         None => Ok(()),
     }
 }
 
 /// A command on the operator machine.
-async fn run_command(argv: &[String], env: &HookEnv, timeout: Duration) -> Result<HookRun, String> {
-    let Some((program, args)) = argv.split_first() else { return Err("empty command".into()) };
+async fn run_command(argv: &[String], env: &HookEnv, timeout: Duration) -> Result<HookRun, HookFailure> {
+    let Some((program, args)) = argv.split_first() else { return Err(HookFailure::EmptyCommand) };
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args).envs(env.0.iter().map(|(k, v)| (k, v))).kill_on_drop(true);
     let out = tokio::time::timeout(timeout, cmd.output())
         .await
-        .map_err(|_| format!("still running after {}s", timeout.as_secs()))?
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
+        .map_err(|_| HookFailure::TimedOut { after: timeout })?
+        .map_err(|source| HookFailure::Spawn { program: program.clone(), source })?;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
     let output = lines[lines.len().saturating_sub(20)..].to_vec();
     let exit_code = out.status.code().map(i64::from).unwrap_or(-1);
-    let failure = (!out.status.success()).then(|| format!("exited with {}", out.status));
+    let failure = (!out.status.success()).then(|| exit_failure(out.status));
     Ok(HookRun { exit_code, output, failure })
+}
+
+/// Why a command that did not succeed failed: its exit code, or the signal that killed it.
+fn exit_failure(status: std::process::ExitStatus) -> HookFailure {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        if let Some(signal) = status.signal() {
+            return HookFailure::Killed { signal };
+        }
+    }
+    HookFailure::Exited { code: status.code().map(i64::from).unwrap_or(-1) }
 }
 
 #[cfg(test)]
@@ -416,9 +429,31 @@ mod tests {
         let post = &hooks_of(&d, HookPoint::PostDeploy).unwrap()[0];
         let err = run_hook(&engine, &d, HookPoint::PostDeploy, 0, post, &env, &seen).await.unwrap_err();
         assert!(
-            matches!(&err, DeployError::HookFailed { hook, output, .. } if hook == "post-deploy" && output == &["boom"]),
+            matches!(&err, DeployError::HookFailed { hook, output, cause: HookFailure::Exited { code: 3 }, .. }
+                if hook == "post-deploy" && output == &["boom"]),
             "{err}"
         );
+        assert!(err.to_string().contains("failed: exited with code 3"), "{err}");
         assert_eq!(seen.events().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_command_hook_says_why_it_failed_as_a_typed_cause() {
+        let env = HookEnv(Vec::new());
+        let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let long = Duration::from_secs(30);
+        let run = run_command(&argv(&["sh", "-c", "exit 4"]), &env, long).await.unwrap();
+        assert!(matches!(run.failure, Some(HookFailure::Exited { code: 4 })), "{:?}", run.failure);
+        let run = run_command(&argv(&["sh", "-c", "kill -9 $$"]), &env, long).await.unwrap();
+        assert!(matches!(run.failure, Some(HookFailure::Killed { signal: 9 })), "{:?}", run.failure);
+        assert_eq!(run.failure.unwrap().to_string(), "killed by signal 9");
+        let run = run_command(&argv(&["sh", "-c", "true"]), &env, long).await.unwrap();
+        assert!(run.failure.is_none());
+        let Err(e) = run_command(&argv(&["/nonexistent/hook"]), &env, long).await else { panic!("ran") };
+        let io = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(io.map(|io| io.kind()), Some(std::io::ErrorKind::NotFound), "{e:?}");
+        let Err(e) = run_command(&argv(&["sleep", "5"]), &env, Duration::from_millis(100)).await else { panic!() };
+        assert!(matches!(e, HookFailure::TimedOut { .. }) && e.to_string() == "still running after 100ms", "{e}");
+        assert!(matches!(run_command(&[], &env, long).await, Err(HookFailure::EmptyCommand)));
     }
 }
