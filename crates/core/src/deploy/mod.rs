@@ -22,6 +22,7 @@ pub(crate) mod fake;
 #[cfg(test)]
 mod fake_tests;
 mod gate;
+mod halt;
 mod hooks;
 pub mod labels;
 mod lanes;
@@ -54,6 +55,7 @@ pub(crate) use engine::credentials_for;
 pub use env_store::{without_env_values, EnvValues};
 pub use error::{DeployError, ResolveFailure, StepFailure};
 pub use event::DeployEvent;
+pub use halt::{Halt, Halted};
 pub use hooks::{
     check_hooks, hook_specs, hook_timeout, hooks_of, BeforeChange, Hook, HookPoint, HookSite, HookSpec, OnFailure,
 };
