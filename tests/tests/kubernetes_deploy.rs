@@ -454,6 +454,72 @@ async fn a_cancelled_deploy_changes_nothing_and_gives_the_lease_back() {
     assert!(s.object(LEASE).is_none(), "the Lease is given back");
 }
 
+/// Wait (bounded) until the mock saw `n` reads of web's Deployment since the test began: its
+/// rollout is being awaited.
+async fn until_awaited(mock: &MockCluster, after: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let reads = mock.state().requests.iter().skip(after).filter(|r| r.starts_with(&format!("GET {WEB}"))).count();
+        if reads >= 2 {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "web's rollout was never awaited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_rollout_cancelled_or_whose_lease_is_lost_re_applies_the_previous_release_and_says_why() {
+    let images = Images::push().await;
+    let mock = MockCluster::new();
+    let d = std::sync::Arc::new(deployer(&mock));
+    let opts = || DeployOptions::default().lease(Duration::from_secs(2));
+    let first = d.apply(&stack(&images.app("v1.0.0"), None), &opts(), &RecordingObserver::default()).await;
+    let v1 = first.expect("release 1").release.unwrap().services["web"].pinned.clone();
+    // v2's web never finishes rolling out while the test waits (it keeps progressing).
+    let v2 = stack_of(&images.app("v1.0.0"), &images.app("v2.0.0"), None);
+    let pinned_v2 = slipway::deploy::registry_pins(&v2, None, &slipway::NoopObserver).await.unwrap()["web"].clone();
+    mock.state().stalled_images.insert(pinned_v2);
+
+    for lose_lease in [false, true] {
+        let token = slipway::deploy::CancellationToken::new();
+        let seen = mock.state().requests.len();
+        let run = {
+            let (d, v2, o) = (d.clone(), v2.clone(), opts().cancel(token.clone()));
+            tokio::spawn(async move { d.apply(&v2, &o, &RecordingObserver::default()).await })
+        };
+        until_awaited(&mock, seen).await;
+        if lose_lease {
+            mock.state().objects.remove(LEASE); // as if another deploy had taken it over
+        } else {
+            token.cancel();
+        }
+        let err = tokio::time::timeout(Duration::from_secs(30), run).await.unwrap().unwrap().expect_err("stopped");
+        let text = err.to_string();
+        let Error::Kubernetes(k) = &err else { panic!("{err}") };
+        let KubernetesError::RolledBack { cause, to, restored } = k.as_ref() else { panic!("{err}") };
+        assert_eq!((*to, *restored), (1, true), "{text}");
+        match cause.as_ref() {
+            KubernetesError::LeaseLost { during } if lose_lease => assert!(during.contains("web"), "{text}"),
+            KubernetesError::Cancelled { during } if !lose_lease => assert!(during.contains("web"), "{text}"),
+            other => panic!("lose_lease={lose_lease}: {other}"),
+        }
+        assert_eq!(image_of(mock.state().object(WEB).unwrap()), v1, "release 1's image runs again: {text}");
+        let recs = records(&mock);
+        let (_, last) = recs
+            .iter()
+            .max_by_key(|(n, _)| n.trim_start_matches("slipway-shop-r").parse::<u32>().unwrap_or(0))
+            .unwrap();
+        let outcome = &last["outcome"];
+        if lose_lease {
+            assert_eq!(outcome["status"], "failed", "{outcome}");
+            assert!(outcome["reason"].as_str().unwrap_or_default().contains("could not be renewed"), "{outcome}");
+        } else {
+            assert_eq!(outcome["status"], "cancelled", "{outcome}");
+        }
+    }
+}
+
 /// Run the `slipway` CLI with `KUBECONFIG`; (exit code, stdout, stderr).
 fn cli(kubeconfig: &Path, dir: &Path, args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(slipway_e2e::cli::slipway_bin())

@@ -417,3 +417,126 @@ async fn production_backs_up_the_swarm_database_before_it_changes() -> anyhow::R
     assert_eq!(kept[0].1.release.as_deref(), Some(release.as_str()));
     Ok(())
 }
+
+/// A one-service stack whose `slow` version never becomes healthy while the test waits (it starts
+/// listening after a minute, inside the healthcheck's start period), so its update is in flight.
+fn halting_stack(
+    dir: &std::path::Path,
+    project: &str,
+    image: &str,
+    port: u16,
+    slow: bool,
+) -> anyhow::Result<slipway::stack::StackSpec> {
+    let delay = if slow { "60000" } else { "0" };
+    let yaml = format!(
+        r#"
+name: {project}
+services:
+  app:
+    image: {image}
+    environment: {{STARTUP_DELAY_MS: "{delay}"}}
+    ports: [{{target: 8080, published: {port}, mode: host}}]
+    healthcheck: {{test: ["CMD", "/demo-app", "check", "http://127.0.0.1:8080/health"], interval: 500ms, timeout: 2s, retries: 3, start_period: 90s}}
+    stop_grace_period: 2s
+    deploy: {{endpoint_mode: dnsrr, update_config: {{order: stop-first}}}}
+"#
+    );
+    let path = dir.join("compose.yaml");
+    std::fs::write(&path, yaml)?;
+    let mut opts = slipway::compose::LoadOptions::default();
+    opts.files = vec![path];
+    opts.working_dir = Some(dir.to_path_buf());
+    Ok(slipway::compose::load(&opts)?.stack)
+}
+
+/// Wait (bounded) until the manager reports `service` mid-update.
+async fn until_updating(m: &slipway_e2e::remote_host::RemoteHost, service: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let state = m.docker(&[
+            "service",
+            "inspect",
+            service,
+            "--format",
+            "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}",
+        ])?;
+        if state.trim() == "updating" {
+            return Ok(());
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "{service} never started updating ({state:?})");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The image the Swarm runs for `service` now.
+fn spec_image(m: &slipway_e2e::remote_host::RemoteHost, service: &str) -> anyhow::Result<String> {
+    Ok(m.docker(&["service", "inspect", service, "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}"])?
+        .trim()
+        .to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_swarm_deploy_and_one_that_lost_its_lease_are_undone_and_recorded() -> anyhow::Result<()> {
+    let swarm = TestSwarm::shared().await?;
+    let m = &swarm.manager;
+    let (v1, v2) = (
+        swarm.push(&images::demo_image_version("v1").await?, "swarm/demo:v1")?,
+        swarm.push(&images::demo_image_version("v2").await?, "swarm/demo:v2")?,
+    );
+    let deployer = std::sync::Arc::new(swarm.deployer(Duration::from_secs(120)).await?);
+    let (dir, project) = (tempfile::tempdir()?, names::unique("swarmhalt"));
+    let port = 19000 + (std::process::id() % 1000) as u16;
+    let service = format!("{project}_app");
+    let opts = || DeployOptions::default().min_running(Duration::from_secs(1)).lease(Duration::from_secs(4));
+    deployer
+        .apply(&halting_stack(dir.path(), &project, &v1, port, false)?, &opts(), &RecordingObserver::default())
+        .await?;
+    let serving = spec_image(m, &service)?;
+    assert!(serving.contains("demo:v1"), "{serving}");
+
+    // 1. Cancelled while the update is in flight: undone, recorded as cancelled, lock released.
+    let cancel = slipway::deploy::CancellationToken::new();
+    let stack = halting_stack(dir.path(), &project, &v2, port, true)?;
+    let run = {
+        let (d, s, o) = (deployer.clone(), stack.clone(), opts().cancel(cancel.clone()));
+        tokio::spawn(async move { d.apply(&s, &o, &RecordingObserver::default()).await })
+    };
+    until_updating(m, &service).await?;
+    cancel.cancel();
+    let err = tokio::time::timeout(Duration::from_secs(120), run).await??.expect_err("cancelled");
+    let msg = err.to_string();
+    assert!(msg.contains("cancelled during `update service`") && msg.contains("service app"), "{msg}");
+    assert!(msg.contains("the previous release was put back in service"), "{msg}");
+    assert_eq!(spec_image(m, &service)?, serving, "the old spec is back");
+    let history = deployer.history(&project).await?;
+    assert!(
+        matches!(&history.last().expect("recorded").outcome, ReleaseOutcome::Cancelled { service, .. } if service == "app"),
+        "{history:?}"
+    );
+    assert!(slipway::swarm::SwarmLock::lease_of(deployer.docker(), &project).await?.is_none(), "the lock is released");
+
+    // 2. The lock taken away mid-update (its config removed, as a takeover would): the deploy
+    //    stops within a renewal, undoes, and records why.
+    let run = {
+        let (d, s, o) = (deployer.clone(), stack.clone(), opts());
+        tokio::spawn(async move { d.apply(&s, &o, &RecordingObserver::default()).await })
+    };
+    until_updating(m, &service).await?;
+    m.docker(&["config", "rm", &format!("{project}_slipway-lock")])?;
+    let err = tokio::time::timeout(Duration::from_secs(120), run).await??.expect_err("lease lost");
+    let msg = err.to_string();
+    assert!(msg.contains("lease could not be renewed") && msg.contains("service app"), "{msg}");
+    assert_eq!(spec_image(m, &service)?, serving, "the old spec is back");
+    let last = deployer.history(&project).await?.pop().expect("recorded");
+    assert!(
+        matches!(&last.outcome, ReleaseOutcome::Failed { reason, .. } if reason.contains("lease could not be renewed")),
+        "{last:?}"
+    );
+    // The old version answers on its node.
+    let st = deployer.swarm_status(&project).await?;
+    let task = st.services[0].tasks.iter().find(|t| t.state == "running").expect("a running task");
+    let url = format!("http://{}:{port}/version", task.node_addr.clone().expect("node address"));
+    let body = reqwest::Client::new().get(&url).timeout(Duration::from_secs(5)).send().await?.text().await?;
+    assert!(body.contains("v1"), "{body}");
+    Ok(())
+}

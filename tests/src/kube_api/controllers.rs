@@ -121,6 +121,7 @@ fn deployment(s: &mut ApiState, key: &str) {
     let hash = template_hash(&template);
     let rs = format!("{name}-{hash}");
     let failing = s.failing_images.contains(&image_of(&template));
+    let stalled = s.stalled_images.contains(&image_of(&template));
     let Some(tick) = s.ticks.get(key).copied() else { return };
     let st = d["status"].clone();
     let old_available = st["availableReplicas"].as_i64().unwrap_or(0);
@@ -135,6 +136,7 @@ fn deployment(s: &mut ApiState, key: &str) {
                     else { condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.") },
                     condition("Progressing", "True", "ReplicaSetUpdated", &format!("ReplicaSet \"{rs}\" is progressing."))]})
         }
+        _ if stalled => st,
         _ if failing => {
             let pod = format!("{rs}-a1b2c");
             event(s, key, &pod, "Warning", "Unhealthy", "Readiness probe failed: connection refused");
@@ -189,6 +191,7 @@ fn job(s: &mut ApiState, key: &str) {
     let name = j["metadata"]["name"].as_str().unwrap_or_default().to_string();
     let template = j["spec"]["template"].clone();
     let failing = s.failing_images.contains(&image_of(&template));
+    let stalled = s.stalled_images.contains(&image_of(&template));
     let Some(tick) = s.ticks.get(key).copied() else { return };
     let pod = format!("{name}-x7k2p");
     let labels = json!({"job-name": name, "batch.kubernetes.io/job-name": name});

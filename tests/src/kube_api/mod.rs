@@ -39,6 +39,9 @@ pub struct ApiState {
     pub failing_images: BTreeSet<String>,
     /// The log lines of a failing container.
     pub failing_logs: Vec<String>,
+    /// Images whose containers are still starting as long as the test runs: a Deployment using
+    /// one keeps progressing (within its deadline) and never completes.
+    pub stalled_images: BTreeSet<String>,
     resource_version: u64,
     uid: u64,
     /// Controller steps taken per object since its spec last changed.

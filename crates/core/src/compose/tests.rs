@@ -167,6 +167,26 @@ fn new_syntax_fixed_seed_mutations_never_panic() {
 }
 
 #[test]
+fn cdi_names_in_devices_become_one_cdi_request_between_reservations_and_gpus() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "compose.yml",
+        "services:\n  a:\n    image: i\n    devices: [/dev/fuse, nvidia.com/gpu=0, 'vendor.com/fpga=card1', '/dev/ttyS0:/dev/serial:r']\n    gpus: all\n    deploy:\n      resources:\n        reservations:\n          devices: [{driver: nvidia, count: 1, capabilities: [gpu]}]\n",
+    );
+    let loaded = load(&LoadOptions::new([d.path().join("compose.yml")]).environment(env(&[]))).unwrap();
+    let svc = &loaded.stack.services["a"];
+    let reqs = crate::deploy::container_spec::host::device_requests(svc);
+    let drivers: Vec<_> = reqs.iter().map(|r| r.driver.clone().unwrap_or_default()).collect();
+    assert_eq!(drivers, ["nvidia", "cdi", ""], "reservations, then cdi, then gpus: {reqs:?}");
+    assert_eq!(reqs[1].device_ids, Some(vec!["nvidia.com/gpu=0".to_string(), "vendor.com/fpga=card1".to_string()]));
+    let mut hc = bollard::models::HostConfig::default();
+    crate::deploy::container_spec::host::apply(&loaded.stack, svc, "1", &mut hc);
+    let mapped: Vec<_> = hc.devices.unwrap_or_default().into_iter().filter_map(|m| m.path_on_host).collect();
+    assert_eq!(mapped, ["/dev/fuse", "/dev/ttyS0"], "CDI names are not device mappings");
+}
+
+#[test]
 fn device_reservations_and_gpus_become_the_engines_device_requests() {
     let d = tempfile::tempdir().unwrap();
     write(

@@ -1,9 +1,10 @@
 //! From a `ServiceSpec` to the engine's container-create body: env, command, entrypoint, ports,
 //! mounts, networks and aliases, healthcheck, labels, restart, user, workdir, stop signal and
 //! grace period, init, extra hosts, limits; the rest of the container settings (capabilities,
-//! DNS, devices, logging, mount options, secrets) in `host.rs`; secrets and configs copied in
+//! DNS, devices, logging, mount options, secrets) in `host.rs` (CDI device names in `cdi.rs`); secrets and configs copied in
 //! before start in `copy_in.rs`. Pure (but `copy_in::upload`): tested without an engine.
 
+mod cdi;
 mod copy_in;
 pub(crate) mod host;
 mod resources;

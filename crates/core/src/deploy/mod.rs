@@ -25,6 +25,7 @@ pub(crate) mod fake;
 #[cfg(test)]
 mod fake_tests;
 mod gate;
+mod halt;
 mod hooks;
 pub mod labels;
 mod lanes;
@@ -60,6 +61,7 @@ pub use event::DeployEvent;
 pub use failure::{
     FileObjectProblem, GateFailure, HookFailure, RecordProblem, RegistryMiss, ResolveFailure, StepFailure,
 };
+pub use halt::{Halt, Halted};
 pub use hooks::{
     check_hooks, hook_specs, hook_timeout, hooks_of, BeforeChange, Hook, HookPoint, HookSite, HookSpec, OnFailure,
 };

@@ -107,6 +107,13 @@ pub enum KubernetesError {
         /// The step that was running.
         during: String,
     },
+    /// The deploy lock's Lease could not be renewed (renewals failed, or it is gone or held by
+    /// another), so this deploy can no longer prove it holds the lock: it stopped.
+    #[error("stopped during `{during}`: the deploy lock's Lease could not be renewed, so this deploy can no longer prove it holds the lock")]
+    LeaseLost {
+        /// The step that was running.
+        during: String,
+    },
     /// A pre-deploy backup Job failed before anything changed.
     #[error("the pre-deploy backup {job} failed, nothing was changed: {reason}")]
     BackupFailed {
@@ -172,6 +179,7 @@ impl KubernetesError {
             | KubernetesError::RolledBack { .. }
             | KubernetesError::LockHeld { .. }
             | KubernetesError::Cancelled { .. }
+            | KubernetesError::LeaseLost { .. }
             | KubernetesError::BackupFailed { .. }
             | KubernetesError::BadRecord { .. } => ErrorKind::Failed,
             _ => ErrorKind::InvalidInput,

@@ -28,7 +28,7 @@ use super::warnings::{findings, Severity};
 use crate::deploy::{
     backup_decision, before_change_hooks, check_cancelled, check_policy, is_oneoff, labels, release_before,
     resolve_images, BeforeChange, ContainerStatus, DeployEvent, DeployOptions, DeployOutcome, Deployer, DesiredRelease,
-    Plan, Release, ReleaseId, Status,
+    Halt, Plan, Release, ReleaseId, Status,
 };
 use crate::events::{Event, Observer};
 use crate::stack::StackSpec;
@@ -190,16 +190,21 @@ impl SwarmDeployer {
         Ok(auth)
     }
 
-    async fn locked<T>(
+    /// Hold the project's lock around `body`, which is given what halts it: the caller's
+    /// cancellation and the lock's lost lease.
+    async fn locked<T, F>(
         &self,
         project: &str,
         opts: &DeployOptions,
         observer: &dyn Observer,
-        body: impl std::future::Future<Output = crate::Result<T>>,
-    ) -> crate::Result<T> {
+        body: impl FnOnce(Halt) -> F,
+    ) -> crate::Result<T>
+    where
+        F: std::future::Future<Output = crate::Result<T>>,
+    {
         let lock =
             SwarmLock::acquire(&self.docker, project, opts.lock_wait, opts.lease, &opts.cancel, observer).await?;
-        let result = body.await;
+        let result = body(Halt::new(opts.cancel.clone(), lock.lost())).await;
         let released = lock.release().await;
         let value = result?;
         released?;
@@ -273,7 +278,7 @@ impl Deployer for SwarmDeployer {
         check_policy(stack, &opts.env, opts.policy.as_ref())?;
         refuse_findings(stack, observer)?;
         let hooks = before_change_hooks(&self.docker, opts)?;
-        self.locked(&stack.name, opts, observer, async {
+        self.locked(&stack.name, opts, observer, |halt| async move {
             let history = records::list(&self.docker, &stack.name).await?;
             let desired = self.resolve(stack, opts, next_id(&history), observer).await?;
             let draft = self.specs(&desired, opts, &objects::object_names(&self.docker, &desired.stack).await?).await?;
@@ -286,9 +291,17 @@ impl Deployer for SwarmDeployer {
             let auth = self.auth(&specs, observer).await?;
             let parent = current(&history).map(|r| r.release.id);
             let record = self.record(&desired, parent, specs.services, object_list(&objects));
-            let release =
-                release::run(&self.docker, record, &levels(&desired.stack)?, specs.jobs, self.bounds, &auth, observer)
-                    .await?;
+            let release = release::run(
+                &self.docker,
+                record,
+                &levels(&desired.stack)?,
+                specs.jobs,
+                self.bounds,
+                &auth,
+                &halt,
+                observer,
+            )
+            .await?;
             Ok(DeployOutcome { plan, release: Some(release) })
         })
         .await
@@ -301,7 +314,7 @@ impl Deployer for SwarmDeployer {
         opts: &DeployOptions,
         observer: &dyn Observer,
     ) -> crate::Result<DeployOutcome> {
-        self.locked(project, opts, observer, async {
+        self.locked(project, opts, observer, |halt| async move {
             let history = records::list(&self.docker, project).await?;
             let no = |what: String| SwarmError::NoRelease { project: project.into(), what };
             let cur = current(&history).map(|r| r.release.id);
@@ -338,6 +351,7 @@ impl Deployer for SwarmDeployer {
                 BTreeMap::new(),
                 self.bounds,
                 &auth,
+                &halt,
                 observer,
             )
             .await?;

@@ -73,6 +73,33 @@ pub enum SwarmError {
         /// Last log lines.
         logs: Vec<String>,
     },
+    /// The caller cancelled the deploy while it changed the Swarm; what it changed was undone
+    /// (`undo` says whether completely) and the release recorded as cancelled.
+    #[error("release {release} cancelled during `{step}` (service {service}); {undo}")]
+    Cancelled {
+        /// Release id.
+        release: String,
+        /// Service whose step was running.
+        service: String,
+        /// The step that was running.
+        step: String,
+        /// What the undo did.
+        undo: String,
+    },
+    /// The deploy lock's lease could not be renewed (the renewals failed, or the lock config is
+    /// gone), so this deploy could no longer prove it holds the lock: it stopped and undid what
+    /// it changed.
+    #[error("release {release} stopped at `{step}` (service {service}): the Swarm deploy lock's lease could not be renewed, so this deploy can no longer prove it holds the lock; {undo}")]
+    LeaseLost {
+        /// Release id.
+        release: String,
+        /// Service whose step was running.
+        service: String,
+        /// The step that was running.
+        step: String,
+        /// What the undo did.
+        undo: String,
+    },
     /// Another deploy holds the project's Swarm lock.
     #[error("project {project} is being deployed on this Swarm by {holder} since {since}; its lease runs until {expires} (renewed while the deploy runs); wait (--lock-wait) or retry later")]
     Locked {

@@ -15,6 +15,7 @@ use bollard::Docker;
 use futures::StreamExt;
 
 use super::error::SwarmError;
+use crate::deploy::{Halt, Halted};
 
 /// How a job ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,24 +49,39 @@ pub fn job_spec(mut spec: ServiceSpec, release: &str) -> ServiceSpec {
     spec
 }
 
-/// Run `spec` (already in job form) to completion within `timeout`; the job service is removed
-/// afterwards whatever happened.
+/// How a job run ended: it exited (or ran out of time, exit code -1), or the release was halted
+/// while it ran (the job service is removed either way).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobEnd {
+    /// The job's task ended (or its bound ran out).
+    Exited(JobOutcome),
+    /// The release was cancelled or lost its lease while the job ran; the job was removed.
+    Halted(Halted),
+}
+
+/// Run `spec` (already in job form) to completion within `timeout`, or until `halt`; the job
+/// service is removed afterwards whatever happened.
 pub async fn run_job(
     docker: &Docker,
     spec: ServiceSpec,
     auth: Option<bollard::auth::DockerCredentials>,
     timeout: Duration,
-) -> Result<JobOutcome, SwarmError> {
+    halt: &Halt,
+) -> Result<JobEnd, SwarmError> {
     let name = spec.name.clone().unwrap_or_default();
     let _ = docker.delete_service(&name).await; // a leftover of an interrupted deploy
     docker.create_service(spec, auth).await.map_err(|e| SwarmError::engine("create job", &name, e))?;
-    let result = tokio::time::timeout(timeout, wait_done(docker, &name)).await;
+    let result = tokio::select! {
+        r = tokio::time::timeout(timeout, wait_done(docker, &name)) => Some(r),
+        _ = halt.wait() => None,
+    };
     let logs = log_tail(docker, &name).await;
     let _ = docker.delete_service(&name).await;
     match result {
-        Ok(Ok((exit_code, node))) => Ok(JobOutcome { exit_code, node, logs }),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Ok(JobOutcome { exit_code: -1, node: None, logs }),
+        None => Ok(JobEnd::Halted(halt.now().unwrap_or(Halted::Cancelled))),
+        Some(Ok(Ok((exit_code, node)))) => Ok(JobEnd::Exited(JobOutcome { exit_code, node, logs })),
+        Some(Ok(Err(e))) => Err(e),
+        Some(Err(_)) => Ok(JobEnd::Exited(JobOutcome { exit_code: -1, node: None, logs })),
     }
 }
 

@@ -30,12 +30,15 @@ fn lock_name(project: &str) -> String {
 }
 
 /// A held Swarm lock, renewed in the background until `release()` (a drop only stops renewing:
-/// the lease then expires by itself).
+/// the lease then expires by itself). [`SwarmLock::lost`] is cancelled when the holder can no
+/// longer prove it holds the lock (the renewals failed, or the lock config is gone): the deploy
+/// then stops and undoes.
 #[derive(Debug)]
 pub struct SwarmLock {
     docker: Docker,
     id: String,
     stop: CancellationToken,
+    lost: CancellationToken,
     renewal: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -105,12 +108,16 @@ impl SwarmLock {
     fn held(docker: &Docker, id: String, lease: Duration) -> Self {
         let stop = CancellationToken::new();
         let (d, i, s) = (docker.clone(), id.clone(), stop.clone());
-        // A lost lease is logged here; the Swarm deployer does not stop on it yet (the host target does).
         let lost = CancellationToken::new();
-        let renewal = tokio::spawn(async move {
-            renew_every(lease, s, lost, &i, |expires| renew(&d, &i, expires), |_: &SwarmError| false).await
-        });
-        Self { docker: docker.clone(), id, stop, renewal: Some(renewal) }
+        let l = lost.clone();
+        let renewal =
+            tokio::spawn(async move { renew_every(lease, s, l, &i, |expires| renew(&d, &i, expires), is_gone).await });
+        Self { docker: docker.clone(), id, stop, lost, renewal: Some(renewal) }
+    }
+
+    /// Cancelled when this holder can no longer prove it holds the lock (`deploy::lock::renew_every`).
+    pub fn lost(&self) -> CancellationToken {
+        self.lost.clone()
     }
 
     /// Give the lock back: stop renewing (a renewal in flight finishes first, bounded), remove it.
@@ -163,6 +170,15 @@ async fn read(docker: &Docker, name: &str) -> Result<Option<(String, Lease)>, Sw
         Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
         Err(e) => Err(SwarmError::engine("read the deploy lock", name, e)),
     }
+}
+
+/// A renewal's error meaning the lock config itself is gone (deleted, or taken over and
+/// recreated under a new id): the lease is lost at once, not after it runs out.
+fn is_gone(e: &SwarmError) -> bool {
+    matches!(
+        e,
+        SwarmError::Engine { source: bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }, .. }
+    )
 }
 
 /// One renewal: the expiry label moved to `expires`, conditional on the config's version.

@@ -36,7 +36,7 @@ pub use convert::{service_name, service_spec, ObjectNames, STACK_IMAGE, STACK_NA
 pub use convert_update::{update_order, UpdateDefaults};
 pub use deployer::SwarmDeployer;
 pub use error::{RolloutFailure, SwarmError};
-pub use job::{job_spec, JobOutcome};
+pub use job::{job_spec, JobEnd, JobOutcome};
 pub use lock::SwarmLock;
 pub use objects::object_name;
 pub use plan::{swarm_plan, update_step, PlanInput};

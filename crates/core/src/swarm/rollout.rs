@@ -14,6 +14,7 @@ use bollard::Docker;
 use super::error::SwarmError;
 use super::progress::{failing_task, progress, Progress};
 use crate::deploy::labels;
+use crate::deploy::{Halt, Halted};
 use crate::stack::StackSpec;
 
 /// Services grouped by dependency depth: level 0 depends on nothing in the stack, level n on
@@ -132,11 +133,28 @@ pub enum Waited {
     Failed(String, Option<String>, Option<(String, Option<String>)>),
     /// The bound ran out: the last pending reason and failing task.
     TimedOut(String, Option<(String, Option<String>)>),
+    /// The release was cancelled or lost its lease before the update finished.
+    Halted(Halted),
 }
 
-/// Wait (bounded by `timeout`) for `sent` to finish. When Swarm starts rolling back, its
-/// rollback is awaited too (within the same bound), so the old version serves on return.
+/// Wait (bounded by `timeout`) for `sent` to finish, or until `halt`. When Swarm starts rolling
+/// back, its rollback is awaited too (within the same bound), so the old version serves on return.
 pub async fn wait(
+    docker: &Docker,
+    sent: &Sent,
+    image: &str,
+    timeout: Duration,
+    settle: Duration,
+    halt: &Halt,
+) -> Result<Waited, SwarmError> {
+    tokio::select! {
+        biased;
+        h = halt.wait() => Ok(Waited::Halted(h)),
+        r = wait_done(docker, sent, image, timeout, settle) => r,
+    }
+}
+
+async fn wait_done(
     docker: &Docker,
     sent: &Sent,
     image: &str,
@@ -199,7 +217,8 @@ pub async fn undo_all(docker: &Docker, undos: Vec<Undo>, timeout: Duration) -> V
                     }
                 };
                 if let Some(sent) = sent {
-                    match wait(docker, &sent, &image, timeout, Duration::from_secs(3)).await {
+                    // The undo runs to its end (bounded): nothing halts it.
+                    match wait(docker, &sent, &image, timeout, Duration::from_secs(3), &Halt::default()).await {
                         Ok(Waited::Done) => {}
                         Ok(other) => problems.push(format!("restore {name}: {other:?}")),
                         Err(e) => problems.push(format!("restore {name}: {e}")),

@@ -38,15 +38,17 @@ fn device_request(d: &DeviceRequestSpec, capabilities: Vec<String>) -> DeviceReq
 }
 
 /// `HostConfig.DeviceRequests` as `docker compose up` builds them: the reserved devices first,
-/// then each `gpus` entry with the `gpu` capability appended to its own.
+/// then one `cdi` request for the CDI names in `devices:`, then each `gpus` entry with the `gpu`
+/// capability appended to its own.
 pub fn device_requests(svc: &ServiceSpec) -> Vec<DeviceRequest> {
     let reserved = svc.deploy.reservation_devices.iter().map(|d| device_request(d, d.capabilities.clone()));
+    let cdi = super::cdi::cdi_request(&svc.host.devices);
     let gpus = svc.host.gpus.iter().map(|d| {
         let mut caps = d.capabilities.clone();
         caps.push("gpu".into());
         device_request(d, caps)
     });
-    reserved.chain(gpus).collect()
+    reserved.chain(cdi).chain(gpus).collect()
 }
 
 /// Fill the `HostConfig` fields that come from `HostSettings`.
@@ -123,6 +125,7 @@ pub fn apply(stack: &StackSpec, svc: &ServiceSpec, release: &str, hc: &mut HostC
     hc.devices = some(
         h.devices
             .iter()
+            .filter(|d| !super::cdi::is_cdi_device(d))
             .map(|d| DeviceMapping {
                 path_on_host: Some(d.source.clone()),
                 path_in_container: Some(d.target.clone()),

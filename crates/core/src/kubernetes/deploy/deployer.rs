@@ -20,8 +20,8 @@ use super::records::{self, Record};
 use super::release::{self, Bounds, Stopped};
 use crate::deploy::{
     backup_decision, check_cancelled, check_policy, check_release_policy, registry_pins, release_before, BeforeChange,
-    DeployEvent, DeployOptions, DeployOutcome, Deployer, DesiredRelease, Plan, Release, ReleaseId, ReleaseOutcome,
-    Status, Step,
+    DeployEvent, DeployOptions, DeployOutcome, Deployer, DesiredRelease, Halt, Halted, Plan, Release, ReleaseId,
+    ReleaseOutcome, Status, Step,
 };
 use crate::events::{Event, Observer};
 use crate::stack::StackSpec;
@@ -171,44 +171,60 @@ impl KubernetesDeployer {
         Plan { project: project.into(), release: id, steps, notes: Vec::new() }
     }
 
-    /// Hold the project's Lease around `body`.
-    async fn locked<T>(
+    /// Hold the project's Lease around `body`, which is given what halts it: the caller's
+    /// cancellation and the Lease's loss.
+    async fn locked<T, F>(
         &self,
         project: &str,
         opts: &DeployOptions,
         observer: &dyn Observer,
-        body: impl std::future::Future<Output = crate::Result<T>>,
-    ) -> crate::Result<T> {
+        body: impl FnOnce(Halt) -> F,
+    ) -> crate::Result<T>
+    where
+        F: std::future::Future<Output = crate::Result<T>>,
+    {
         let who = crate::deploy::who();
         let lease = DeployLease::take(&self.cluster, project, &who, opts.lease, opts.lock_wait, observer).await?;
-        let result = body.await;
+        let result = body(Halt::new(opts.cancel.clone(), lease.lost())).await;
         let released = lease.release().await;
         let value = result?;
         released?;
         Ok(value)
     }
 
-    /// Run a prepared release: hooks, objects, record; on failure the previous release again.
-    async fn release(
+    /// The before-change hooks (the backup first) of a prepared release, unless it was cancelled.
+    async fn before_change_run(
         &self,
-        prepared: Prepared,
-        history: &[Record],
+        prepared: &Prepared,
         plan: &Plan,
         hooks: &[Arc<dyn BeforeChange>],
         opts: &DeployOptions,
         observer: &dyn Observer,
-    ) -> crate::Result<Release> {
-        let project = prepared.desired.project().to_string();
-        let previous = current(history).cloned();
-        check_cancelled(opts, &project, "the backup", "nothing was changed")?;
+    ) -> crate::Result<()> {
+        check_cancelled(opts, prepared.desired.project(), "the backup", "nothing was changed")?;
         for hook in hooks {
             hook.before_change(&prepared.desired, plan, observer).await?;
         }
+        Ok(())
+    }
+
+    /// Run a prepared release whose hooks ran: objects, record; on failure (or a halt) the
+    /// previous release again.
+    async fn release(
+        &self,
+        prepared: Prepared,
+        history: &[Record],
+        opts: &DeployOptions,
+        halt: &Halt,
+        observer: &dyn Observer,
+    ) -> crate::Result<Release> {
+        let project = prepared.desired.project().to_string();
+        let previous = current(history).cloned();
         let mut release = prepared.desired.starting_record(previous.as_ref().map(|p| p.release.id));
         let id = release.id;
         message(observer, format!("release {id} of {project}: {} object(s)", prepared.objects.len()));
-        let outcome = release::run(&self.cluster, &prepared.objects, id.0, self.bounds(), observer, &opts.cancel).await;
-        let Err(Stopped { step, service, error, cancelled }) = outcome else {
+        let outcome = release::run(&self.cluster, &prepared.objects, id.0, self.bounds(), observer, halt).await;
+        let Err(Stopped { step, service, error, halted }) = outcome else {
             records::write(&self.cluster, &Record { release: release.clone(), manifests: prepared.manifests }).await?;
             let pruned = records::prune(&self.cluster, &project, opts.retain).await?;
             if !pruned.is_empty() {
@@ -216,17 +232,16 @@ impl KubernetesDeployer {
             }
             return Ok(release);
         };
-        release.outcome = if cancelled {
-            ReleaseOutcome::Cancelled { service, step }
-        } else {
-            ReleaseOutcome::Failed { service, step, reason: error.to_string() }
+        release.outcome = match halted {
+            Some(Halted::Cancelled) => ReleaseOutcome::Cancelled { service, step },
+            Some(Halted::LeaseLost) | None => ReleaseOutcome::Failed { service, step, reason: error.to_string() },
         };
         records::write(&self.cluster, &Record { release, manifests: prepared.manifests }).await?;
         let Some(prev) = previous else { return Err(error.into()) };
         message(observer, format!("release {id} failed; applying release {} again", prev.release.id));
         let prev_objects = parse_stream(&project, &prev.manifests)?;
-        // The undo runs to its end even when the deploy was cancelled.
-        let never = tokio_util::sync::CancellationToken::new();
+        // The undo runs to its end even when the deploy was cancelled or lost its lease.
+        let never = Halt::default();
         let restored = release::run(&self.cluster, &prev_objects, prev.release.id.0, self.bounds(), observer, &never)
             .await
             .is_ok();
@@ -268,12 +283,13 @@ impl Deployer for KubernetesDeployer {
     ) -> crate::Result<DeployOutcome> {
         check_policy(stack, &opts.env, opts.policy.as_ref())?;
         let hooks = self.before_change(opts)?;
-        self.locked(&stack.name, opts, observer, async {
+        self.locked(&stack.name, opts, observer, |halt| async move {
             let history = records::list(&self.cluster, &stack.name).await?;
             let id = next_id(&history);
             let prepared = self.prepare(stack, opts, id, observer).await?;
             let plan = self.plan_of(&stack.name, id, opts, &hooks, &prepared.objects);
-            let release = self.release(prepared, &history, &plan, &hooks, opts, observer).await?;
+            self.before_change_run(&prepared, &plan, &hooks, opts, observer).await?;
+            let release = self.release(prepared, &history, opts, &halt, observer).await?;
             Ok(DeployOutcome { plan, release: Some(release) })
         })
         .await
@@ -287,7 +303,7 @@ impl Deployer for KubernetesDeployer {
         observer: &dyn Observer,
     ) -> crate::Result<DeployOutcome> {
         let hooks = self.before_change(opts)?;
-        self.locked(project, opts, observer, async {
+        self.locked(project, opts, observer, |halt| async move {
             let history = records::list(&self.cluster, project).await?;
             let cur = current(&history).map(|r| r.release.id);
             let no = |what: String| KubernetesError::NoRelease { project: project.to_string(), what };
@@ -306,7 +322,8 @@ impl Deployer for KubernetesDeployer {
             message(observer, format!("rollback: applying the manifests of release {} again", target.release.id));
             let prepared = Prepared { desired, objects, manifests: target.manifests.clone() };
             let plan = self.plan_of(project, id, opts, &hooks, &prepared.objects);
-            let release = self.release(prepared, &history, &plan, &hooks, opts, observer).await?;
+            self.before_change_run(&prepared, &plan, &hooks, opts, observer).await?;
+            let release = self.release(prepared, &history, opts, &halt, observer).await?;
             Ok(DeployOutcome { plan, release: Some(release) })
         })
         .await

@@ -14,13 +14,18 @@ use kube::api::{Api, DeleteParams, PostParams};
 use super::super::error::KubernetesError;
 use super::super::names::suffixed;
 use super::cluster::Cluster;
-use crate::deploy::DeployEvent;
+use crate::deploy::{renew_every, DeployEvent};
 use crate::events::{Event, Observer};
+use tokio_util::sync::CancellationToken;
 
-/// A held lock; [`DeployLease::release`] gives it back.
+/// A held lock; [`DeployLease::release`] gives it back. [`DeployLease::lost`] is cancelled when
+/// the holder can no longer prove it holds it (renewals failed until less than a quarter of the
+/// lease was left, or the Lease is gone or held by someone else): the deploy then stops and undoes.
 pub struct DeployLease {
     api: Api<Lease>,
     name: String,
+    stop: CancellationToken,
+    lost: CancellationToken,
     renewal: tokio::task::JoinHandle<()>,
 }
 
@@ -83,8 +88,15 @@ impl DeployLease {
                 }
             }
         }
-        let renewal = tokio::spawn(renew(api.clone(), name.clone(), holder.to_string(), ttl));
-        Ok(DeployLease { api, name, renewal })
+        let (stop, lost) = (CancellationToken::new(), CancellationToken::new());
+        let renewal =
+            tokio::spawn(renew(api.clone(), name.clone(), holder.to_string(), ttl, stop.clone(), lost.clone()));
+        Ok(DeployLease { api, name, stop, lost, renewal })
+    }
+
+    /// Cancelled when this holder can no longer prove it holds the lock.
+    pub fn lost(&self) -> CancellationToken {
+        self.lost.clone()
     }
 
     /// One attempt: `None` when taken, `Some(holder)` while another holds it.
@@ -125,6 +137,7 @@ impl DeployLease {
 
     /// Give the lock back.
     pub async fn release(self) -> Result<(), KubernetesError> {
+        self.stop.cancel();
         self.renewal.abort();
         self.api
             .delete(&self.name, &DeleteParams::default())
@@ -134,20 +147,54 @@ impl DeployLease {
     }
 }
 
-/// Renew the lease every quarter of `ttl` while it is ours (best effort: a failed renewal is
-/// retried at the next tick; the lease only lapses if renewals fail for a whole `ttl`).
-async fn renew(api: Api<Lease>, name: String, holder: String, ttl: Duration) {
-    let every = (ttl / 4).max(Duration::from_millis(250));
-    loop {
-        tokio::time::sleep(every).await;
-        let Ok(mut lease) = api.get(&name).await else { continue };
-        let ours = lease.spec.as_ref().and_then(|s| s.holder_identity.as_deref()) == Some(holder.as_str());
-        if !ours {
-            return;
+/// Why one renewal did not take.
+#[derive(Debug)]
+enum Renewal {
+    /// The Lease is gone or another holder has it: the lock is lost at once.
+    NotOurs(String),
+    /// The API call failed (retried until the lease is nearly out).
+    Failed(kube::Error),
+}
+
+impl std::fmt::Display for Renewal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Renewal::NotOurs(why) => f.write_str(why),
+            Renewal::Failed(e) => write!(f, "{e}"),
         }
-        if let Some(s) = lease.spec.as_mut() {
-            s.renew_time = Some(MicroTime(Timestamp::now()));
-        }
-        let _ = api.replace(&name, &PostParams::default(), &lease).await;
     }
+}
+
+/// Renew the lease every quarter of `ttl` while it is ours, through the shared
+/// `deploy::lock::renew_every` (the Docker host and Swarm locks renew the same way): `lost` is
+/// cancelled when the Lease is gone or held by another, or renewals kept failing until less than
+/// a quarter of the lease was left.
+async fn renew(
+    api: Api<Lease>,
+    name: String,
+    holder: String,
+    ttl: Duration,
+    stop: CancellationToken,
+    lost: CancellationToken,
+) {
+    let ttl = ttl.max(Duration::from_secs(1));
+    let write = |_expires: chrono::DateTime<chrono::Utc>| {
+        let (api, name, holder) = (api.clone(), name.clone(), holder.clone());
+        async move {
+            let mut lease = match api.get(&name).await {
+                Ok(l) => l,
+                Err(kube::Error::Api(s)) if s.code == 404 => return Err(Renewal::NotOurs("the Lease is gone".into())),
+                Err(e) => return Err(Renewal::Failed(e)),
+            };
+            let now_holder = lease.spec.as_ref().and_then(|s| s.holder_identity.clone()).unwrap_or_default();
+            if now_holder != holder {
+                return Err(Renewal::NotOurs(format!("the Lease is held by {now_holder}")));
+            }
+            if let Some(s) = lease.spec.as_mut() {
+                s.renew_time = Some(MicroTime(Timestamp::now()));
+            }
+            api.replace(&name, &PostParams::default(), &lease).await.map(drop).map_err(Renewal::Failed)
+        }
+    };
+    renew_every(ttl, stop, lost, &name, write, |e: &Renewal| matches!(e, Renewal::NotOurs(_))).await
 }

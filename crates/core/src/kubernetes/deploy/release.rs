@@ -5,13 +5,11 @@
 
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 use super::super::error::KubernetesError;
 use super::super::metadata::RELEASE_LABEL;
 use super::super::render::Manifest;
 use super::cluster::Cluster;
-use crate::deploy::{DeployEvent, Step};
+use crate::deploy::{DeployEvent, Halt, Halted, Step};
 use crate::events::{Event, Observer};
 
 /// Bounds of a run.
@@ -65,8 +63,8 @@ pub struct Stopped {
     pub service: String,
     /// The cause.
     pub error: KubernetesError,
-    /// The caller cancelled it.
-    pub cancelled: bool,
+    /// The caller cancelled it, or the lock's lease was lost (`None`: the step failed).
+    pub halted: Option<Halted>,
 }
 
 fn say(observer: &dyn Observer, text: String) {
@@ -74,31 +72,31 @@ fn say(observer: &dyn Observer, text: String) {
 }
 
 /// Apply `manifests` as release `release` and await each workload, stopping at the first failure
-/// or at cancellation.
+/// or when `halt` says so (a cancellation, a lost lease).
 pub async fn run(
     cluster: &Cluster,
     manifests: &[Manifest],
     release: u64,
     bounds: Bounds,
     observer: &dyn Observer,
-    cancel: &CancellationToken,
+    halt: &Halt,
 ) -> Result<(), Stopped> {
     for m in apply_order(manifests) {
         let service = m.service.clone().unwrap_or_default();
-        let stop = |step: String, error: KubernetesError, cancelled: bool| Stopped {
+        let stop = |step: String, error: KubernetesError, halted: Option<Halted>| Stopped {
             step,
             service: service.clone(),
             error,
-            cancelled,
+            halted,
         };
         let apply_step = format!("apply {} {}", m.kind, m.name);
-        if cancel.is_cancelled() {
-            return Err(stop(apply_step.clone(), cancelled(&apply_step), true));
+        if let Some(h) = halt.now() {
+            return Err(stop(apply_step.clone(), halted(h, &apply_step), Some(h)));
         }
         let mut m = m.clone();
         m.body["metadata"]["labels"][RELEASE_LABEL] = serde_json::Value::String(release.to_string());
         say(observer, apply_step.clone());
-        cluster.apply(&m).await.map_err(|e| stop(apply_step.clone(), e, false))?;
+        cluster.apply(&m).await.map_err(|e| stop(apply_step.clone(), e, None))?;
         if !awaited(&m.kind) {
             continue;
         }
@@ -114,15 +112,18 @@ pub async fn run(
             }
         };
         tokio::select! {
-            r = wait => r.map_err(|e| stop(wait_step.clone(), e, false))?,
-            () = cancel.cancelled() => return Err(stop(wait_step.clone(), cancelled(&wait_step), true)),
+            r = wait => r.map_err(|e| stop(wait_step.clone(), e, None))?,
+            h = halt.wait() => return Err(stop(wait_step.clone(), halted(h, &wait_step), Some(h))),
         }
     }
     Ok(())
 }
 
-fn cancelled(during: &str) -> KubernetesError {
-    KubernetesError::Cancelled { during: during.to_string() }
+fn halted(why: Halted, during: &str) -> KubernetesError {
+    match why {
+        Halted::Cancelled => KubernetesError::Cancelled { during: during.to_string() },
+        Halted::LeaseLost => KubernetesError::LeaseLost { during: during.to_string() },
+    }
 }
 
 #[cfg(test)]
