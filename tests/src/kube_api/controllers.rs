@@ -191,7 +191,6 @@ fn job(s: &mut ApiState, key: &str) {
     let name = j["metadata"]["name"].as_str().unwrap_or_default().to_string();
     let template = j["spec"]["template"].clone();
     let failing = s.failing_images.contains(&image_of(&template));
-    let stalled = s.stalled_images.contains(&image_of(&template));
     let Some(tick) = s.ticks.get(key).copied() else { return };
     let pod = format!("{name}-x7k2p");
     let labels = json!({"job-name": name, "batch.kubernetes.io/job-name": name});
