@@ -196,7 +196,12 @@ impl RouteSpec {
         };
         let duration = |label: Option<&str>, key: &str, default: Duration| -> Result<Duration, RouteError> {
             match label.or_else(|| opt_str(key)) {
-                Some(text) => humantime::parse_duration(text).map_err(|e| invalid(format!("{key}={text}: {e}"))),
+                Some(text) => humantime::parse_duration(text).map_err(|source| RouteError::InvalidDuration {
+                    service: svc.name.clone(),
+                    key: key.to_string(),
+                    value: text.to_string(),
+                    source,
+                }),
                 None => Ok(default),
             }
         };
