@@ -30,9 +30,9 @@ pub enum HealthError {
     TargetPattern {
         /// The target as given.
         target: String,
-        /// The regex parser's error (boxed: keeps the error small).
+        /// The regex parser's error.
         #[source]
-        source: Box<regex::Error>,
+        source: regex::Error,
     },
     /// A probe or check option is not valid.
     #[error("invalid health option {option}: {reason}")]

@@ -199,8 +199,8 @@ impl HttpProbeBuilder {
     /// Check the options and build the probe.
     pub fn build(self) -> Result<HttpProbe, HealthError> {
         let shown = redact_url(&self.url);
-        let mut url =
-            reqwest::Url::parse(&self.url).map_err(|source| HealthError::TargetUrl { target: shown.clone(), source })?;
+        let mut url = reqwest::Url::parse(&self.url)
+            .map_err(|source| HealthError::TargetUrl { target: shown.clone(), source })?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(HealthError::target(&shown, "expected http://HOST[:PORT]/PATH or https://..."));
         }
@@ -265,12 +265,11 @@ impl HttpProbeBuilder {
                 client = client.add_root_certificate(c);
             }
         }
-        let client =
-            client.build().map_err(|source| HealthError::HttpSetup {
-                target: shown.clone(),
-                what: "the HTTP client cannot be built",
-                source,
-            })?;
+        let client = client.build().map_err(|source| HealthError::HttpSetup {
+            target: shown.clone(),
+            what: "the HTTP client cannot be built",
+            source,
+        })?;
         Ok(HttpProbe { client, method, url, status: self.status, body_contains: self.body_contains, headers })
     }
 }

@@ -106,9 +106,9 @@ pub enum ProxyError {
         name: String,
         /// How long was waited.
         waited_secs: u64,
-        /// The last readiness check's answer.
+        /// The last readiness check's answer (boxed: keeps the error small).
         #[source]
-        last: NotReadyReason,
+        last: Box<NotReadyReason>,
         /// The container's last log lines.
         logs: String,
     },
@@ -187,7 +187,7 @@ pub enum NotReadyReason {
     },
     /// The check could not be run in the container.
     #[error("{0}")]
-    Exec(#[source] Box<crate::route::traefik::ExecError>),
+    Exec(#[source] crate::route::traefik::ExecError),
     /// The container stopped.
     #[error("the container exited")]
     Exited,
@@ -238,11 +238,17 @@ mod tests {
 
     #[test]
     fn not_ready_says_the_last_check_and_keeps_an_exec_failure_as_cause() {
-        let err = |last| ProxyError::NotReady { name: "p".into(), waited_secs: 30, last, logs: "log line".into() };
+        let err = |last| ProxyError::NotReady {
+            name: "p".into(),
+            waited_secs: 30,
+            last: Box::new(last),
+            logs: "log line".into(),
+        };
         let timeout = ExecError::Timeout { command: "wget".into(), container: "p".into(), secs: 10 };
-        let e = err(NotReadyReason::Exec(Box::new(timeout)));
-        let chain: Vec<String> = std::iter::successors(e.source(), |s| s.source()).map(|s| s.to_string()).collect();
+        let e = err(NotReadyReason::Exec(timeout));
+        let chain: Vec<String> = std::iter::successors(e.source(), |s| (*s).source()).map(|s| s.to_string()).collect();
         assert_eq!(chain.last().map(String::as_str), Some("exec of `wget` in p: no answer within 10 s"), "{chain:?}");
+        // NotReady -> NotReadyReason (boxed) -> ExecError.
         assert!(e.source().and_then(|s| s.source()).is_some_and(|s| s.is::<ExecError>()), "{e:?}");
         let wget = err(NotReadyReason::Wget { code: 1 }).to_string();
         assert!(wget.starts_with("proxy p did not become ready within 30 s (API: wget exited with 1)"), "{wget}");

@@ -375,7 +375,7 @@ async fn wait_ready(docker: &Docker, id: &str, observer: &dyn Observer) -> Resul
                 return Ok(());
             }
             Ok(out) => last = NotReadyReason::Wget { code: out.code },
-            Err(e) => last = NotReadyReason::Exec(Box::new(e)),
+            Err(e) => last = NotReadyReason::Exec(e),
         }
         let exited = docker
             .inspect_container(id, None)
@@ -391,7 +391,7 @@ async fn wait_ready(docker: &Docker, id: &str, observer: &dyn Observer) -> Resul
     }
     let logs = crate::deploy::container_log_tail(docker, id, 20).await.join("\n");
     let name = id.get(..12).unwrap_or(id).to_string();
-    Err(ProxyError::NotReady { name, waited_secs: READY_BOUND.as_secs(), last, logs })
+    Err(ProxyError::NotReady { name, waited_secs: READY_BOUND.as_secs(), last: Box::new(last), logs })
 }
 
 /// Recreate: the new container is made (and joins the old one's networks) while the old one

@@ -1,7 +1,9 @@
 //! The route room's error enum, and the small leaf enums that say why a request to the proxy's
 //! API ([`ApiFailure`]), a probe of a backend ([`ProbeFailure`]) or a network change of the managed
 //! proxy ([`NetworkFailure`]) failed. Underlying errors (reqwest, bollard, io, YAML, URL) are kept
-//! as `#[source]`, never flattened into text.
+//! as `#[source]`, never flattened into text. A leaf enum is boxed inside `RouteError` (to keep it
+//! small) and holds the library error unboxed, so `source()` chains reach the library's own type
+//! (a `downcast_ref::<reqwest::Error>()` works); match the leaf through its field.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,8 +28,8 @@ pub enum RouteError {
     InvalidDuration {
         /// The service (`x-slipway.traefik` for the stack's router settings).
         service: String,
-        /// The label or key.
-        key: String,
+        /// The key (`drain`, `health_interval`, `confirm_timeout`, ...).
+        key: &'static str,
         /// The value as given.
         value: String,
         /// The parser's error.
@@ -61,9 +63,10 @@ pub enum RouteError {
         path: String,
         /// How long was waited.
         waited: Duration,
-        /// Why the last probe failed (`None`: no probe finished within the bound).
+        /// Why the last probe failed (`None`: no probe finished within the bound; boxed: keeps
+        /// the error small).
         #[source]
-        last: Option<ProbeFailure>,
+        last: Option<Box<ProbeFailure>>,
     },
     /// The proxy did not show the expected server set within the bound; `previous` says whether
     /// the previous set was put back (and confirmed).
@@ -139,9 +142,9 @@ pub enum RouteError {
         service: String,
         /// The container id or name.
         container: String,
-        /// The engine's error (boxed: keeps the error small).
+        /// The engine's error.
         #[source]
-        source: Box<bollard::errors::Error>,
+        source: bollard::errors::Error,
     },
     /// The managed proxy cannot be given a way to the backend.
     #[error("backend {backend} cannot be reached from proxy {proxy}: {source}")]
@@ -150,18 +153,18 @@ pub enum RouteError {
         backend: String,
         /// The proxy's container.
         proxy: String,
-        /// Why.
+        /// Why (boxed: keeps the error small).
         #[source]
-        source: NetworkFailure,
+        source: Box<NetworkFailure>,
     },
     /// The proxy's API could not be queried, or its answer not read.
     #[error("cannot reach the proxy API at {url}: {source}; is the API enabled and the address right?")]
     Api {
         /// The API URL.
         url: String,
-        /// Why.
+        /// Why (boxed: keeps the error small).
         #[source]
-        source: ApiFailure,
+        source: Box<ApiFailure>,
     },
 }
 
@@ -186,7 +189,7 @@ pub enum ApiFailure {
     Answer(#[source] serde_json::Error),
     /// The request inside the managed proxy (exec) could not be run.
     #[error("{0}")]
-    Exec(#[source] Box<ExecError>),
+    Exec(#[source] ExecError),
     /// `wget` inside the managed proxy failed without an HTTP status (refused, timed out, ...).
     #[error("wget exited with {code}: {stderr}")]
     Wget {
@@ -214,7 +217,7 @@ pub enum ProbeFailure {
     Request(#[source] reqwest::Error),
     /// The probe inside the managed proxy (exec) could not be run.
     #[error("{0}")]
-    Exec(#[source] Box<ExecError>),
+    Exec(#[source] ExecError),
     /// `wget` inside the managed proxy failed without an HTTP status (refused, timed out, ...).
     #[error("wget in {proxy} exited with {code}: {stderr}")]
     Wget {
@@ -242,13 +245,13 @@ pub enum NetworkFailure {
     Engine {
         /// What was asked (`list networks`, `connect slipway-proxy to network n`, ...).
         action: String,
-        /// The engine's error (boxed: keeps the error small).
+        /// The engine's error.
         #[source]
-        source: Box<bollard::errors::Error>,
+        source: bollard::errors::Error,
     },
     /// A command inside the proxy could not be run or failed.
     #[error("{0}")]
-    Exec(#[source] Box<ExecError>),
+    Exec(#[source] ExecError),
 }
 
 /// `503 Service Unavailable` (the code alone when it has no standard reason).

@@ -194,11 +194,11 @@ impl RouteSpec {
                 }
             },
         };
-        let duration = |label: Option<&str>, key: &str, default: Duration| -> Result<Duration, RouteError> {
+        let duration = |label: Option<&str>, key: &'static str, default: Duration| -> Result<Duration, RouteError> {
             match label.or_else(|| opt_str(key)) {
                 Some(text) => humantime::parse_duration(text).map_err(|source| RouteError::InvalidDuration {
                     service: svc.name.clone(),
-                    key: key.to_string(),
+                    key,
                     value: text.to_string(),
                     source,
                 }),

@@ -72,7 +72,7 @@ impl LocalAccess {
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| RouteError::Api { url: api_url.to_string(), source: ApiFailure::Client(e) })?;
+            .map_err(|e| RouteError::Api { url: api_url.to_string(), source: Box::new(ApiFailure::Client(e)) })?;
         Ok(LocalAccess { dir: dynamic_dir.into(), api: TraefikApi::new(api_url)?, probe })
     }
 

@@ -86,8 +86,7 @@ impl ProxyContainer {
     /// when no network of the engine holds the address (it is then reached as it is); else the
     /// network and whether the proxy joined it now.
     async fn join_network_of(&self, ip: Ipv4Addr) -> Result<Option<(String, bool)>, NetworkFailure> {
-        let engine =
-            |action: String| move |e: bollard::errors::Error| NetworkFailure::Engine { action, source: Box::new(e) };
+        let engine = |action: String| move |source: bollard::errors::Error| NetworkFailure::Engine { action, source };
         let networks = self.docker.list_networks(None).await.map_err(engine("list networks".into()))?;
         let holder = networks.into_iter().find(|n| {
             n.ipam.as_ref().and_then(|i| i.config.as_ref()).is_some_and(|configs| {
@@ -195,10 +194,11 @@ impl ProxyAccess for ProxyContainer {
 
     async fn api_get(&self, path: &str) -> Result<Option<String>, RouteError> {
         let url = format!("http://{MANAGED_API}{path}");
-        let err = |source: ApiFailure| RouteError::Api { url: format!("{url} in {}", self.name), source };
+        let err =
+            |source: ApiFailure| RouteError::Api { url: format!("{url} in {}", self.name), source: Box::new(source) };
         let out = exec(&self.docker, &self.name, &["timeout", "5", "wget", "-q", "-S", "-O", "-", &url], REQUEST_BOUND)
             .await
-            .map_err(|e| err(ApiFailure::Exec(Box::new(e))))?;
+            .map_err(|e| err(ApiFailure::Exec(e)))?;
         match (out.code, http_status(&out.stderr)) {
             (0, _) => Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned())),
             (_, Some(404)) => Ok(None),
@@ -210,9 +210,7 @@ impl ProxyAccess for ProxyContainer {
     async fn probe(&self, url: &str, timeout: Duration) -> Result<(), ProbeFailure> {
         let secs = timeout.as_secs().max(1).to_string();
         let argv = ["timeout", secs.as_str(), "wget", "-q", "-S", "-O", "/dev/null", url];
-        let out = exec(&self.docker, &self.name, &argv, timeout + REQUEST_BOUND)
-            .await
-            .map_err(|e| ProbeFailure::Exec(Box::new(e)))?;
+        let out = exec(&self.docker, &self.name, &argv, timeout + REQUEST_BOUND).await.map_err(ProbeFailure::Exec)?;
         match (out.code, http_status(&out.stderr)) {
             (0, _) => Ok(()),
             (_, Some(status)) => Err(ProbeFailure::Status { status, from: Some(self.name.clone()) }),
@@ -224,7 +222,7 @@ impl ProxyAccess for ProxyContainer {
         let err = |source: NetworkFailure| RouteError::Unreachable {
             backend: backend.to_string(),
             proxy: self.name.clone(),
-            source,
+            source: Box::new(source),
         };
         let parsed = url::Url::parse(backend.url())
             .map_err(|e| RouteError::InvalidBackend { backend: backend.to_string(), source: Some(e) })?;

@@ -29,8 +29,8 @@ use tokio::time::Instant;
 
 pub use access::{LocalAccess, ProxyAccess};
 pub use api::{ServiceView, TraefikApi};
-pub use exec::ExecError;
 pub use container::{ProxyContainer, MANAGED_API, MANAGED_DEFAULT_NAME, MANAGED_DYNAMIC_DIR, MANAGED_LABEL};
+pub use exec::ExecError;
 pub use networks::detach_managed_proxies;
 
 use super::{emit, Backend, PreviousRoute, ProbeFailure, RouteError, RouteEvent, RouteSpec, TrafficRouter};
@@ -79,11 +79,11 @@ impl TraefikRouter {
             .ok_or_else(|| invalid("dynamic_dir (Traefik's watched directory) is required".into()))?;
         let api = text("api")
             .ok_or_else(|| invalid("api (Traefik's API address, e.g. http://127.0.0.1:8080) is required".into()))?;
-        let duration = |key: &str| -> Result<Option<Duration>, RouteError> {
+        let duration = |key: &'static str| -> Result<Option<Duration>, RouteError> {
             let parse = |t: &str| {
                 humantime::parse_duration(t).map_err(|source| RouteError::InvalidDuration {
                     service: "x-slipway.traefik".into(),
-                    key: key.to_string(),
+                    key,
                     value: t.to_string(),
                     source,
                 })
@@ -180,7 +180,7 @@ impl TraefikRouter {
     /// answering probe took.
     async fn probe_direct(&self, route: &RouteSpec, backend: &Backend) -> Result<Duration, RouteError> {
         let url = format!("{}{}", backend.url(), route.health.path);
-        let last: std::sync::Mutex<Option<ProbeFailure>> = std::sync::Mutex::new(None);
+        let last: std::sync::Mutex<Option<Box<ProbeFailure>>> = std::sync::Mutex::new(None);
         let what = format!("{url} to answer");
         // Bounded from outside too: the whole poll, the request in flight included.
         let outer = self.health_timeout + route.health.timeout + Duration::from_secs(1);
@@ -193,7 +193,7 @@ impl TraefikRouter {
                     Err(why) => why,
                 };
                 if let Ok(mut l) = last.lock() {
-                    *l = Some(outcome);
+                    *l = Some(Box::new(outcome));
                 }
                 None
             }

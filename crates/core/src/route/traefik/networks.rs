@@ -29,21 +29,21 @@ const BUILT_IN: [&str; 3] = ["bridge", "host", "none"];
 /// of a write in flight included: leaving too little is the safe side).
 async fn backend_addresses(docker: &Docker, proxy: &str) -> Result<BTreeSet<Ipv4Addr>, NetworkFailure> {
     let argv = ["grep", "-rhoE", "https?://[0-9.]+", MANAGED_DYNAMIC_DIR];
-    let out = exec(docker, proxy, &argv, REQUEST_BOUND).await.map_err(|e| NetworkFailure::Exec(Box::new(e)))?;
+    let out = exec(docker, proxy, &argv, REQUEST_BOUND).await.map_err(NetworkFailure::Exec)?;
     match out.code {
         0 | 1 => Ok(addresses_in(&String::from_utf8_lossy(&out.stdout))),
-        code => Err(NetworkFailure::Exec(Box::new(ExecError::Failed {
+        code => Err(NetworkFailure::Exec(ExecError::Failed {
             command: argv.join(" "),
             container: proxy.to_string(),
             code,
             stderr: tail(&out.stderr),
-        }))),
+        })),
     }
 }
 
 /// An engine request's failure, saying what was asked.
 fn engine(action: String) -> impl FnOnce(bollard::errors::Error) -> NetworkFailure {
-    move |e| NetworkFailure::Engine { action, source: Box::new(e) }
+    move |source| NetworkFailure::Engine { action, source }
 }
 
 /// The IPv4 addresses of `http://a.b.c.d` / `https://a.b.c.d` lines.
