@@ -93,8 +93,10 @@ fn bad_backends_and_durations_keep_the_parsers_errors() {
     );
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 
-    let mut stack = crate::stack::StackSpec::default();
-    stack.slipway = serde_json::json!({"traefik": {"dynamic_dir": "/d", "api": "http://127.0.0.1:8080", "confirm_timeout": "soon"}});
+    let stack = crate::stack::StackSpec {
+        slipway: serde_json::json!({"traefik": {"dynamic_dir": "/d", "api": "http://127.0.0.1:8080", "confirm_timeout": "soon"}}),
+        ..Default::default()
+    };
     let err = TraefikRouter::from_stack(&stack).unwrap_err();
     assert!(err.source().and_then(|s| s.downcast_ref::<humantime::DurationError>()).is_some(), "{err:?}");
     assert!(err.to_string().starts_with("service x-slipway.traefik: invalid routing settings: confirm_timeout=soon: "));
