@@ -61,11 +61,8 @@ impl Settings {
             options = options.body_contains(b);
         }
         if let Some(path) = ca {
-            let pem = std::fs::read(&path).map_err(|e| {
-                to_py(
-                    HealthError::InvalidOption { option: "ca".into(), reason: format!("cannot read {path}: {e}") }
-                        .into(),
-                )
+            let pem = std::fs::read(&path).map_err(|source| {
+                to_py(HealthError::CaFile { option: "ca".into(), path: path.clone().into(), source }.into())
             })?;
             options = options.ca_pem(pem);
         }

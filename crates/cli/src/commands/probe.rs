@@ -98,9 +98,10 @@ fn options(args: &Args) -> Result<TargetOptions, HealthError> {
         o = o.body_contains(b);
     }
     if let Some(path) = &args.ca {
-        let pem = std::fs::read(path).map_err(|e| HealthError::InvalidOption {
+        let pem = std::fs::read(path).map_err(|source| HealthError::CaFile {
             option: "--ca".into(),
-            reason: format!("cannot read {}: {e}", path.display()),
+            path: path.clone(),
+            source,
         })?;
         o = o.ca_pem(pem);
     }

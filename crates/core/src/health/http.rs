@@ -188,9 +188,10 @@ impl HttpProbeBuilder {
     }
     /// Trust the CA in this PEM file in addition to the built-in roots.
     pub fn ca_file(self, path: &Path) -> Result<Self, HealthError> {
-        let pem = std::fs::read(path).map_err(|e| HealthError::InvalidOption {
+        let pem = std::fs::read(path).map_err(|source| HealthError::CaFile {
             option: "ca".into(),
-            reason: format!("cannot read {}: {e}", path.display()),
+            path: path.to_path_buf(),
+            source,
         })?;
         Ok(self.ca_pem(pem))
     }
@@ -198,8 +199,8 @@ impl HttpProbeBuilder {
     /// Check the options and build the probe.
     pub fn build(self) -> Result<HttpProbe, HealthError> {
         let shown = redact_url(&self.url);
-        let mut url =
-            reqwest::Url::parse(&self.url).map_err(|e| HealthError::target(&shown, format!("not a URL: {e}")))?;
+        let mut url = reqwest::Url::parse(&self.url)
+            .map_err(|source| HealthError::TargetUrl { target: shown.clone(), source })?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return Err(HealthError::target(&shown, "expected http://HOST[:PORT]/PATH or https://..."));
         }
@@ -249,9 +250,10 @@ impl HttpProbeBuilder {
             .danger_accept_invalid_certs(!self.verify_tls)
             .user_agent(concat!("slipway-probe/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &self.ca_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| HealthError::HttpClient {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|source| HealthError::HttpSetup {
                 target: shown.clone(),
-                reason: format!("the CA is not valid PEM: {e}"),
+                what: "the CA is not valid PEM",
+                source,
             })?;
             if certs.is_empty() {
                 return Err(HealthError::HttpClient {
@@ -263,8 +265,11 @@ impl HttpProbeBuilder {
                 client = client.add_root_certificate(c);
             }
         }
-        let client =
-            client.build().map_err(|e| HealthError::HttpClient { target: shown.clone(), reason: e.to_string() })?;
+        let client = client.build().map_err(|source| HealthError::HttpSetup {
+            target: shown.clone(),
+            what: "the HTTP client cannot be built",
+            source,
+        })?;
         Ok(HttpProbe { client, method, url, status: self.status, body_contains: self.body_contains, headers })
     }
 }

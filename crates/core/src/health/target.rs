@@ -160,7 +160,8 @@ pub fn parse_target_with(target: &str, options: &TargetOptions) -> Result<Arc<dy
             Arc::new(TcpProbe::new(host, port))
         }
         "postgres" | "postgresql" => {
-            let u = url::Url::parse(target).map_err(|e| bad(&format!("not a URL: {e}")))?;
+            let u =
+                url::Url::parse(target).map_err(|source| HealthError::TargetUrl { target: shown.clone(), source })?;
             let host = u.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("missing host"))?;
             let user = (!u.username().is_empty()).then(|| decode(u.username()));
             let db = u.path().trim_start_matches('/');
@@ -168,7 +169,8 @@ pub fn parse_target_with(target: &str, options: &TargetOptions) -> Result<Arc<dy
             Arc::new(PostgresProbe::new(host, u.port().unwrap_or(5432), user, db))
         }
         "redis" => {
-            let u = url::Url::parse(target).map_err(|e| bad(&format!("not a URL: {e}")))?;
+            let u =
+                url::Url::parse(target).map_err(|source| HealthError::TargetUrl { target: shown.clone(), source })?;
             let host = u.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("missing host"))?;
             let user = (!u.username().is_empty()).then(|| decode(u.username()));
             let password = u.password().map(|p| Secret::new(decode(p)));
@@ -195,7 +197,8 @@ pub fn parse_target_with(target: &str, options: &TargetOptions) -> Result<Arc<dy
             let params = query_params(query, &["pattern", "since"]).map_err(|r| bad(&r))?;
             let pattern = params.iter().find(|(k, _)| k == "pattern").map(|(_, v)| v.as_str());
             let pattern = pattern.filter(|p| !p.is_empty()).ok_or_else(|| bad("missing pattern=REGEX"))?;
-            let re = Regex::new(pattern).map_err(|e| bad(&format!("invalid pattern: {e}")))?;
+            let re =
+                Regex::new(pattern).map_err(|source| HealthError::TargetPattern { target: shown.clone(), source })?;
             let mut probe = LogProbe::new(engine.clone(), name, re);
             if let Some((_, since)) = params.iter().find(|(k, _)| k == "since") {
                 let ago = crate::duration::parse(since)?;

@@ -49,12 +49,13 @@ pub enum ProxyError {
     #[error("--acme-server and --acme-staging name two ACME servers: give one")]
     AcmeServerAndStaging,
     /// The ACME server is not a URL.
-    #[error("--acme-server {url:?} is not a URL ({reason}); e.g. https://acme-v02.api.letsencrypt.org/directory")]
+    #[error("--acme-server {url:?} is not a URL ({source}); e.g. https://acme-v02.api.letsencrypt.org/directory")]
     InvalidAcmeServer {
         /// The value as given.
         url: String,
-        /// Why.
-        reason: String,
+        /// The URL parser's error.
+        #[source]
+        source: url::ParseError,
     },
     /// The extra CA file cannot be read.
     #[error("--acme-ca {}: cannot read it: {source}", path.display())]
@@ -105,8 +106,9 @@ pub enum ProxyError {
         name: String,
         /// How long was waited.
         waited_secs: u64,
-        /// The last readiness outcome.
-        last: String,
+        /// The last readiness check's answer (boxed: keeps the error small).
+        #[source]
+        last: Box<NotReadyReason>,
         /// The container's last log lines.
         logs: String,
     },
@@ -169,6 +171,28 @@ pub enum ProxyError {
     },
 }
 
+/// The last answer of the managed proxy's readiness check (`wget` of its API, by exec) before
+/// `up` gave up on it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotReadyReason {
+    /// No check finished.
+    #[error("not asked yet")]
+    NotAsked,
+    /// The API did not answer successfully.
+    #[error("API: wget exited with {code}")]
+    Wget {
+        /// `wget`'s exit code.
+        code: i64,
+    },
+    /// The check could not be run in the container.
+    #[error("{0}")]
+    Exec(#[source] crate::route::traefik::ExecError),
+    /// The container stopped.
+    #[error("the container exited")]
+    Exited,
+}
+
 impl ProxyError {
     /// How a caller should treat this error.
     pub fn kind(&self) -> ErrorKind {
@@ -183,5 +207,51 @@ impl ProxyError {
             | ProxyError::CaFile { .. } => ErrorKind::InvalidInput,
             _ => ErrorKind::Failed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::proxy::ProxySettings;
+    use crate::route::traefik::ExecError;
+
+    #[test]
+    fn settings_errors_keep_the_parsers_and_the_file_systems_errors() {
+        let email = Some("ops@example.com".to_string());
+        let e = ProxySettings::new().acme_email(email.clone()).acme_server(Some("not a url".into())).resolve();
+        let e = e.unwrap_err();
+        assert!(e.source().and_then(|s| s.downcast_ref::<url::ParseError>()).is_some(), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            "--acme-server \"not a url\" is not a URL (relative URL without a base); \
+             e.g. https://acme-v02.api.letsencrypt.org/directory"
+        );
+        let e = ProxySettings::new().acme_email(email).acme_ca(Some("/nonexistent/slipway-ca.pem".into())).resolve();
+        let e = e.unwrap_err();
+        let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(io.map(|io| io.kind()), Some(std::io::ErrorKind::NotFound), "{e:?}");
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn not_ready_says_the_last_check_and_keeps_an_exec_failure_as_cause() {
+        let err = |last| ProxyError::NotReady {
+            name: "p".into(),
+            waited_secs: 30,
+            last: Box::new(last),
+            logs: "log line".into(),
+        };
+        let timeout = ExecError::Timeout { command: "wget".into(), container: "p".into(), secs: 10 };
+        let e = err(NotReadyReason::Exec(timeout));
+        let chain: Vec<String> = std::iter::successors(e.source(), |s| (*s).source()).map(|s| s.to_string()).collect();
+        assert_eq!(chain.last().map(String::as_str), Some("exec of `wget` in p: no answer within 10 s"), "{chain:?}");
+        // NotReady -> NotReadyReason (boxed) -> ExecError.
+        assert!(e.source().and_then(|s| s.source()).is_some_and(|s| s.is::<ExecError>()), "{e:?}");
+        let wget = err(NotReadyReason::Wget { code: 1 }).to_string();
+        assert!(wget.starts_with("proxy p did not become ready within 30 s (API: wget exited with 1)"), "{wget}");
+        assert!(err(NotReadyReason::Exited).to_string().contains("(the container exited)"));
     }
 }

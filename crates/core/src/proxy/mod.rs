@@ -21,7 +21,7 @@ mod up;
 
 use bollard::Docker;
 
-pub use error::ProxyError;
+pub use error::{NotReadyReason, ProxyError};
 pub use event::ProxyEvent;
 pub use settings::{AcmeSettings, ListenAddress, ProxySettings, ResolvedSettings, DEFAULT_IMAGE, DEFAULT_NAME};
 pub use status::{ProxyDown, ProxyStatus};

@@ -222,7 +222,7 @@ impl ProxySettings {
                     (Some(_), true) => return Err(ProxyError::AcmeServerAndStaging),
                     (Some(url), false) => {
                         url::Url::parse(url)
-                            .map_err(|e| ProxyError::InvalidAcmeServer { url: url.clone(), reason: e.to_string() })?;
+                            .map_err(|source| ProxyError::InvalidAcmeServer { url: url.clone(), source })?;
                         url.clone()
                     }
                     (None, true) => LETSENCRYPT_STAGING.into(),

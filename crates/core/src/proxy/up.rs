@@ -18,7 +18,7 @@ use bollard::Docker;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::error::ProxyError;
+use super::error::{NotReadyReason, ProxyError};
 use super::settings::{ProxySettings, ResolvedSettings};
 use super::{
     emit, ManagedProxy, ProxyEvent, ACME_DIR, API_ADDR, CA_PATH, DYNAMIC_DIR, HASH_LABEL, PROXY_LABEL, SETTINGS_LABEL,
@@ -359,7 +359,7 @@ fn start_error(host: &str, resolved: &ResolvedSettings, name: &str, e: bollard::
 async fn wait_ready(docker: &Docker, id: &str, observer: &dyn Observer) -> Result<(), ProxyError> {
     let started = Instant::now();
     let url = format!("http://{API_ADDR}/api/overview");
-    let mut last = String::from("not asked yet");
+    let mut last = NotReadyReason::NotAsked;
     while started.elapsed() < READY_BOUND {
         match exec(docker, id, &["timeout", "2", "wget", "-q", "-O", "/dev/null", &url], Duration::from_secs(10)).await
         {
@@ -374,8 +374,8 @@ async fn wait_ready(docker: &Docker, id: &str, observer: &dyn Observer) -> Resul
                 emit(observer, ProxyEvent::Ready { name, waited_ms: started.elapsed().as_millis() as u64 });
                 return Ok(());
             }
-            Ok(out) => last = format!("API: wget exited with {}", out.code),
-            Err(e) => last = e.to_string(),
+            Ok(out) => last = NotReadyReason::Wget { code: out.code },
+            Err(e) => last = NotReadyReason::Exec(e),
         }
         let exited = docker
             .inspect_container(id, None)
@@ -384,14 +384,14 @@ async fn wait_ready(docker: &Docker, id: &str, observer: &dyn Observer) -> Resul
             .and_then(|c| c.state)
             .is_some_and(|s| !s.running.unwrap_or(false) && !s.restarting.unwrap_or(false));
         if exited {
-            last = "the container exited".into();
+            last = NotReadyReason::Exited;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let logs = crate::deploy::container_log_tail(docker, id, 20).await.join("\n");
     let name = id.get(..12).unwrap_or(id).to_string();
-    Err(ProxyError::NotReady { name, waited_secs: READY_BOUND.as_secs(), last, logs })
+    Err(ProxyError::NotReady { name, waited_secs: READY_BOUND.as_secs(), last: Box::new(last), logs })
 }
 
 /// Recreate: the new container is made (and joins the old one's networks) while the old one

@@ -29,7 +29,11 @@ pub async fn backend_for_container(docker: &Docker, id: &str, route: &RouteSpec)
         container: id.to_string(),
         reason,
     };
-    let info = docker.inspect_container(id, None).await.map_err(|e| err(e.to_string()))?;
+    let info = docker.inspect_container(id, None).await.map_err(|e| RouteError::ContainerInspect {
+        service: route.service.clone(),
+        container: id.to_string(),
+        source: e,
+    })?;
     let settings = info.network_settings.ok_or_else(|| err("no network settings".into()))?;
     let networks: BTreeMap<String, String> = settings
         .networks

@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::events::{Event, Observer};
 
 pub use docker::{backend_for_container, container_labels, ROUTE_LABEL};
-pub use error::{PreviousRoute, RouteError};
+pub use error::{ApiFailure, NetworkFailure, PreviousRoute, ProbeFailure, RouteError};
 pub use event::RouteEvent;
 pub use spec::{HealthCheckSpec, RouteSpec, RouterRule, TlsSpec};
 
@@ -38,12 +38,9 @@ impl Backend {
     /// A backend from a URL (`http://host:port`). Rejects anything without scheme and host.
     pub fn parse(url: &str) -> Result<Self, RouteError> {
         let parsed = url::Url::parse(url)
-            .map_err(|e| RouteError::InvalidBackend { backend: url.to_string(), reason: e.to_string() })?;
+            .map_err(|e| RouteError::InvalidBackend { backend: url.to_string(), source: Some(e) })?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-            return Err(RouteError::InvalidBackend {
-                backend: url.to_string(),
-                reason: "expected http://HOST:PORT or https://HOST:PORT".into(),
-            });
+            return Err(RouteError::InvalidBackend { backend: url.to_string(), source: None });
         }
         Ok(Backend(url.trim_end_matches('/').to_string()))
     }

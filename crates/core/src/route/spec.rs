@@ -194,9 +194,14 @@ impl RouteSpec {
                 }
             },
         };
-        let duration = |label: Option<&str>, key: &str, default: Duration| -> Result<Duration, RouteError> {
+        let duration = |label: Option<&str>, key: &'static str, default: Duration| -> Result<Duration, RouteError> {
             match label.or_else(|| opt_str(key)) {
-                Some(text) => humantime::parse_duration(text).map_err(|e| invalid(format!("{key}={text}: {e}"))),
+                Some(text) => humantime::parse_duration(text).map_err(|source| RouteError::InvalidDuration {
+                    service: svc.name.clone(),
+                    key,
+                    value: text.to_string(),
+                    source,
+                }),
                 None => Ok(default),
             }
         };

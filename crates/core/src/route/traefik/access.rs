@@ -13,7 +13,7 @@ use async_trait::async_trait;
 
 use super::api::TraefikApi;
 use crate::events::Observer;
-use crate::route::{Backend, RouteError};
+use crate::route::{ApiFailure, Backend, ProbeFailure, RouteError};
 
 /// The few things the router needs from where its Traefik runs. File names are bare names in
 /// the watched dynamic-configuration directory (`slipway-<stack>-<service>.yml`).
@@ -39,7 +39,7 @@ pub trait ProxyAccess: Send + Sync + Debug {
     async fn api_get(&self, path: &str) -> Result<Option<String>, RouteError>;
 
     /// One probe of `url` from where the proxy runs: `Ok` on 2xx/3xx, else why not.
-    async fn probe(&self, url: &str, timeout: Duration) -> Result<(), String>;
+    async fn probe(&self, url: &str, timeout: Duration) -> Result<(), ProbeFailure>;
 
     /// Make `backend` reachable from the proxy before it is probed or written (the managed proxy
     /// joins the backend's network); nothing to do for a proxy the user runs.
@@ -72,7 +72,7 @@ impl LocalAccess {
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| RouteError::Api { url: api_url.to_string(), reason: e.to_string() })?;
+            .map_err(|e| RouteError::Api { url: api_url.to_string(), source: Box::new(ApiFailure::Client(e)) })?;
         Ok(LocalAccess { dir: dynamic_dir.into(), api: TraefikApi::new(api_url)?, probe })
     }
 
@@ -125,11 +125,11 @@ impl ProxyAccess for LocalAccess {
         self.api.get(path).await
     }
 
-    async fn probe(&self, url: &str, timeout: Duration) -> Result<(), String> {
+    async fn probe(&self, url: &str, timeout: Duration) -> Result<(), ProbeFailure> {
         match self.probe.get(url).timeout(timeout).send().await {
             Ok(r) if r.status().is_success() || r.status().is_redirection() => Ok(()),
-            Ok(r) => Err(format!("HTTP {}", r.status())),
-            Err(e) => Err(e.to_string()),
+            Ok(r) => Err(ProbeFailure::Status { status: r.status().as_u16(), from: None }),
+            Err(e) => Err(ProbeFailure::Request(e)),
         }
     }
 }

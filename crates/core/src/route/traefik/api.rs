@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::route::RouteError;
+use crate::route::{ApiFailure, RouteError};
 
 /// What Traefik shows for one service.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,7 +73,7 @@ impl TraefikApi {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| RouteError::Api { url: base.to_string(), reason: e.to_string() })?;
+            .map_err(|e| RouteError::Api { url: base.to_string(), source: Box::new(ApiFailure::Client(e)) })?;
         Ok(TraefikApi { base: base.trim_end_matches('/').to_string(), http })
     }
 
@@ -85,15 +85,15 @@ impl TraefikApi {
     /// `GET` of `path`: the body, `None` on 404.
     pub(crate) async fn get(&self, path: &str) -> Result<Option<String>, RouteError> {
         let url = format!("{}{path}", self.base);
-        let err = |reason: String| RouteError::Api { url: url.clone(), reason };
-        let resp = self.http.get(&url).send().await.map_err(|e| err(e.to_string()))?;
+        let err = |source: ApiFailure| RouteError::Api { url: url.clone(), source: Box::new(source) };
+        let resp = self.http.get(&url).send().await.map_err(|e| err(ApiFailure::Request(e)))?;
         if resp.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !resp.status().is_success() {
-            return Err(err(format!("HTTP {}", resp.status())));
+            return Err(err(ApiFailure::Status { status: resp.status().as_u16() }));
         }
-        resp.text().await.map(Some).map_err(|e| err(e.to_string()))
+        resp.text().await.map(Some).map_err(|e| err(ApiFailure::Request(e)))
     }
 
     /// The service `<name>@file` as Traefik runs it.
@@ -124,7 +124,7 @@ pub(crate) fn router_path(name: &str) -> String {
 pub(crate) fn parse_service(base: &str, path: &str, body: Option<String>) -> Result<ServiceView, RouteError> {
     let Some(body) = body else { return Ok(ServiceView::default()) };
     let parsed: ServiceJson = serde_json::from_str(&body)
-        .map_err(|e| RouteError::Api { url: format!("{base}{path}"), reason: e.to_string() })?;
+        .map_err(|e| RouteError::Api { url: format!("{base}{path}"), source: Box::new(ApiFailure::Answer(e)) })?;
     let mut servers: Vec<String> =
         parsed.load_balancer.map(|lb| lb.servers.into_iter().map(|s| s.url).collect()).unwrap_or_default();
     servers.sort();
@@ -135,6 +135,6 @@ pub(crate) fn parse_service(base: &str, path: &str, body: Option<String>) -> Res
 pub(crate) fn parse_router_status(base: &str, path: &str, body: Option<String>) -> Result<Option<String>, RouteError> {
     let Some(body) = body else { return Ok(None) };
     let parsed: RouterJson = serde_json::from_str(&body)
-        .map_err(|e| RouteError::Api { url: format!("{base}{path}"), reason: e.to_string() })?;
+        .map_err(|e| RouteError::Api { url: format!("{base}{path}"), source: Box::new(ApiFailure::Answer(e)) })?;
     Ok(Some(parsed.status))
 }

@@ -30,7 +30,7 @@ use tokio::sync::Mutex;
 use super::access::ProxyAccess;
 use super::exec::{exec, exec_ok, http_status, tail};
 use crate::events::Observer;
-use crate::route::{Backend, RouteError, RouteEvent};
+use crate::route::{ApiFailure, Backend, NetworkFailure, ProbeFailure, RouteError, RouteEvent};
 
 /// Where the managed proxy watches its dynamic configuration (a named volume).
 pub const MANAGED_DYNAMIC_DIR: &str = "/slipway/dynamic";
@@ -85,8 +85,9 @@ impl ProxyContainer {
     /// Connect the proxy to the network holding `ip`, unless it is on it already. `Ok(None)`
     /// when no network of the engine holds the address (it is then reached as it is); else the
     /// network and whether the proxy joined it now.
-    async fn join_network_of(&self, ip: Ipv4Addr) -> Result<Option<(String, bool)>, String> {
-        let networks = self.docker.list_networks(None).await.map_err(|e| format!("list networks: {e}"))?;
+    async fn join_network_of(&self, ip: Ipv4Addr) -> Result<Option<(String, bool)>, NetworkFailure> {
+        let engine = |action: String| move |source: bollard::errors::Error| NetworkFailure::Engine { action, source };
+        let networks = self.docker.list_networks(None).await.map_err(engine("list networks".into()))?;
         let holder = networks.into_iter().find(|n| {
             n.ipam.as_ref().and_then(|i| i.config.as_ref()).is_some_and(|configs| {
                 configs.iter().filter_map(|c| c.subnet.as_deref()).any(|subnet| subnet_holds(subnet, ip))
@@ -94,14 +95,14 @@ impl ProxyContainer {
         });
         let Some(network) = holder.and_then(|n| n.name) else { return Ok(None) };
         let inspect =
-            self.docker.inspect_container(&self.name, None).await.map_err(|e| format!("inspect {}: {e}", self.name))?;
+            self.docker.inspect_container(&self.name, None).await.map_err(engine(format!("inspect {}", self.name)))?;
         let on = inspect.network_settings.and_then(|s| s.networks).is_some_and(|n| n.contains_key(&network));
         if !on {
             let request = NetworkConnectRequest { container: self.name.clone(), ..Default::default() };
             self.docker
                 .connect_network(&network, request)
                 .await
-                .map_err(|e| format!("connect {} to network {network}: {e}", self.name))?;
+                .map_err(engine(format!("connect {} to network {network}", self.name)))?;
             tracing::info!(proxy = %self.name, %network, "the proxy joined a network");
         }
         Ok(Some((network, !on)))
@@ -193,40 +194,41 @@ impl ProxyAccess for ProxyContainer {
 
     async fn api_get(&self, path: &str) -> Result<Option<String>, RouteError> {
         let url = format!("http://{MANAGED_API}{path}");
-        let err = |reason: String| RouteError::Api { url: format!("{url} in {}", self.name), reason };
+        let err =
+            |source: ApiFailure| RouteError::Api { url: format!("{url} in {}", self.name), source: Box::new(source) };
         let out = exec(&self.docker, &self.name, &["timeout", "5", "wget", "-q", "-S", "-O", "-", &url], REQUEST_BOUND)
             .await
-            .map_err(|e| err(e.to_string()))?;
+            .map_err(|e| err(ApiFailure::Exec(e)))?;
         match (out.code, http_status(&out.stderr)) {
             (0, _) => Ok(Some(String::from_utf8_lossy(&out.stdout).into_owned())),
             (_, Some(404)) => Ok(None),
-            (code, Some(status)) => Err(err(format!("HTTP {status} (wget exited with {code})"))),
-            (code, None) => Err(err(format!("wget exited with {code}: {}", tail(&out.stderr)))),
+            (_, Some(status)) => Err(err(ApiFailure::Status { status })),
+            (code, None) => Err(err(ApiFailure::Wget { code, stderr: tail(&out.stderr) })),
         }
     }
 
-    async fn probe(&self, url: &str, timeout: Duration) -> Result<(), String> {
+    async fn probe(&self, url: &str, timeout: Duration) -> Result<(), ProbeFailure> {
         let secs = timeout.as_secs().max(1).to_string();
         let argv = ["timeout", secs.as_str(), "wget", "-q", "-S", "-O", "/dev/null", url];
-        let out = exec(&self.docker, &self.name, &argv, timeout + REQUEST_BOUND).await.map_err(|e| e.to_string())?;
+        let out = exec(&self.docker, &self.name, &argv, timeout + REQUEST_BOUND).await.map_err(ProbeFailure::Exec)?;
         match (out.code, http_status(&out.stderr)) {
             (0, _) => Ok(()),
-            (_, Some(status)) => Err(format!("HTTP {status} (probed from {})", self.name)),
-            (code, None) => Err(format!("wget in {} exited with {code}: {}", self.name, tail(&out.stderr))),
+            (_, Some(status)) => Err(ProbeFailure::Status { status, from: Some(self.name.clone()) }),
+            (code, None) => Err(ProbeFailure::Wget { proxy: self.name.clone(), code, stderr: tail(&out.stderr) }),
         }
     }
 
     async fn reach(&self, backend: &Backend, observer: &dyn Observer) -> Result<(), RouteError> {
-        let err =
-            |reason: String| RouteError::Unreachable { backend: backend.to_string(), proxy: self.name.clone(), reason };
-        let parsed = url::Url::parse(backend.url()).map_err(|e| err(e.to_string()))?;
+        let err = |source: NetworkFailure| RouteError::Unreachable {
+            backend: backend.to_string(),
+            proxy: self.name.clone(),
+            source: Box::new(source),
+        };
+        let parsed = url::Url::parse(backend.url())
+            .map_err(|e| RouteError::InvalidBackend { backend: backend.to_string(), source: Some(e) })?;
         let Some(url::Host::Ipv4(ip)) = parsed.host() else { return Ok(()) };
         if ip.is_loopback() {
-            return Err(err(
-                "a loopback address is the proxy container itself: address backends by container IP on a network \
-                 (traefik.docker.network or the project's network), not by a published port"
-                    .into(),
-            ));
+            return Err(err(NetworkFailure::Loopback));
         }
         let key = ip.to_string();
         let mut joined = self.joined.lock().await;
@@ -266,7 +268,7 @@ impl ProxyAccess for ProxyContainer {
                     observer.event(&crate::events::Event::Route(event));
                 }
             }
-            Err(reason) => tracing::warn!(proxy = %self.name, %reason, "the proxy could not leave unused networks"),
+            Err(error) => tracing::warn!(proxy = %self.name, %error, "the proxy could not leave unused networks"),
         }
     }
 }

@@ -23,9 +23,10 @@ pub(crate) struct ExecOutput {
     pub stderr: String,
 }
 
-/// Why a command could not be run.
+/// Why a command inside a container (the managed proxy) could not be run, or failed.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum ExecError {
+#[non_exhaustive]
+pub enum ExecError {
     /// The engine refused or failed.
     #[error("exec of `{command}` in {container}: {source}")]
     Engine {

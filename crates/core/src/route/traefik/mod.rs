@@ -30,9 +30,10 @@ use tokio::time::Instant;
 pub use access::{LocalAccess, ProxyAccess};
 pub use api::{ServiceView, TraefikApi};
 pub use container::{ProxyContainer, MANAGED_API, MANAGED_DEFAULT_NAME, MANAGED_DYNAMIC_DIR, MANAGED_LABEL};
+pub use exec::ExecError;
 pub use networks::detach_managed_proxies;
 
-use super::{emit, Backend, PreviousRoute, RouteError, RouteEvent, RouteSpec, TrafficRouter};
+use super::{emit, Backend, PreviousRoute, ProbeFailure, RouteError, RouteEvent, RouteSpec, TrafficRouter};
 use crate::events::Observer;
 use crate::stack::StackSpec;
 use crate::wait::{wait_until, WaitTimeout};
@@ -78,8 +79,16 @@ impl TraefikRouter {
             .ok_or_else(|| invalid("dynamic_dir (Traefik's watched directory) is required".into()))?;
         let api = text("api")
             .ok_or_else(|| invalid("api (Traefik's API address, e.g. http://127.0.0.1:8080) is required".into()))?;
-        let duration = |key: &str| -> Result<Option<Duration>, RouteError> {
-            text(key).map(|t| humantime::parse_duration(t).map_err(|e| invalid(format!("{key}={t}: {e}")))).transpose()
+        let duration = |key: &'static str| -> Result<Option<Duration>, RouteError> {
+            let parse = |t: &str| {
+                humantime::parse_duration(t).map_err(|source| RouteError::InvalidDuration {
+                    service: "x-slipway.traefik".into(),
+                    key,
+                    value: t.to_string(),
+                    source,
+                })
+            };
+            text(key).map(parse).transpose()
         };
         let mut router = TraefikRouter::new(dir, api)?;
         if let Some(d) = duration("confirm_timeout")? {
@@ -136,8 +145,12 @@ impl TraefikRouter {
             Ok(None) => return Ok(Vec::new()),
             Err(e) => return Err(Self::file_err(route, "read", &path, e)),
         };
-        config::servers_in(route, &text)
-            .map_err(|e| Self::file_err(route, "parse", &path, std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+        config::servers_in(route, &text).map_err(|source| RouteError::ConfigText {
+            service: route.service.clone(),
+            action: "parse",
+            path,
+            source,
+        })
     }
 
     /// Replace the route's file atomically (write a temporary file in the same directory, rename).
@@ -146,8 +159,12 @@ impl TraefikRouter {
         if set.is_empty() {
             return self.access.remove(&file).await.map_err(|e| Self::file_err(route, "remove", &path, e));
         }
-        let text =
-            config::render(route, set).map_err(|e| Self::file_err(route, "write", &path, std::io::Error::other(e)))?;
+        let text = config::render(route, set).map_err(|source| RouteError::ConfigText {
+            service: route.service.clone(),
+            action: "render",
+            path: path.clone(),
+            source,
+        })?;
         self.access.write(&file, &text).await.map_err(|e| Self::file_err(route, "write", &path, e))?;
         emit(
             observer,
@@ -163,7 +180,7 @@ impl TraefikRouter {
     /// answering probe took.
     async fn probe_direct(&self, route: &RouteSpec, backend: &Backend) -> Result<Duration, RouteError> {
         let url = format!("{}{}", backend.url(), route.health.path);
-        let last = std::sync::Mutex::new(String::from("not probed"));
+        let last: std::sync::Mutex<Option<Box<ProbeFailure>>> = std::sync::Mutex::new(None);
         let what = format!("{url} to answer");
         // Bounded from outside too: the whole poll, the request in flight included.
         let outer = self.health_timeout + route.health.timeout + Duration::from_secs(1);
@@ -176,7 +193,7 @@ impl TraefikRouter {
                     Err(why) => why,
                 };
                 if let Ok(mut l) = last.lock() {
-                    *l = outcome;
+                    *l = Some(Box::new(outcome));
                 }
                 None
             }
@@ -187,7 +204,7 @@ impl TraefikRouter {
             backend: backend.to_string(),
             path: route.health.path.clone(),
             waited: t.waited,
-            last: last.lock().map(|l| l.clone()).unwrap_or_default(),
+            last: last.lock().ok().and_then(|mut l| l.take()),
         })
     }
 

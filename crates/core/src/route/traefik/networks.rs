@@ -17,7 +17,8 @@ use bollard::query_parameters::InspectNetworkOptions;
 use bollard::Docker;
 
 use super::container::{subnet_holds, MANAGED_DYNAMIC_DIR, MANAGED_LABEL};
-use super::exec::{exec, tail};
+use super::exec::{exec, tail, ExecError};
+use crate::route::NetworkFailure;
 
 /// Bound of one engine request made here.
 const REQUEST_BOUND: Duration = Duration::from_secs(20);
@@ -26,13 +27,23 @@ const BUILT_IN: [&str; 3] = ["bridge", "host", "none"];
 
 /// Every backend address (`http://a.b.c.d`) in the proxy's configuration files (temporary files
 /// of a write in flight included: leaving too little is the safe side).
-async fn backend_addresses(docker: &Docker, proxy: &str) -> Result<BTreeSet<Ipv4Addr>, String> {
+async fn backend_addresses(docker: &Docker, proxy: &str) -> Result<BTreeSet<Ipv4Addr>, NetworkFailure> {
     let argv = ["grep", "-rhoE", "https?://[0-9.]+", MANAGED_DYNAMIC_DIR];
-    let out = exec(docker, proxy, &argv, REQUEST_BOUND).await.map_err(|e| e.to_string())?;
+    let out = exec(docker, proxy, &argv, REQUEST_BOUND).await.map_err(NetworkFailure::Exec)?;
     match out.code {
         0 | 1 => Ok(addresses_in(&String::from_utf8_lossy(&out.stdout))),
-        code => Err(format!("grep in {proxy} exited with {code}: {}", tail(&out.stderr))),
+        code => Err(NetworkFailure::Exec(ExecError::Failed {
+            command: argv.join(" "),
+            container: proxy.to_string(),
+            code,
+            stderr: tail(&out.stderr),
+        })),
     }
+}
+
+/// An engine request's failure, saying what was asked.
+fn engine(action: String) -> impl FnOnce(bollard::errors::Error) -> NetworkFailure {
+    move |source| NetworkFailure::Engine { action, source }
 }
 
 /// The IPv4 addresses of `http://a.b.c.d` / `https://a.b.c.d` lines.
@@ -43,10 +54,10 @@ fn addresses_in(text: &str) -> BTreeSet<Ipv4Addr> {
 }
 
 /// The subnets of network `name`.
-async fn subnets(docker: &Docker, name: &str) -> Result<Vec<String>, String> {
+async fn subnets(docker: &Docker, name: &str) -> Result<Vec<String>, NetworkFailure> {
     let network = bounded(docker.inspect_network(name, None::<InspectNetworkOptions>))
         .await
-        .map_err(|e| format!("inspect network {name}: {e}"))?;
+        .map_err(engine(format!("inspect network {name}")))?;
     Ok(network.ipam.and_then(|i| i.config).unwrap_or_default().into_iter().filter_map(|c| c.subnet).collect())
 }
 
@@ -65,11 +76,15 @@ async fn disconnect(docker: &Docker, container: &str, network: &str) -> Result<(
 
 /// The proxy `proxy` leaves each network holding one of `gone` (backends just taken out of a
 /// route) that holds no backend still configured. Returns the networks it left.
-pub(crate) async fn leave_unused(docker: &Docker, proxy: &str, gone: &[Ipv4Addr]) -> Result<Vec<String>, String> {
+pub(crate) async fn leave_unused(
+    docker: &Docker,
+    proxy: &str,
+    gone: &[Ipv4Addr],
+) -> Result<Vec<String>, NetworkFailure> {
     if gone.is_empty() {
         return Ok(Vec::new());
     }
-    let inspect = bounded(docker.inspect_container(proxy, None)).await.map_err(|e| format!("inspect {proxy}: {e}"))?;
+    let inspect = bounded(docker.inspect_container(proxy, None)).await.map_err(engine(format!("inspect {proxy}")))?;
     let on: Vec<String> =
         inspect.network_settings.and_then(|s| s.networks).map(|n| n.into_keys().collect()).unwrap_or_default();
     let still = backend_addresses(docker, proxy).await?;
@@ -78,7 +93,7 @@ pub(crate) async fn leave_unused(docker: &Docker, proxy: &str, gone: &[Ipv4Addr]
         let subnets = subnets(docker, network).await?;
         let holds = |ip: &Ipv4Addr| subnets.iter().any(|s| subnet_holds(s, *ip));
         if gone.iter().any(holds) && !still.iter().any(holds) {
-            disconnect(docker, proxy, network).await.map_err(|e| format!("disconnect {proxy} from {network}: {e}"))?;
+            disconnect(docker, proxy, network).await.map_err(engine(format!("disconnect {proxy} from {network}")))?;
             tracing::info!(%proxy, %network, "the proxy left a network no route uses");
             left.push(network.clone());
         }
