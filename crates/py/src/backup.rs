@@ -51,11 +51,11 @@ fn backup_fn(
         Some(v) => BackupSource::Volume(v),
         None => BackupSource::Databases(services.unwrap_or_default()),
     };
-    let at = Where::engine_kept(host, context, ssh_persist);
+    let at = Where::engine(host, context, ssh_persist);
     let kept = block_on_interruptible(py, async {
         let docker = at.docker().await.map_err(BackupError::from)?;
-        let kept = core::take_backup(&docker, &destination, &project, &source, release.as_deref(), &NoopObserver)
-            .await?;
+        let kept =
+            core::take_backup(&docker, &destination, &project, &source, release.as_deref(), &NoopObserver).await?;
         Ok::<_, slipway::Error>(kept)
     })?
     .map_err(to_py)?;
@@ -82,7 +82,7 @@ fn restore(
     ssh_persist: Option<SshPersist>,
 ) -> PyResult<Py<PyAny>> {
     let request = RestoreRequest::new(into, project, scratch, volume);
-    let at = Where::engine_kept(host, context, ssh_persist);
+    let at = Where::engine(host, context, ssh_persist);
     let outcome = block_on_interruptible(py, async {
         let docker = at.docker().await.map_err(BackupError::from)?;
         Ok::<_, slipway::Error>(core::restore_backup(&docker, &BackupRef::parse(&path), &request, &NoopObserver).await?)
@@ -103,7 +103,7 @@ fn verify_backup(
     context: Option<String>,
     ssh_persist: Option<SshPersist>,
 ) -> PyResult<Py<PyAny>> {
-    let at = Where::engine_kept(host, context, ssh_persist);
+    let at = Where::engine(host, context, ssh_persist);
     let tables = block_on_interruptible(py, async {
         let docker = at.docker().await.map_err(BackupError::from)?;
         Ok::<_, slipway::Error>(core::verify_backup(&docker, &BackupRef::parse(&path), &NoopObserver).await?)
@@ -124,7 +124,7 @@ fn list_backups(
     context: Option<String>,
     ssh_persist: Option<SshPersist>,
 ) -> PyResult<Py<PyAny>> {
-    let at = Where::engine_kept(host, context, ssh_persist);
+    let at = Where::engine(host, context, ssh_persist);
     let location = BackupLocation::from_dir(dir);
     let list = block_on_interruptible(py, async {
         let kept = core::list_backups(&engine(&at)?, &location, project.as_deref()).await?;
@@ -152,12 +152,13 @@ fn prune_backups(
 ) -> PyResult<Vec<String>> {
     let younger = match younger_than_seconds {
         None => None,
-        Some(s) => Some(Duration::try_from_secs_f64(s).map_err(|e| {
-            to_py(BackupError::Invalid(format!("younger_than_seconds={s}: {e}")).into())
-        })?),
+        Some(s) => Some(
+            Duration::try_from_secs_f64(s)
+                .map_err(|e| to_py(BackupError::Invalid(format!("younger_than_seconds={s}: {e}")).into()))?,
+        ),
     };
     let policy = RetentionPolicy { keep_last: keep, keep_younger_than: younger };
-    let at = Where::engine_kept(host, context, ssh_persist);
+    let at = Where::engine(host, context, ssh_persist);
     let location = BackupLocation::from_dir(dir);
     let removed = block_on_interruptible(py, async {
         let now = chrono::Utc::now();

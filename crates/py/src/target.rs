@@ -61,13 +61,8 @@ impl<'py> FromPyObject<'py> for SshPersist {
 }
 
 impl Where {
-    /// The engine only (host target).
-    pub fn engine(host: Option<String>, context: Option<String>) -> Self {
-        Self { host, context, ..Default::default() }
-    }
-
-    /// The engine, with `ssh_persist=`.
-    pub fn engine_kept(host: Option<String>, context: Option<String>, ssh_persist: Option<SshPersist>) -> Self {
+    /// The engine only (host target): `host=`, `context=`, `ssh_persist=`.
+    pub fn engine(host: Option<String>, context: Option<String>, ssh_persist: Option<SshPersist>) -> Self {
         Self { host, context, ssh_persist, ..Default::default() }
     }
 
@@ -106,8 +101,8 @@ impl Where {
             let opts = slipway::kubernetes::deploy::KubeDeployOptions::default();
             return Ok(Box::new(slipway::kubernetes::deploy::KubernetesDeployer::new(cluster, opts)));
         }
-        let connection =
-            slipway::engine::Connection::resolve(&self.connect_options()).map_err(slipway::deploy::DeployError::from)?;
+        let connection = slipway::engine::Connection::resolve(&self.connect_options())
+            .map_err(slipway::deploy::DeployError::from)?;
         match kind {
             Kind::Swarm => {
                 Ok(Box::new(SwarmDeployer::connect(&connection).await?.with_registry_auth(self.with_registry_auth)))

@@ -155,7 +155,10 @@ pub async fn list_backups(
         BackupLocation::Host => {
             let docker = crate::engine::connect(engine).await?;
             let on_host = host_store::list_on_host(&docker, project).await?;
-            Ok(on_host.into_iter().map(|b| KeptBackup { manifest: b.manifest, host: Some(b.name), local: None }).collect())
+            Ok(on_host
+                .into_iter()
+                .map(|b| KeptBackup { manifest: b.manifest, host: Some(b.name), local: None })
+                .collect())
         }
         BackupLocation::Dir(dir) => Ok(BackupStore::new(dir)
             .list()

@@ -215,7 +215,8 @@ mod prune_tests {
         let left: Vec<_> = store.list().await.unwrap().into_iter().map(|(_, m)| m.file).collect();
         assert_eq!(left.len(), 2);
         // Another project's backups are not counted, nor removed.
-        assert!(store.prune_of(RetentionPolicy { keep_last: 0, keep_younger_than: None }, now, Some("other"))
+        assert!(store
+            .prune_of(RetentionPolicy { keep_last: 0, keep_younger_than: None }, now, Some("other"))
             .await
             .unwrap()
             .is_empty());

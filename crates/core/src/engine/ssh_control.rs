@@ -17,7 +17,6 @@ use sha2::Digest;
 
 use super::ssh::SshTarget;
 
-
 /// How `ssh` is run for one host: its config file and whether the master outlives the command.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct SshSettings {
