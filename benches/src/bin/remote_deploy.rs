@@ -163,7 +163,11 @@ async fn run(remote: &RemoteHost, rounds: usize, demo: &str, busybox: &str) -> a
     for r in 0..rounds {
         let base = names::unique("bench-remote");
         let _local_guard = ProjectGuard::new(&base);
-        for t in targets.iter_mut() {
+        // Each round starts at the next target: a load that changes over the run (a shared
+        // machine) then weighs on every target alike rather than on the last ones.
+        let n = targets.len();
+        for k in 0..n {
+            let t = &mut targets[(k + r) % n];
             let project = format!("{base}{}", t.suffix);
             let _remote_guard = remote.project_guard(&project);
             eprintln!("round {}/{rounds}: {}", r + 1, t.name);
