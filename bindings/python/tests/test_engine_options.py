@@ -21,6 +21,9 @@ CALLS = {
     "proxy_status": lambda **k: slipway.proxy_status(**k),
     "proxy_logs": lambda **k: slipway.proxy_logs(**k),
     "proxy_down": lambda **k: slipway.proxy_down(**k),
+    # build and oci_build call the engine's context `docker_context=` (`context` is the build directory).
+    "build": lambda **k: slipway.build(".", **k),
+    "oci_build": lambda **k: slipway.oci_build("slipway-build.toml", **k),
 }
 
 
