@@ -124,6 +124,7 @@ async fn a_postgres_backup_is_kept_on_the_host_downloaded_verified_and_restored(
     // List and prune work on the host's backups: a second backup, keep one, the older goes.
     let second = slipway(remote, &["backup", "-p", &project, "--service", "db", "--json"]);
     let second: serde_json::Value = serde_json::from_str(second.lines().next().unwrap_or_default())?;
+    assert!(second.get("manifest_path").is_none(), "without --download nothing is kept here: {second}");
     let listed = |remote: &RemoteHost| -> anyhow::Result<Vec<String>> {
         let out = slipway(remote, &["backup", "list", "-p", &project, "--json"]);
         out.lines()

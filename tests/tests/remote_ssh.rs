@@ -111,3 +111,52 @@ async fn a_named_socket_is_forwarded_and_a_kept_master_serves_the_next_command()
     assert_eq!(host.accepted_connections() - connections, 2, "a closed master is not reused");
     Ok(())
 }
+
+/// The files in the user's directory of kept masters (`/tmp/slipway-ssh-<uid>`).
+fn kept_master_files() -> std::collections::BTreeSet<std::path::PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or_default();
+    std::fs::read_dir(format!("/tmp/slipway-ssh-{uid}"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_cli_keeps_the_master_for_the_next_command_with_ssh_persist() -> anyhow::Result<()> {
+    let _one_at_a_time = SERIAL.lock().await;
+    let host = RemoteHost::shared().await?;
+    let slipway = slipway_e2e::cli::slipway_bin();
+    let before = kept_master_files();
+    let connections = host.accepted_connections();
+    let list = |persist: &str| {
+        let out = std::process::Command::new(&slipway)
+            .args(["backup", "list", "-p", "nothing-here", "--json", "-H", &host.ssh_url(), "--ssh-persist", persist])
+            .env("SLIPWAY_SSH_CONFIG", host.ssh_config())
+            .env_remove("SLIPWAY_SSH_PERSIST")
+            .output()
+            .expect("run slipway");
+        assert!(out.status.success(), "slipway backup list: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    list("30s");
+    list("30s");
+    assert_eq!(host.accepted_connections() - connections, 1, "the second command reused the master");
+    // A bad duration is refused by the one duration parser, before anything connects.
+    let bad = std::process::Command::new(&slipway)
+        .args(["backup", "list", "-H", &host.ssh_url(), "--ssh-persist", "soon"])
+        .output()?;
+    assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid duration"));
+    // Ending the kept master leaves nothing of it behind (its log goes with it; ssh removes the
+    // control socket).
+    let kept = ConnectOptions::host(Some(&host.ssh_url()))
+        .ssh_config(Some(host.ssh_config()))
+        .ssh_persist(Some(std::time::Duration::from_secs(30)));
+    let connection = Connection::resolve(&kept)?;
+    slipway::engine::connect(&connection).await?.ping().await?;
+    assert!(kept_master_files().len() > before.len(), "the kept master's files are in the directory");
+    connection.close_ssh_master();
+    let left: Vec<_> = kept_master_files().difference(&before).cloned().collect();
+    assert!(left.is_empty(), "files of the ended master are left: {left:?}");
+    assert_eq!(host.accepted_connections() - connections, 1, "the Rust API found the CLI's master too");
+    Ok(())
+}

@@ -358,6 +358,7 @@ class Stack:
         target: Optional[Literal["host", "docker", "swarm", "kubernetes"]] = None,
         namespace: Optional[str] = None,
         notes: bool = False,
+        ssh_persist: Optional[Union[str, float]] = None,
     ) -> Any:
         """Deploy room: the steps a deploy would run (changes nothing), a list of step dicts; `tag`
         and `target` as in `deploy`. With ``notes=True``: ``{"steps": [...], "notes": [str, ...]}``,
@@ -379,6 +380,7 @@ class Stack:
         target: Optional[Literal["host", "docker", "swarm", "kubernetes"]] = None,
         with_registry_auth: bool = False,
         namespace: Optional[str] = None,
+        ssh_persist: Optional[Union[str, float]] = None,
     ) -> dict[str, Any]:
         """Deploy room: deploy; {"release": dict | None, "steps": [...], "events": [...]} (with ``dry_run``
         also "notes": [...], as ``Stack.plan(notes=True)``).
@@ -398,6 +400,10 @@ class Stack:
 
         `pull` overrides every service's compose `pull_policy` (how tags become digests).
 
+        `ssh_persist` (as ``--ssh-persist``: ``"60s"`` or seconds) keeps an ``ssh://`` master
+        connection that long after the call, so the next call skips the SSH handshake; by default
+        ``SLIPWAY_SSH_PERSIST``, else the master ends with the call.
+
         `events` are the progress events ({"room": "deploy", "event": {"type": "resolved" |
         "step_done" | "hook_done" | ...}}). Raises DeployError / PolicyViolation."""
 
@@ -408,16 +414,19 @@ def history(
     context: Optional[str] = None,
     target: Optional[Literal["host", "docker", "swarm", "kubernetes"]] = None,
     namespace: Optional[str] = None,
+    ssh_persist: Optional[Union[str, float]] = None,
 ) -> list[dict[str, Any]]:
     """Release records of a project on the host (``target="swarm"``: on the Swarm), oldest first. ``host`` is what ``-H`` takes
     (``unix://``, ``tcp://``, ``https://``, ``ssh://[user@]host[:port]``) and ``context`` a Docker
-    context (as ``--context``); by default the environment decides (``DOCKER_HOST``, contexts)."""
+    context (as ``--context``); by default the environment decides (``DOCKER_HOST``, contexts).
+    ``ssh_persist`` is ``--ssh-persist`` (keep the ``ssh://`` master for the next call)."""
 def status(
     project: str,
     host: Optional[str] = None,
     context: Optional[str] = None,
     target: Optional[Literal["host", "docker", "swarm", "kubernetes"]] = None,
     namespace: Optional[str] = None,
+    ssh_persist: Optional[Union[str, float]] = None,
 ) -> dict[str, Any]:
     """What runs for a project: current release and containers with roles and health
     (``target="swarm"``: one entry per task, named ``service.slot@node``)."""
@@ -436,6 +445,7 @@ def rollback(
     target: Optional[Literal["host", "docker", "swarm", "kubernetes"]] = None,
     with_registry_auth: bool = False,
     namespace: Optional[str] = None,
+    ssh_persist: Optional[Union[str, float]] = None,
 ) -> dict[str, Any]:
     """Deploy a recorded release again (``target="swarm"``: the recorded service specs on the Swarm) (the previous successful one when `to` is None), with the
     exact environment it ran with and the same options as Stack.deploy (the environment's pins
@@ -444,6 +454,81 @@ def rollback(
 # --- route ---------------------------------------------------------------------------------------
 
 # --- backup --------------------------------------------------------------------------------------
+# Where backups are kept means what the CLI's flags mean (one decision in the core): by default in
+# a volume on the engine's host (``host:<stem>.json``), ``dir=`` a local directory only (``--dir``),
+# ``download=`` also a copy in that local directory (``--download``). Restore and verify take a
+# ``host:<stem>.json`` name or a local manifest/data file.
+def backup(
+    project: str,
+    *,
+    services: Optional[List[str]] = None,
+    volume: Optional[str] = None,
+    release: Optional[str] = None,
+    dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+    download: Optional[Union[str, "os.PathLike[str]"]] = None,
+    host: Optional[str] = None,
+    context: Optional[str] = None,
+    ssh_persist: Optional[Union[str, float]] = None,
+) -> List[Dict[str, Any]]:
+    """Back up the project's PostgreSQL services (every running one when `services` is empty) or
+    the named `volume`: one dict per backup, the manifest plus ``host`` (kept on the host) and/or
+    ``manifest_path`` (kept here: `dir` or `download`). `dir` and `download` together raise
+    BackupError."""
+    ...
+
+def restore(
+    path: Union[str, "os.PathLike[str]"],
+    *,
+    into: Optional[str] = None,
+    project: Optional[str] = None,
+    scratch: bool = False,
+    volume: Optional[str] = None,
+    host: Optional[str] = None,
+    context: Optional[str] = None,
+    ssh_persist: Optional[Union[str, float]] = None,
+) -> Dict[str, Any]:
+    """Restore ``host:<stem>.json`` or a local backup: a database into its service (or `into` of
+    `project`, or a scratch container with ``scratch=True``), a volume archive into its volume (or
+    `volume`). {"backup", "into", "tables"?} as ``slipway restore --json``."""
+    ...
+
+def verify_backup(
+    path: Union[str, "os.PathLike[str]"],
+    *,
+    host: Optional[str] = None,
+    context: Optional[str] = None,
+    ssh_persist: Optional[Union[str, float]] = None,
+) -> Dict[str, int]:
+    """Verify a PostgreSQL backup (``host:<stem>.json`` or local): checksum, a scratch restore,
+    row counts compared with the manifest; the restored counts per table. Raises BackupError."""
+    ...
+
+def list_backups(
+    *,
+    dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+    project: Optional[str] = None,
+    host: Optional[str] = None,
+    context: Optional[str] = None,
+    ssh_persist: Optional[Union[str, float]] = None,
+) -> List[Dict[str, Any]]:
+    """The backups kept on the engine's host (with `dir`: in that directory), of `project` when
+    given, oldest first: manifest dicts with ``host`` or ``manifest_path``."""
+    ...
+
+def prune_backups(
+    *,
+    keep: int = 7,
+    younger_than_seconds: Optional[float] = None,
+    dir: Optional[Union[str, "os.PathLike[str]"]] = None,
+    project: Optional[str] = None,
+    host: Optional[str] = None,
+    context: Optional[str] = None,
+    ssh_persist: Optional[Union[str, float]] = None,
+) -> List[str]:
+    """Keep the last `keep` backups of each source (and any younger than `younger_than_seconds`)
+    on the engine's host (with `dir`: in that directory), of `project` when given; the removed
+    ``host:`` names (or data files)."""
+    ...
 
 # kubernetes room
 def render_kubernetes(
@@ -475,21 +560,39 @@ def proxy_up(
     acme_ca: Optional[str] = None,
     host: Optional[str] = None,
     context: Optional[str] = None,
+    ssh_persist: Optional[Union[str, float]] = None,
 ) -> Dict[str, Any]:
     """Run the managed proxy (`slipway proxy up`): {"name", "action", "gap_ms", "settings_hash",
     "image", "http", "https"}; action is created, unchanged, started or recreated."""
     ...
 
-def proxy_status(*, name: str = "slipway-proxy", host: Optional[str] = None, context: Optional[str] = None) -> Dict[str, Any]:
+def proxy_status(
+    *,
+    name: str = "slipway-proxy",
+    host: Optional[str] = None,
+    context: Optional[str] = None,
+    ssh_persist: Optional[Union[str, float]] = None,
+) -> Dict[str, Any]:
     """`slipway proxy status --json` as a dict."""
     ...
 
 def proxy_logs(
-    *, name: str = "slipway-proxy", tail: Optional[int] = None, host: Optional[str] = None, context: Optional[str] = None
+    *,
+    name: str = "slipway-proxy",
+    tail: Optional[int] = None,
+    host: Optional[str] = None,
+    context: Optional[str] = None,
+    ssh_persist: Optional[Union[str, float]] = None,
 ) -> List[str]:
     """The proxy's log lines."""
     ...
 
-def proxy_down(*, name: str = "slipway-proxy", host: Optional[str] = None, context: Optional[str] = None) -> Dict[str, Any]:
+def proxy_down(
+    *,
+    name: str = "slipway-proxy",
+    host: Optional[str] = None,
+    context: Optional[str] = None,
+    ssh_persist: Optional[Union[str, float]] = None,
+) -> Dict[str, Any]:
     """Stop and remove the proxy (volumes kept): {"name", "removed", "kept_volumes"}."""
     ...

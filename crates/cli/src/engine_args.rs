@@ -1,6 +1,7 @@
 //! The engine connection flags every command that talks to an engine takes, named as the docker
 //! CLI names them: `-H/--host`, `--context`, `--tls`, `--tlsverify`, `--tlscacert`, `--tlscert`,
-//! `--tlskey`. The environment (`DOCKER_HOST`, `DOCKER_CONTEXT`, `DOCKER_TLS_VERIFY`,
+//! `--tlskey`; and slipway's `--ssh-persist DURATION` (keep an `ssh://` master for the next
+//! command, `SLIPWAY_SSH_PERSIST`). The environment (`DOCKER_HOST`, `DOCKER_CONTEXT`, `DOCKER_TLS_VERIFY`,
 //! `DOCKER_CERT_PATH`, the current context) fills in what is not given; see `slipway::engine`.
 
 use std::path::PathBuf;
@@ -34,18 +35,24 @@ pub struct EngineArgs {
     /// Client key (default DOCKER_CERT_PATH/key.pem).
     #[arg(long, value_name = "FILE")]
     pub tlskey: Option<PathBuf>,
+    /// Keep the ssh:// master connection this long after the command for the next one to reuse
+    /// (60s, 5m; default SLIPWAY_SSH_PERSIST, else it ends with the command; 0s: end it).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub ssh_persist: Option<std::time::Duration>,
+}
+
+/// A duration as compose writes it (`60s`, `5m`), by the one duration parser.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    slipway::duration::parse(s).map_err(|e| e.to_string())
 }
 
 impl EngineArgs {
     /// The options these flags give.
     pub fn options(&self) -> ConnectOptions {
-        ConnectOptions::host(self.host.as_deref()).context(self.context.as_deref()).tls(
-            self.tls,
-            self.tlsverify,
-            self.tlscacert.clone(),
-            self.tlscert.clone(),
-            self.tlskey.clone(),
-        )
+        ConnectOptions::host(self.host.as_deref())
+            .context(self.context.as_deref())
+            .tls(self.tls, self.tlsverify, self.tlscacert.clone(), self.tlscert.clone(), self.tlskey.clone())
+            .ssh_persist(self.ssh_persist)
     }
 
     /// The connection, resolved against the environment.

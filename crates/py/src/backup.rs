@@ -1,43 +1,39 @@
 //! `slipway.backup(...)`, `slipway.restore(...)`, `slipway.verify_backup(...)`,
 //! `slipway.list_backups(...)`, `slipway.prune_backups(...)`: the backup room's Python face.
-//! Results are dicts with the CLI's `--json` keys; the GIL is released while the engine works.
+//! The keywords mean what the CLI's flags mean, because both faces call the same core functions
+//! (`backup::take_backup`, `list_backups`, `prune_backups`, `restore_backup`, `verify_backup`):
+//! backups are kept in a volume on the engine's host by default, `dir=` keeps them in a local
+//! directory only, `download=` also copies them here, and restore/verify take `host:<stem>.json`
+//! or a local file. Results are dicts with the CLI's `--json` keys; the GIL is released while the
+//! engine works.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use slipway::backup::{self as core, BackupError, BackupKind, BackupStore, RestoreTarget, RetentionPolicy};
+use slipway::backup::{
+    self as core, BackupDestination, BackupError, BackupLocation, BackupRef, BackupSource, RestoreRequest,
+    RetentionPolicy,
+};
 use slipway::NoopObserver;
 
 use crate::convert::{json_to_py, to_py_object};
 use crate::errors::to_py;
 use crate::runtime::block_on_interruptible;
+use crate::target::{SshPersist, Where};
 
-fn store(dir: Option<PathBuf>) -> BackupStore {
-    BackupStore::new(dir.unwrap_or_else(core::default_backup_dir))
-}
-
-/// The engine `host=` / `context=` name (as `-H` / `--context`; default: the environment).
-async fn connect(host: Option<&str>, context: Option<&str>) -> Result<bollard::Docker, slipway::Error> {
-    let options = slipway::engine::ConnectOptions::host(host).context(context);
-    let connection = slipway::engine::Connection::resolve(&options).map_err(BackupError::from)?;
-    Ok(slipway::engine::connect(&connection).await.map_err(BackupError::from)?)
-}
-
-fn with_path(manifest: &core::BackupManifest, path: &std::path::Path) -> serde_json::Value {
-    let mut v = serde_json::to_value(manifest).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.insert("manifest_path".into(), path.display().to_string().into());
-    }
-    v
+/// The engine connection `host=` / `context=` / `ssh_persist=` name, resolved (no I/O).
+fn engine(at: &Where) -> Result<slipway::engine::Connection, slipway::Error> {
+    Ok(slipway::engine::Connection::resolve(&at.connect_options()).map_err(BackupError::from)?)
 }
 
 /// Back up `project`: its PostgreSQL services (all running ones when `services` is empty), or the
-/// named `volume`. Returns one dict per backup (the manifest plus `manifest_path`, and with
-/// `on_host=True` its `host` name: also kept on the engine's host).
+/// named `volume`. Kept in a volume on the engine's host (`host:<stem>.json`) unless `dir` names
+/// a local directory; `download` also copies it into that local directory. Returns one dict per
+/// backup: the manifest, `host` (when kept on the host) and `manifest_path` (when kept here).
 #[pyfunction(name = "backup")]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (project, *, services=None, volume=None, release=None, dir=None, host=None, context=None, on_host=false))]
+#[pyo3(signature = (project, *, services=None, volume=None, release=None, dir=None, download=None, host=None, context=None, ssh_persist=None))]
 fn backup_fn(
     py: Python<'_>,
     project: String,
@@ -45,51 +41,35 @@ fn backup_fn(
     volume: Option<String>,
     release: Option<String>,
     dir: Option<PathBuf>,
+    download: Option<PathBuf>,
     host: Option<String>,
     context: Option<String>,
-    on_host: bool,
+    ssh_persist: Option<SshPersist>,
 ) -> PyResult<Py<PyAny>> {
-    let store = store(dir);
-    let done = block_on_interruptible(py, async {
-        let docker = connect(host.as_deref(), context.as_deref()).await?;
-        let done = match &volume {
-            Some(v) => {
-                vec![core::backup_volume(&docker, &store, &project, v, release.as_deref(), &NoopObserver).await?]
-            }
-            None => {
-                let services = services.unwrap_or_default();
-                core::backup_databases(&docker, &store, &project, &services, release.as_deref(), &NoopObserver).await?
-            }
-        };
-        // on_host=True: also kept on the engine's host, as the CLI does (`host:<stem>.json`).
-        let mut kept = Vec::new();
-        for (_, path) in done.iter().filter(|_| on_host) {
-            kept.push(core::host_store::keep_on_host(&docker, path).await?);
-        }
-        Ok::<_, slipway::Error>((done, kept))
+    let destination = BackupDestination::new(dir, download).map_err(|e| to_py(e.into()))?;
+    let source = match volume {
+        Some(v) => BackupSource::Volume(v),
+        None => BackupSource::Databases(services.unwrap_or_default()),
+    };
+    let at = Where::engine(host, context, ssh_persist);
+    let kept = block_on_interruptible(py, async {
+        let docker = at.docker().await.map_err(BackupError::from)?;
+        let kept =
+            core::take_backup(&docker, &destination, &project, &source, release.as_deref(), &NoopObserver).await?;
+        Ok::<_, slipway::Error>(kept)
     })?
     .map_err(to_py)?;
-    let (done, kept) = done;
-    let list: Vec<serde_json::Value> = done
-        .iter()
-        .enumerate()
-        .map(|(i, (m, p))| {
-            let mut v = with_path(m, p);
-            if let (Some(o), Some(name)) = (v.as_object_mut(), kept.get(i)) {
-                o.insert("host".into(), name.clone().into());
-            }
-            v
-        })
-        .collect();
+    let list: Vec<serde_json::Value> = kept.iter().map(core::KeptBackup::to_json).collect();
     json_to_py(py, &serde_json::Value::Array(list))
 }
 
-/// Restore the backup at `path` (its manifest or data file). Databases go into their service
-/// (or `into`, a service of `project`), or into a scratch container with `scratch=True`; volume
-/// archives go into their volume (or `volume`). Returns a dict with `backup`, `into` (and `tables`).
+/// Restore `path`: a backup kept on the engine's host (`host:<stem>.json`) or a local manifest or
+/// data file. Databases go into their service (or `into`, a service of `project`), or into a
+/// scratch container with `scratch=True`; volume archives go into their volume (or `volume`).
+/// Returns a dict with `backup`, `into` (and `tables`).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (path, *, into=None, project=None, scratch=false, volume=None, host=None, context=None))]
+#[pyo3(signature = (path, *, into=None, project=None, scratch=false, volume=None, host=None, context=None, ssh_persist=None))]
 fn restore(
     py: Python<'_>,
     path: PathBuf,
@@ -99,114 +79,90 @@ fn restore(
     volume: Option<String>,
     host: Option<String>,
     context: Option<String>,
+    ssh_persist: Option<SshPersist>,
 ) -> PyResult<Py<PyAny>> {
-    let result = block_on_interruptible(py, async {
-        let (manifest, _) = BackupStore::load(&path).await?;
-        let docker = connect(host.as_deref(), context.as_deref()).await?;
-        let value = match manifest.kind {
-            BackupKind::Volume => {
-                let v = core::restore_volume(&docker, &path, volume.as_deref(), &NoopObserver).await?;
-                serde_json::json!({"backup": path.display().to_string(), "into": format!("volume {v}")})
-            }
-            _ => {
-                let target = if scratch {
-                    RestoreTarget::Scratch
-                } else {
-                    RestoreTarget::Service {
-                        project: project.unwrap_or(manifest.project.clone()),
-                        service: into.or(manifest.service.clone()).unwrap_or_default(),
-                    }
-                };
-                let report = core::restore_postgres(&docker, &path, &target, &NoopObserver).await?;
-                serde_json::json!({"backup": path.display().to_string(), "into": report.into, "tables": report.tables})
-            }
-        };
-        Ok::<_, slipway::Error>(value)
+    let request = RestoreRequest::new(into, project, scratch, volume);
+    let at = Where::engine(host, context, ssh_persist);
+    let outcome = block_on_interruptible(py, async {
+        let docker = at.docker().await.map_err(BackupError::from)?;
+        Ok::<_, slipway::Error>(core::restore_backup(&docker, &BackupRef::parse(&path), &request, &NoopObserver).await?)
     })?
     .map_err(to_py)?;
-    json_to_py(py, &result)
+    to_py_object(py, &outcome)
 }
 
-/// Verify a PostgreSQL backup: checksum, restore into a scratch container, compare per-table row
-/// counts with the manifest. Returns the restored counts; raises `BackupError` saying what differs.
+/// Verify a PostgreSQL backup (`host:<stem>.json` or a local file): checksum, restore into a
+/// scratch container, compare per-table row counts with the manifest. Returns the restored
+/// counts; raises `BackupError` saying what differs.
 #[pyfunction]
-#[pyo3(signature = (path, *, host=None, context=None))]
-fn verify_backup(py: Python<'_>, path: PathBuf, host: Option<String>, context: Option<String>) -> PyResult<Py<PyAny>> {
-    let report = block_on_interruptible(py, async {
-        let docker = connect(host.as_deref(), context.as_deref()).await?;
-        Ok::<_, slipway::Error>(core::verify_postgres(&docker, &path, &NoopObserver).await?)
+#[pyo3(signature = (path, *, host=None, context=None, ssh_persist=None))]
+fn verify_backup(
+    py: Python<'_>,
+    path: PathBuf,
+    host: Option<String>,
+    context: Option<String>,
+    ssh_persist: Option<SshPersist>,
+) -> PyResult<Py<PyAny>> {
+    let at = Where::engine(host, context, ssh_persist);
+    let tables = block_on_interruptible(py, async {
+        let docker = at.docker().await.map_err(BackupError::from)?;
+        Ok::<_, slipway::Error>(core::verify_backup(&docker, &BackupRef::parse(&path), &NoopObserver).await?)
     })?
     .map_err(to_py)?;
-    to_py_object(py, &report.tables)
+    to_py_object(py, &tables)
 }
 
-/// The backups in `dir` (default: the backup directory), oldest first, as manifest dicts; with
-/// `on_host=True` those kept on the engine's host (`host=`/`context=`, of `project` when given),
-/// each with its `host` name (`host:<stem>.json`).
+/// The backups kept on the engine's host (with `dir=`: in that local directory), of `project`
+/// when given, oldest first: manifest dicts with `host` (`host:<stem>.json`) or `manifest_path`.
 #[pyfunction]
-#[pyo3(signature = (*, dir=None, on_host=false, project=None, host=None, context=None))]
+#[pyo3(signature = (*, dir=None, project=None, host=None, context=None, ssh_persist=None))]
 fn list_backups(
     py: Python<'_>,
     dir: Option<PathBuf>,
-    on_host: bool,
     project: Option<String>,
     host: Option<String>,
     context: Option<String>,
+    ssh_persist: Option<SshPersist>,
 ) -> PyResult<Py<PyAny>> {
+    let at = Where::engine(host, context, ssh_persist);
+    let location = BackupLocation::from_dir(dir);
     let list = block_on_interruptible(py, async {
-        if on_host {
-            let docker = connect(host.as_deref(), context.as_deref()).await?;
-            let kept = core::host_store::list_on_host(&docker, project.as_deref()).await?;
-            return Ok::<_, slipway::Error>(kept.iter().map(|b| with_host(&b.manifest, &b.name)).collect::<Vec<_>>());
-        }
-        let all = store(dir).list().await?;
-        Ok(all
-            .iter()
-            .filter(|(_, m)| project.as_deref().is_none_or(|p| p == m.project))
-            .map(|(p, m)| with_path(m, p))
-            .collect())
+        let kept = core::list_backups(&engine(&at)?, &location, project.as_deref()).await?;
+        Ok::<_, slipway::Error>(kept.iter().map(core::KeptBackup::to_json).collect::<Vec<_>>())
     })?
     .map_err(to_py)?;
     json_to_py(py, &serde_json::Value::Array(list))
 }
 
-fn with_host(manifest: &core::BackupManifest, name: &str) -> serde_json::Value {
-    let mut v = serde_json::to_value(manifest).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        o.insert("host".into(), name.into());
-    }
-    v
-}
-
-/// Apply retention to `dir` (or, with `on_host=True`, to the backups kept on the engine's host,
-/// of `project` when given): keep the last `keep` backups of each source and any younger than
-/// `younger_than_seconds`; returns the removed data files (or `host:` names).
+/// Apply retention to the backups kept on the engine's host (with `dir=`: in that local
+/// directory), of `project` when given: keep the last `keep` of each source and any younger than
+/// `younger_than_seconds`; returns the removed `host:` names (or a directory's data files).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (*, keep=7, younger_than_seconds=None, dir=None, on_host=false, project=None, host=None, context=None))]
+#[pyo3(signature = (*, keep=7, younger_than_seconds=None, dir=None, project=None, host=None, context=None, ssh_persist=None))]
 fn prune_backups(
     py: Python<'_>,
     keep: usize,
     younger_than_seconds: Option<f64>,
     dir: Option<PathBuf>,
-    on_host: bool,
     project: Option<String>,
     host: Option<String>,
     context: Option<String>,
+    ssh_persist: Option<SshPersist>,
 ) -> PyResult<Vec<String>> {
-    let policy =
-        RetentionPolicy { keep_last: keep, keep_younger_than: younger_than_seconds.map(Duration::from_secs_f64) };
+    let younger = match younger_than_seconds {
+        None => None,
+        Some(s) => Some(
+            Duration::try_from_secs_f64(s)
+                .map_err(|e| to_py(BackupError::Invalid(format!("younger_than_seconds={s}: {e}")).into()))?,
+        ),
+    };
+    let policy = RetentionPolicy { keep_last: keep, keep_younger_than: younger };
+    let at = Where::engine(host, context, ssh_persist);
+    let location = BackupLocation::from_dir(dir);
     let removed = block_on_interruptible(py, async {
         let now = chrono::Utc::now();
-        if on_host {
-            let docker = connect(host.as_deref(), context.as_deref()).await?;
-            let gone = core::host_store::prune_on_host(&docker, policy, now, project.as_deref()).await?;
-            return Ok::<_, slipway::Error>(gone.into_iter().map(|b| b.name).collect());
-        }
-        if project.is_some() {
-            return Err(BackupError::Invalid("project= applies with on_host=True".into()).into());
-        }
-        Ok(store(dir).prune(policy, now).await?.iter().map(|p| p.display().to_string()).collect())
+        Ok::<_, slipway::Error>(core::prune_backups(&engine(&at)?, &location, policy, now, project.as_deref()).await?)
     })?
     .map_err(to_py)?;
     Ok(removed)

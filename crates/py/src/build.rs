@@ -30,7 +30,7 @@ fn pairs(map: Option<BTreeMap<String, String>>) -> Vec<String> {
 #[pyo3(name = "build", signature = (
     context, *, dockerfile=None, target=None, build_args=None, labels=None, tags=None, event=None,
     sha=None, version=None, latest=false, push=false, no_cache=false, platform=None, host=None,
-    docker_context=None
+    docker_context=None, ssh_persist=None
 ))]
 #[allow(clippy::too_many_arguments)]
 fn build_image<'py>(
@@ -50,6 +50,7 @@ fn build_image<'py>(
     platform: Option<String>,
     host: Option<String>,
     docker_context: Option<String>,
+    ssh_persist: Option<crate::target::SshPersist>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut req = DockerBuildRequest::new(context);
     req.dockerfile = dockerfile.map(Into::into);
@@ -60,7 +61,7 @@ fn build_image<'py>(
     req.push = push;
     req.no_cache = no_cache;
     req.platform = platform;
-    req.engine = slipway::engine::ConnectOptions::host(host.as_deref()).context(docker_context.as_deref());
+    req.engine = crate::target::Where::engine(host, docker_context, ssh_persist).connect_options();
     if let Some(e) = event {
         let mut r = EventRequest::new(e);
         r.sha = sha;
@@ -78,7 +79,8 @@ fn build_image<'py>(
 /// Build from a TOML build file without the engine; write to `output` (`oci:DIR:TAG`), push to
 /// `push`, and/or load into the engine as `load`.
 #[pyfunction]
-#[pyo3(signature = (file, *, output=None, push=None, load=None, host=None, docker_context=None))]
+#[pyo3(signature = (file, *, output=None, push=None, load=None, host=None, docker_context=None, ssh_persist=None))]
+#[allow(clippy::too_many_arguments)]
 fn oci_build<'py>(
     py: Python<'py>,
     file: String,
@@ -87,12 +89,13 @@ fn oci_build<'py>(
     load: Option<String>,
     host: Option<String>,
     docker_context: Option<String>,
+    ssh_persist: Option<crate::target::SshPersist>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut req = OciBuildRequest::new(file);
     req.output = output;
     req.push = push;
     req.load = load;
-    req.engine = slipway::engine::ConnectOptions::host(host.as_deref()).context(docker_context.as_deref());
+    req.engine = crate::target::Where::engine(host, docker_context, ssh_persist).connect_options();
     let out = block_on_interruptible(py, async move { slipway::build::oci_build(&req, &NoopObserver).await })?
         .map_err(|e| to_py(e.into()))?;
     output_dict(py, &out)

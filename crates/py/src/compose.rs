@@ -90,7 +90,7 @@ impl PyStack {
     /// `target="kubernetes"` (with `context=`, `namespace=`) plans for a cluster.
     /// `notes=True` returns the plan as the CLI's `deploy --dry-run --json` shows it:
     /// `{"steps": [...], "notes": [...]}` (why a service is stop-first, ...).
-    #[pyo3(signature = (env="default", host=None, tag=None, policy_file=None, context=None, target=None, namespace=None, notes=false))]
+    #[pyo3(signature = (env="default", host=None, tag=None, policy_file=None, context=None, target=None, namespace=None, notes=false, ssh_persist=None))]
     #[allow(clippy::too_many_arguments)]
     fn plan(
         &self,
@@ -103,6 +103,7 @@ impl PyStack {
         target: Option<String>,
         namespace: Option<String>,
         notes: bool,
+        ssh_persist: Option<crate::target::SshPersist>,
     ) -> PyResult<Py<PyAny>> {
         let stack = self.tagged(py, tag.as_deref())?;
         let args = crate::deploy::RequestArgs {
@@ -116,7 +117,7 @@ impl PyStack {
             policy_file,
             pull: None,
         };
-        let at = crate::target::Where { target, namespace, ..crate::target::Where::engine(host, context) };
+        let at = crate::target::Where { target, namespace, ..crate::target::Where::engine(host, context, ssh_persist) };
         crate::deploy::plan(py, stack, args, at, notes)
     }
 
@@ -131,7 +132,7 @@ impl PyStack {
     /// the Swarm the engine manages (default: the stack's `x-slipway.target`), with
     /// `with_registry_auth=True` sending the registry credentials to the nodes. `target="kubernetes"`
     /// deploys to a cluster (`context=` names the kubeconfig context, `namespace=` the namespace).
-    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, backup=None, backup_dir=None, policy_file=None, lease=None, context=None, target=None, with_registry_auth=false, namespace=None))]
+    #[pyo3(signature = (env="default", tag=None, dry_run=false, lock_wait=None, retain=5, host=None, pull=None, backup=None, backup_dir=None, policy_file=None, lease=None, context=None, target=None, with_registry_auth=false, namespace=None, ssh_persist=None))]
     #[allow(clippy::too_many_arguments)]
     fn deploy(
         &self,
@@ -151,6 +152,7 @@ impl PyStack {
         target: Option<String>,
         with_registry_auth: bool,
         namespace: Option<String>,
+        ssh_persist: Option<crate::target::SshPersist>,
     ) -> PyResult<Py<PyAny>> {
         let stack = self.tagged(py, tag.as_deref())?;
         let args = crate::deploy::RequestArgs {
@@ -168,7 +170,7 @@ impl PyStack {
             target,
             with_registry_auth,
             namespace,
-            ..crate::target::Where::engine(host, context)
+            ..crate::target::Where::engine(host, context, ssh_persist)
         };
         crate::deploy::deploy(py, stack, args, dry_run, at)
     }

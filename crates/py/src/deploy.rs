@@ -13,7 +13,7 @@ use slipway::deploy::{BackupChoice, CancellationToken, DeployRequest, ReleaseId}
 use crate::convert::to_py_object;
 use crate::errors::to_py;
 use crate::runtime::{block_on_cancellable, block_on_interruptible};
-use crate::target::Where;
+use crate::target::{SshPersist, Where};
 
 fn invalid(msg: String) -> PyErr {
     to_py(slipway::Error::from(slipway::deploy::DeployError::Invalid(msg)))
@@ -120,7 +120,7 @@ pub fn deploy(
 
 /// Release records of `project`, oldest first (`target="swarm"`: the records on the Swarm; `target="kubernetes"`: the cluster's).
 #[pyfunction]
-#[pyo3(signature = (project, host=None, context=None, target=None, namespace=None))]
+#[pyo3(signature = (project, host=None, context=None, target=None, namespace=None, ssh_persist=None))]
 fn history(
     py: Python<'_>,
     project: String,
@@ -128,8 +128,9 @@ fn history(
     context: Option<String>,
     target: Option<String>,
     namespace: Option<String>,
+    ssh_persist: Option<SshPersist>,
 ) -> PyResult<Py<PyAny>> {
-    let at = Where { target, namespace, ..Where::engine(host, context) };
+    let at = Where { target, namespace, ..Where::engine(host, context, ssh_persist) };
     let list =
         block_on_interruptible(py, async move { at.deployer(None).await?.history(&project).await })?.map_err(to_py)?;
     to_py_object(py, &list)
@@ -138,7 +139,7 @@ fn history(
 /// What runs for `project`: `{"project", "current", "containers"}` (`target="swarm"`: one entry
 /// per task, named `service.slot@node`).
 #[pyfunction]
-#[pyo3(signature = (project, host=None, context=None, target=None, namespace=None))]
+#[pyo3(signature = (project, host=None, context=None, target=None, namespace=None, ssh_persist=None))]
 fn status(
     py: Python<'_>,
     project: String,
@@ -146,8 +147,9 @@ fn status(
     context: Option<String>,
     target: Option<String>,
     namespace: Option<String>,
+    ssh_persist: Option<SshPersist>,
 ) -> PyResult<Py<PyAny>> {
-    let at = Where { target, namespace, ..Where::engine(host, context) };
+    let at = Where { target, namespace, ..Where::engine(host, context, ssh_persist) };
     let st =
         block_on_interruptible(py, async move { at.deployer(None).await?.status(&project).await })?.map_err(to_py)?;
     to_py_object(py, &st)
@@ -156,7 +158,7 @@ fn status(
 /// Deploy a recorded release again (`to=None`: the successful release before the current one),
 /// with the same options as `Stack.deploy`: the environment's policy (pins, backup) applies.
 #[pyfunction]
-#[pyo3(signature = (project, to=None, host=None, lock_wait=None, env="default", retain=5, backup=None, backup_dir=None, policy_file=None, lease=None, context=None, target=None, with_registry_auth=false, namespace=None))]
+#[pyo3(signature = (project, to=None, host=None, lock_wait=None, env="default", retain=5, backup=None, backup_dir=None, policy_file=None, lease=None, context=None, target=None, with_registry_auth=false, namespace=None, ssh_persist=None))]
 #[allow(clippy::too_many_arguments)]
 fn rollback(
     py: Python<'_>,
@@ -174,8 +176,9 @@ fn rollback(
     target: Option<String>,
     with_registry_auth: bool,
     namespace: Option<String>,
+    ssh_persist: Option<SshPersist>,
 ) -> PyResult<Py<PyAny>> {
-    let at = Where { target, with_registry_auth, namespace, ..Where::engine(host, context) };
+    let at = Where { target, with_registry_auth, namespace, ..Where::engine(host, context, ssh_persist) };
     let args = RequestArgs {
         env: env.to_string(),
         tag: None,

@@ -11,11 +11,12 @@ use slipway::NoopObserver;
 use crate::convert::json_to_py;
 use crate::errors::to_py;
 use crate::runtime::block_on_interruptible;
+use crate::target::{SshPersist, Where};
 
-/// The engine `host=` / `context=` name (as `-H` / `--context`; default: the environment).
-async fn connect(host: Option<&str>, context: Option<&str>) -> Result<ManagedProxy, slipway::Error> {
-    let options = slipway::engine::ConnectOptions::host(host).context(context);
-    let connection = slipway::engine::Connection::resolve(&options).map_err(ProxyError::from)?;
+/// The engine `host=` / `context=` / `ssh_persist=` name (as `-H` / `--context` /
+/// `--ssh-persist`; default: the environment).
+async fn connect(at: &Where) -> Result<ManagedProxy, slipway::Error> {
+    let connection = slipway::engine::Connection::resolve(&at.connect_options()).map_err(ProxyError::from)?;
     Ok(ManagedProxy::connect(&connection).await?)
 }
 
@@ -27,7 +28,7 @@ async fn connect(host: Option<&str>, context: Option<&str>) -> Result<ManagedPro
 #[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (*, name=DEFAULT_NAME.to_string(), image=DEFAULT_IMAGE.to_string(), http=":80".to_string(),
     https=":443".to_string(), redirect_https=false, acme_email=None, acme_server=None, acme_staging=false,
-    acme_ca=None, host=None, context=None))]
+    acme_ca=None, host=None, context=None, ssh_persist=None))]
 fn proxy_up(
     py: Python<'_>,
     name: String,
@@ -41,7 +42,9 @@ fn proxy_up(
     acme_ca: Option<PathBuf>,
     host: Option<String>,
     context: Option<String>,
+    ssh_persist: Option<SshPersist>,
 ) -> PyResult<Py<PyAny>> {
+    let at = Where::engine(host, context, ssh_persist);
     let settings = ProxySettings::new()
         .name(name)
         .image(image)
@@ -55,7 +58,7 @@ fn proxy_up(
     let up = block_on_interruptible(py, async {
         // Bad settings fail before anything connects, as on the CLI.
         settings.resolve()?;
-        let proxy = connect(host.as_deref(), context.as_deref()).await?;
+        let proxy = connect(&at).await?;
         Ok::<_, slipway::Error>(proxy.up(&settings, &NoopObserver).await?)
     })?
     .map_err(to_py)?;
@@ -66,10 +69,17 @@ fn proxy_up(
 /// `exists`, `running`, `image`, `http`, `https`, `redirect_https`, `acme`, `settings_hash`,
 /// `networks`, `version`, `routers`, `services`.
 #[pyfunction]
-#[pyo3(signature = (*, name=DEFAULT_NAME.to_string(), host=None, context=None))]
-fn proxy_status(py: Python<'_>, name: String, host: Option<String>, context: Option<String>) -> PyResult<Py<PyAny>> {
+#[pyo3(signature = (*, name=DEFAULT_NAME.to_string(), host=None, context=None, ssh_persist=None))]
+fn proxy_status(
+    py: Python<'_>,
+    name: String,
+    host: Option<String>,
+    context: Option<String>,
+    ssh_persist: Option<SshPersist>,
+) -> PyResult<Py<PyAny>> {
+    let at = Where::engine(host, context, ssh_persist);
     let st = block_on_interruptible(py, async {
-        let proxy = connect(host.as_deref(), context.as_deref()).await?;
+        let proxy = connect(&at).await?;
         Ok::<_, slipway::Error>(proxy.status(&name).await?)
     })?
     .map_err(to_py)?;
@@ -78,16 +88,18 @@ fn proxy_status(py: Python<'_>, name: String, host: Option<String>, context: Opt
 
 /// The managed proxy's log lines (the last `tail` ones, all with `None`).
 #[pyfunction]
-#[pyo3(signature = (*, name=DEFAULT_NAME.to_string(), tail=None, host=None, context=None))]
+#[pyo3(signature = (*, name=DEFAULT_NAME.to_string(), tail=None, host=None, context=None, ssh_persist=None))]
 fn proxy_logs(
     py: Python<'_>,
     name: String,
     tail: Option<usize>,
     host: Option<String>,
     context: Option<String>,
+    ssh_persist: Option<SshPersist>,
 ) -> PyResult<Vec<String>> {
+    let at = Where::engine(host, context, ssh_persist);
     block_on_interruptible(py, async {
-        let proxy = connect(host.as_deref(), context.as_deref()).await?;
+        let proxy = connect(&at).await?;
         Ok::<_, slipway::Error>(proxy.logs(&name, tail).await?)
     })?
     .map_err(to_py)
@@ -96,10 +108,17 @@ fn proxy_logs(
 /// Stop and remove the managed proxy; its volumes are kept. A dict: `name`, `removed`,
 /// `kept_volumes`.
 #[pyfunction]
-#[pyo3(signature = (*, name=DEFAULT_NAME.to_string(), host=None, context=None))]
-fn proxy_down(py: Python<'_>, name: String, host: Option<String>, context: Option<String>) -> PyResult<Py<PyAny>> {
+#[pyo3(signature = (*, name=DEFAULT_NAME.to_string(), host=None, context=None, ssh_persist=None))]
+fn proxy_down(
+    py: Python<'_>,
+    name: String,
+    host: Option<String>,
+    context: Option<String>,
+    ssh_persist: Option<SshPersist>,
+) -> PyResult<Py<PyAny>> {
+    let at = Where::engine(host, context, ssh_persist);
     let down = block_on_interruptible(py, async {
-        let proxy = connect(host.as_deref(), context.as_deref()).await?;
+        let proxy = connect(&at).await?;
         Ok::<_, slipway::Error>(proxy.down(&name, &NoopObserver).await?)
     })?
     .map_err(to_py)?;

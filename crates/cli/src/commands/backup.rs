@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use slipway::backup::{self, BackupStore, RetentionPolicy};
+use slipway::backup::{self, BackupDestination, BackupLocation, BackupRef, BackupSource, KeptBackup, RetentionPolicy};
 use slipway::NoopObserver;
 
 use crate::output;
@@ -34,8 +34,8 @@ pub struct Args {
 /// Options shared by every backup subcommand.
 #[derive(clap::Args, Clone)]
 struct StoreArgs {
-    /// Backup directory (default: $SLIPWAY_BACKUP_DIR, /var/lib/slipway/backups as root, else ~/.local/share/slipway/backups).
-    #[arg(long, global = true)]
+    /// Keep (list, prune) backups in this directory on this machine only, instead of a volume on the engine's host.
+    #[arg(long, global = true, value_name = "DIR")]
     dir: Option<PathBuf>,
     /// The engine: -H, --context, --tls* (default DOCKER_HOST, a Docker context, else the local socket).
     #[command(flatten)]
@@ -62,7 +62,7 @@ struct TakeArgs {
     /// Release id to record in the backup's name and manifest.
     #[arg(long)]
     release: Option<String>,
-    /// Also copy the backup into DIR on this machine (without --dir it is kept in the `slipway-backups` volume on the engine's host either way).
+    /// Also copy the backup into DIR on this machine (it is kept in its `slipway-backups.<stem>` volume on the engine's host either way).
     #[arg(long, value_name = "DIR", conflicts_with = "dir")]
     download: Option<PathBuf>,
     #[command(flatten)]
@@ -126,44 +126,20 @@ pub fn project_name(flag: Option<String>) -> String {
     })
 }
 
-fn store_of(args: &StoreArgs) -> BackupStore {
-    BackupStore::new(args.dir.clone().unwrap_or_else(backup::default_backup_dir))
-}
-
-fn print_backup(json: bool, manifest: &backup::BackupManifest, manifest_path: &std::path::Path) {
-    print_kept(json, manifest, Some(manifest_path), None);
+/// Where these flags keep backups: `--dir` (this machine only), else the engine's host.
+fn location_of(args: &StoreArgs) -> BackupLocation {
+    BackupLocation::from_dir(args.dir.clone())
 }
 
 /// A backup's line: where it is on the host (`host:NAME.json`) and/or on this machine.
-fn print_kept(json: bool, manifest: &backup::BackupManifest, local: Option<&std::path::Path>, host: Option<&str>) {
+fn print_kept(json: bool, kept: &KeptBackup) {
     if json {
-        let mut v = serde_json::to_value(manifest).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            if let Some(p) = local {
-                o.insert("manifest_path".into(), p.display().to_string().into());
-            }
-            if let Some(h) = host {
-                o.insert("host".into(), h.into());
-            }
-        }
-        output::json_line(&v);
+        output::json_line(&kept.to_json());
     } else {
         let at: Vec<String> =
-            host.map(str::to_string).into_iter().chain(local.map(|p| p.display().to_string())).collect();
-        println!("{}\t{}\t{} bytes\t{}", manifest.source(), at.join(" "), manifest.size, manifest.sha256);
-    }
-}
-
-/// A local path for `backup`: itself, or (for `host:NAME.json`) a copy fetched from the host's
-/// backup volume into `scratch`.
-pub async fn local_backup(
-    docker: &slipway::engine::Docker,
-    backup: &std::path::Path,
-    scratch: &std::path::Path,
-) -> Result<PathBuf, backup::BackupError> {
-    match backup.to_str().filter(|s| s.starts_with(backup::host_store::HOST_PREFIX)) {
-        Some(name) => backup::host_store::fetch_from_host(docker, name, scratch).await,
-        None => Ok(backup.to_path_buf()),
+            kept.host.iter().cloned().chain(kept.local.iter().map(|p| p.display().to_string())).collect();
+        let m = &kept.manifest;
+        println!("{}\t{}\t{} bytes\t{}", m.source(), at.join(" "), m.size, m.sha256);
     }
 }
 
@@ -179,93 +155,45 @@ async fn run_inner(args: Args) -> Result<(), slipway::Error> {
     match args.action {
         None => {
             let take = args.take;
-            // --dir: a local directory only; else the host's volume (and --download DIR, or a scratch dir).
-            let scratch = tempfile::tempdir().map_err(backup::BackupError::io(std::env::temp_dir()))?;
-            let on_host = take.store.dir.is_none();
-            let store = match (&take.store.dir, &take.download) {
-                (Some(dir), _) => BackupStore::new(dir),
-                (None, Some(dir)) => BackupStore::new(dir),
-                (None, None) => BackupStore::new(scratch.path()),
+            // The core decides: --dir a local directory only; else the host's volume (and --download DIR).
+            let destination = BackupDestination::new(take.store.dir.clone(), take.download.clone())?;
+            let source = match take.volume {
+                Some(volume) => BackupSource::Volume(volume),
+                None => BackupSource::Databases(take.service),
             };
             let docker = crate::engine_args::connect(&take.store.engine).await.map_err(backup::BackupError::from)?;
             let project = project_of(take.project, &take.files)?;
-            let done = match &take.volume {
-                Some(volume) => vec![
-                    backup::backup_volume(&docker, &store, &project, volume, take.release.as_deref(), &NoopObserver)
-                        .await?,
-                ],
-                None => {
-                    backup::backup_databases(
-                        &docker,
-                        &store,
-                        &project,
-                        &take.service,
-                        take.release.as_deref(),
-                        &NoopObserver,
-                    )
-                    .await?
-                }
-            };
-            for (manifest, path) in &done {
-                let host = match on_host {
-                    true => Some(backup::host_store::keep_on_host(&docker, path).await?),
-                    false => None,
-                };
-                let local = (!on_host || take.download.is_some()).then_some(path.as_path());
-                print_kept(take.store.json, manifest, local, host.as_deref());
+            let kept =
+                backup::take_backup(&docker, &destination, &project, &source, take.release.as_deref(), &NoopObserver)
+                    .await?;
+            for k in &kept {
+                print_kept(take.store.json, k);
             }
         }
         Some(Action::Verify { backup: path, store }) => {
             let docker = crate::engine_args::connect(&store.engine).await.map_err(backup::BackupError::from)?;
-            let scratch = tempfile::tempdir().map_err(backup::BackupError::io(std::env::temp_dir()))?;
-            let local = local_backup(&docker, &path, scratch.path()).await?;
-            let report = backup::verify_postgres(&docker, &local, &NoopObserver).await?;
+            let tables = backup::verify_backup(&docker, &BackupRef::parse(&path), &NoopObserver).await?;
             if store.json {
                 output::json_line(
-                    &serde_json::json!({"backup": path.display().to_string(), "verified": true, "tables": report.tables}),
+                    &serde_json::json!({"backup": path.display().to_string(), "verified": true, "tables": tables}),
                 );
             } else {
-                println!("verified {}: {} tables, row counts match the manifest", path.display(), report.tables.len());
+                println!("verified {}: {} tables, row counts match the manifest", path.display(), tables.len());
             }
         }
         // --dir: that local directory; else the backups kept on the engine's host.
-        Some(Action::List { project, store }) if store.dir.is_none() => {
-            let docker = crate::engine_args::connect(&store.engine).await.map_err(backup::BackupError::from)?;
-            for b in backup::host_store::list_on_host(&docker, project.as_deref()).await? {
-                print_kept(store.json, &b.manifest, None, Some(&b.name));
-            }
-        }
         Some(Action::List { project, store }) => {
-            for (path, manifest) in store_of(&store).list().await? {
-                if project.as_deref().is_none_or(|p| p == manifest.project) {
-                    print_backup(store.json, &manifest, &path);
-                }
+            let engine = store.engine.resolve().map_err(backup::BackupError::from)?;
+            for k in backup::list_backups(&engine, &location_of(&store), project.as_deref()).await? {
+                print_kept(store.json, &k);
             }
         }
         Some(Action::Prune { keep, younger_than, project, store }) => {
             let policy = RetentionPolicy { keep_last: keep, keep_younger_than: younger_than };
-            let removed: Vec<String> = match &store.dir {
-                None => {
-                    let docker = crate::engine_args::connect(&store.engine).await.map_err(backup::BackupError::from)?;
-                    backup::host_store::prune_on_host(&docker, policy, chrono::Utc::now(), project.as_deref())
-                        .await?
-                        .into_iter()
-                        .map(|b| b.name)
-                        .collect()
-                }
-                Some(_) if project.is_some() => {
-                    return Err(backup::BackupError::Invalid(
-                        "--project applies to the backups on the engine's host (without --dir)".into(),
-                    )
-                    .into())
-                }
-                Some(_) => store_of(&store)
-                    .prune(policy, chrono::Utc::now())
-                    .await?
-                    .into_iter()
-                    .map(|p| p.display().to_string())
-                    .collect(),
-            };
+            let engine = store.engine.resolve().map_err(backup::BackupError::from)?;
+            let location = location_of(&store);
+            let removed =
+                backup::prune_backups(&engine, &location, policy, chrono::Utc::now(), project.as_deref()).await?;
             for name in removed {
                 if store.json {
                     output::json_line(&serde_json::json!({"removed": name}));

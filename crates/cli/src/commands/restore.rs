@@ -2,10 +2,9 @@
 
 use std::path::PathBuf;
 
-use slipway::backup::{self, BackupKind, BackupStore, RestoreTarget};
+use slipway::backup::{self, BackupRef, RestoreRequest};
 use slipway::NoopObserver;
 
-use crate::commands::backup::project_name;
 use crate::output;
 
 /// Arguments of `slipway restore`.
@@ -18,7 +17,7 @@ use crate::output;
 pub struct Args {
     /// The backup's manifest (.json) or data file, or `host:NAME.json` in the host's backup volume.
     backup: PathBuf,
-    /// Compose project of the target service (default: $COMPOSE_PROJECT_NAME or the current directory's name).
+    /// Compose project of the target service (default: the project the backup was taken from).
     #[arg(short = 'p', long = "project-name", visible_alias = "project")]
     project: Option<String>,
     /// Restore a database backup into this service (default: the service it was taken from).
@@ -49,31 +48,12 @@ pub async fn run(args: Args) -> u8 {
 async fn run_inner(args: Args) -> Result<(), slipway::Error> {
     let connection = args.engine.resolve().map_err(backup::BackupError::from)?;
     let docker = slipway::engine::connect(&connection).await.map_err(backup::BackupError::from)?;
-    let scratch = tempfile::tempdir().map_err(backup::BackupError::io(std::env::temp_dir()))?;
-    let local = crate::commands::backup::local_backup(&docker, &args.backup, scratch.path()).await?;
-    let (manifest, _) = BackupStore::load(&local).await?;
-    let result = match manifest.kind {
-        BackupKind::Volume => {
-            let volume = backup::restore_volume(&docker, &local, args.volume.as_deref(), &NoopObserver).await?;
-            serde_json::json!({"backup": args.backup.display().to_string(), "into": format!("volume {volume}")})
-        }
-        _ => {
-            let target = if args.scratch {
-                RestoreTarget::Scratch
-            } else {
-                let project =
-                    if args.project.is_some() { project_name(args.project) } else { manifest.project.clone() };
-                let service = args.into.or(manifest.service.clone()).unwrap_or_default();
-                RestoreTarget::Service { project, service }
-            };
-            let report = backup::restore_postgres(&docker, &local, &target, &NoopObserver).await?;
-            serde_json::json!({"backup": args.backup.display().to_string(), "into": report.into, "tables": report.tables})
-        }
-    };
+    let request = RestoreRequest::new(args.into, args.project, args.scratch, args.volume);
+    let outcome = backup::restore_backup(&docker, &BackupRef::parse(&args.backup), &request, &NoopObserver).await?;
     if args.json {
-        output::json_line(&result);
+        output::json_line(&serde_json::to_value(&outcome).unwrap_or_default());
     } else {
-        println!("restored {} into {}", args.backup.display(), result["into"].as_str().unwrap_or_default());
+        println!("restored {} into {}", outcome.backup, outcome.into);
     }
     Ok(())
 }

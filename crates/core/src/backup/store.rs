@@ -128,7 +128,18 @@ impl BackupStore {
 
     /// Apply `policy`: remove pruned backups (data and manifest); returns the removed data files.
     pub async fn prune(&self, policy: RetentionPolicy, now: DateTime<Utc>) -> Result<Vec<PathBuf>, BackupError> {
-        let all = self.list().await?;
+        self.prune_of(policy, now, None).await
+    }
+
+    /// [`BackupStore::prune`] over the backups of `project` only, when given (as on the host).
+    pub async fn prune_of(
+        &self,
+        policy: RetentionPolicy,
+        now: DateTime<Utc>,
+        project: Option<&str>,
+    ) -> Result<Vec<PathBuf>, BackupError> {
+        let mut all = self.list().await?;
+        all.retain(|(_, m)| project.is_none_or(|p| p == m.project));
         let manifests: Vec<BackupManifest> = all.iter().map(|(_, m)| m.clone()).collect();
         let mut removed = Vec::new();
         for i in select_for_pruning(&manifests, policy, now) {
@@ -203,6 +214,13 @@ mod prune_tests {
         assert!(files[1].exists() && files[2].exists());
         let left: Vec<_> = store.list().await.unwrap().into_iter().map(|(_, m)| m.file).collect();
         assert_eq!(left.len(), 2);
+        // Another project's backups are not counted, nor removed.
+        assert!(store
+            .prune_of(RetentionPolicy { keep_last: 0, keep_younger_than: None }, now, Some("other"))
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.list().await.unwrap().len(), 2);
         // A second prune with the same policy removes nothing more.
         assert!(store.prune(RetentionPolicy { keep_last: 2, keep_younger_than: None }, now).await.unwrap().is_empty());
     }

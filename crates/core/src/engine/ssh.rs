@@ -280,6 +280,13 @@ impl SshMaster {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        // What the master leaves beside its control socket (its log, the forwarded socket) goes
+        // with it; ssh removes the control socket itself.
+        if std::os::unix::net::UnixStream::connect(&self.control).is_err() {
+            for leftover in [self.control.with_extension("log"), self.control.with_extension("sock")] {
+                let _ = std::fs::remove_file(leftover);
+            }
+        }
     }
 }
 
