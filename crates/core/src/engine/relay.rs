@@ -81,9 +81,9 @@ async fn step<T>(
 
 fn status_of(e: &EngineError) -> Option<u16> {
     match e {
-        EngineError::Relay { source: bollard::errors::Error::DockerResponseServerError { status_code, .. }, .. } => {
-            Some(*status_code)
-        }
+        EngineError::Relay {
+            source: bollard::errors::Error::DockerResponseServerError { status_code, .. }, ..
+        } => Some(*status_code),
         _ => None,
     }
 }
@@ -142,7 +142,8 @@ impl RelaySlot {
             }
             let request = NetworkConnectRequest { container: helper.id.clone(), ..Default::default() };
             if let Err(e) = step(&self.host, "join a network", docker.connect_network(&network, request)).await {
-                let inspect = step(&self.host, "inspect the helper", docker.inspect_container(&helper.id, None)).await?;
+                let inspect =
+                    step(&self.host, "inspect the helper", docker.inspect_container(&helper.id, None)).await?;
                 let on = inspect.network_settings.and_then(|n| n.networks).is_some_and(|n| n.contains_key(&network));
                 if !on {
                     return Err(e);
@@ -176,7 +177,8 @@ impl RelaySlot {
             ..Default::default()
         };
         let opts = CreateContainerOptions { name: Some(name), ..Default::default() };
-        let created = step(&self.host, "create the helper container", docker.create_container(Some(opts), body)).await?;
+        let created =
+            step(&self.host, "create the helper container", docker.create_container(Some(opts), body)).await?;
         if let Ok(mut made) = self.made.lock() {
             made.push(created.id.clone());
         }
@@ -186,10 +188,16 @@ impl RelaySlot {
         Ok(Helper { id: created.id, joined: joined.unwrap_or_default(), seen: HashSet::new() })
     }
 
-    async fn networks_for(&self, docker: &Docker, near: Option<&str>, target: &str) -> Result<Vec<String>, EngineError> {
+    async fn networks_for(
+        &self,
+        docker: &Docker,
+        near: Option<&str>,
+        target: &str,
+    ) -> Result<Vec<String>, EngineError> {
         let usable = |n: &String| !matches!(n.as_str(), "host" | "none");
         if let Some(near) = near {
-            let inspect = step(&self.host, "inspect the probed container", docker.inspect_container(near, None)).await?;
+            let inspect =
+                step(&self.host, "inspect the probed container", docker.inspect_container(near, None)).await?;
             let networks = inspect.network_settings.and_then(|n| n.networks).unwrap_or_default();
             return Ok(networks.into_keys().filter(usable).collect());
         }
@@ -251,7 +259,12 @@ impl RelaySlot {
 
     /// Whether `host:port` accepts a TCP connection from the helper: `Ok` once the program says
     /// it connected, `Err(reason)` with its own words (refused, no route) otherwise.
-    pub(crate) async fn connects(&self, near: Option<&str>, host: &str, port: u16) -> Result<Result<(), String>, EngineError> {
+    pub(crate) async fn connects(
+        &self,
+        near: Option<&str>,
+        host: &str,
+        port: u16,
+    ) -> Result<Result<(), String>, EngineError> {
         let mut again = true;
         let (mut output, _input) = loop {
             let id = self.ready(near, host).await?;
