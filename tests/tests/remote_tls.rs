@@ -16,21 +16,25 @@ use slipway_e2e::{images, names, stacks};
 /// `--tlsverify` and the client certificate (and its connection).
 async fn deploy_target() -> anyhow::Result<(&'static RemoteHost, DockerHost, [String; 2], Connection)> {
     let remote = RemoteHost::shared_tls().await?;
-    let (url, files) = remote.tls().expect("a TLS host");
     let images = [images::demo_image().await?, images::busybox_base().await?];
     for image in &images {
         remote.load_image(image)?;
     }
+    let connection = Connection::resolve(&tls_options(remote))?;
+    Ok((remote, DockerHost::connect(&connection).await?, images, connection))
+}
+
+/// `--tlsverify` with the harness's CA and client certificate.
+fn tls_options(remote: &RemoteHost) -> ConnectOptions {
+    let (url, files) = remote.tls().expect("a TLS host");
     let dir = &files.client_dir;
-    let options = ConnectOptions::host(Some(&url)).tls(
+    ConnectOptions::host(Some(&url)).tls(
         false,
         true,
         Some(dir.join("ca.pem")),
         Some(dir.join("cert.pem")),
         Some(dir.join("key.pem")),
-    );
-    let connection = Connection::resolve(&options)?;
-    Ok((remote, DockerHost::connect(&connection).await?, images, connection))
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,8 +118,14 @@ async fn probes_of_container_addresses_over_tls_run_from_the_engines_side() -> a
     let probes = ["tcp://{ip}:8080", "http://{ip}:8080/health", "http://{container}:8080/version"];
     app.extensions.insert("x-slipway".into(), serde_json::json!({"probes": probes, "health_timeout": "60s"}));
     let opts = DeployOptions::default().min_running(Duration::from_millis(500));
+    let fresh_engine = remote.docker(&["images", "-q", "slipway-relay"])?.trim().is_empty();
+    let started = std::time::Instant::now();
     let out = host.apply(&stack, &opts, &NoopObserver).await?;
     assert_eq!(out.release.map(|r| r.id), Some(ReleaseId(1)));
+    eprintln!(
+        "relay: deploy gated on three relayed probes {:?} (helper image imported: {fresh_engine})",
+        started.elapsed()
+    );
 
     let app_name = format!("{project}-app-1-r1");
     let ip = inspect(remote, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", &app_name)?;
@@ -131,6 +141,18 @@ async fn probes_of_container_addresses_over_tls_run_from_the_engines_side() -> a
     let options = TargetOptions::default().via(Some(connection.clone())).near(Some(&app_name));
     let open = parse_target_with(&format!("tcp://{ip}:8080"), &options)?.probe(Duration::from_secs(10)).await;
     assert_eq!(open.outcome, Outcome::Healthy, "{open:?}");
+    let http = parse_target_with(&format!("http://{ip}:8080/health"), &options)?.probe(Duration::from_secs(10)).await;
+    assert_eq!(http.outcome, Outcome::Healthy, "{http:?}");
+    eprintln!("relay: warm tcp:// probe {:?}, warm http:// probe {:?}", open.latency, http.latency);
+    // A second connection gets a helper of its own (the image is already there): its first probe
+    // waits for the helper's creation.
+    let fresh = Connection::resolve(&tls_options(remote))?;
+    let fresh_options = TargetOptions::default().via(Some(fresh.clone())).near(Some(&app_name));
+    let first =
+        parse_target_with(&format!("http://{ip}:8080/health"), &fresh_options)?.probe(Duration::from_secs(30)).await;
+    assert_eq!(first.outcome, Outcome::Healthy, "{first:?}");
+    eprintln!("relay: first http:// probe of a new connection (helper created and joined) {:?}", first.latency);
+    drop((fresh_options, fresh));
     for target in [format!("tcp://{ip}:9"), format!("http://{ip}:9/health")] {
         let probe = parse_target_with(&target, &options)?;
         assert_eq!(probe.target(), target, "reports the target as written");
