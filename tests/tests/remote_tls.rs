@@ -89,14 +89,15 @@ fn relays_on(remote: &RemoteHost, network: &str) -> anyhow::Result<Vec<String>> 
     Ok(out.split_whitespace().map(str::to_string).collect())
 }
 
-/// `slipway probe --timeout 10s TARGET` against the TLS engine; exit code and stdout + stderr.
-fn cli_probe(remote: &RemoteHost, target: &str) -> anyhow::Result<(Option<i32>, String)> {
+/// `slipway ARGS -H tcp://... --tlsverify ...` against the TLS engine; exit code and stdout + stderr.
+fn cli(remote: &RemoteHost, args: &[&str]) -> anyhow::Result<(Option<i32>, String)> {
     let (url, files) = remote.tls().expect("a TLS host");
     let dir = &files.client_dir;
     let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
     let out = std::process::Command::new(slipway_e2e::cli::slipway_bin())
-        .args(["probe", "--timeout", "10s", "-H", &url, "--tlsverify", "--tlscacert", &path("ca.pem")])
-        .args(["--tlscert", &path("cert.pem"), "--tlskey", &path("key.pem"), target])
+        .args(args)
+        .args(["-H", &url, "--tlsverify", "--tlscacert", &path("ca.pem")])
+        .args(["--tlscert", &path("cert.pem"), "--tlskey", &path("key.pem")])
         .env_remove("DOCKER_HOST")
         .output()?;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -182,20 +183,45 @@ async fn probes_of_container_addresses_over_tls_run_from_the_engines_side() -> a
     assert!(inspect(remote, "{{.Config.Image}}", relay)?.starts_with("slipway-relay:"));
 
     // `slipway probe -H tcp://...`: the same from the CLI, its own helper gone when it exits.
-    let (code, text) = cli_probe(remote, &format!("tcp://{ip}:8080"))?;
+    let (code, text) = cli(remote, &["probe", "--timeout", "10s", &format!("tcp://{ip}:8080")])?;
     assert_eq!(code, Some(0), "{text}");
-    let (code, text) = cli_probe(remote, &format!("http://{ip}:9/health"))?;
+    let (code, text) = cli(remote, &["probe", "--timeout", "10s", &format!("http://{ip}:9/health")])?;
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains(&format!("from {url}")), "{text}");
     assert_eq!(relays_on(remote, &network)?, relays, "the CLI's helper is gone after it exits");
 
     // The connection dropped (deployer, probes, clones): its helper is removed.
+    let image = inspect(remote, "{{.Config.Image}}", relay)?;
     drop((options, host, connection));
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     while relays_on(remote, &network)?.contains(relay) {
         assert!(std::time::Instant::now() < deadline, "the relay helper {relay:.12} is still there");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+
+    // A helper left over (its command killed before it could remove it) is removed by prune.
+    let label = format!("{}=1", slipway::engine::RELAY_LABEL);
+    let left =
+        remote.docker(&["create", "--label", &label, "--network", &network, &image, "/slipway-relay", "idle"])?;
+    let (code, text) = cli(remote, &["prune", "-p", &project])?;
+    assert_eq!(code, Some(0), "{text}");
+    assert!(remote.docker(&["ps", "-aq", "--filter", &format!("id={}", left.trim())])?.trim().is_empty(), "{text}");
+    // And a helper's main process ends by itself once idle (here after 1 s instead of 10 min).
+    let started = std::time::Instant::now();
+    remote.docker(&[
+        "run",
+        "--rm",
+        "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--user",
+        "65534",
+        &image,
+        "/slipway-relay",
+        "idle",
+        "1",
+    ])?;
+    assert!(started.elapsed() < Duration::from_secs(20), "idle for {:?}", started.elapsed());
     drop(guard);
     Ok(())
 }
