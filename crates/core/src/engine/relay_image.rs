@@ -110,4 +110,62 @@ mod tests {
             assert!(available());
         }
     }
+
+    /// The embedded program itself, run here: it relays both ways and says when it connected; a
+    /// refused port exits 1 at once with nothing on stdout.
+    #[cfg(not(slipway_no_relay))]
+    #[test]
+    fn the_program_relays_and_says_when_it_connected() {
+        use std::io::{Read, Write};
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let program = dir.path().join("slipway-relay");
+        std::fs::write(&program, BINARY.unwrap()).unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = server.local_addr().unwrap().port();
+        let echo = std::thread::spawn(move || {
+            let (mut s, _) = server.accept().unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).unwrap();
+            s.write_all(&[b"echo:".as_slice(), &got].concat()).unwrap();
+        });
+        // Another test's fork may briefly hold the file open for writing (ETXTBSY): retry.
+        let spawn = |cmd: &mut std::process::Command| {
+            for _ in 0..50 {
+                match cmd.spawn() {
+                    Err(e) if e.raw_os_error() == Some(26) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                    other => return other.unwrap(),
+                }
+            }
+            panic!("{program:?} stays busy")
+        };
+        let mut child = spawn(
+            std::process::Command::new(&program)
+                .args(["127.0.0.1", &port.to_string(), "20"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped()),
+        );
+        child.stdin.take().unwrap().write_all(b"ping").unwrap(); // dropped: stdin ends
+        let out = child.wait_with_output().unwrap();
+        echo.join().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(out.stdout, b"echo:ping");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("slipway-relay: connected"), "{out:?}");
+
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let refused = spawn(
+            std::process::Command::new(&program)
+                .args(["127.0.0.1", &port.to_string()])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped()),
+        );
+        let out = refused.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        assert!(out.stdout.is_empty());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("refused"), "{out:?}");
+    }
 }
