@@ -16,6 +16,7 @@ mod context;
 pub mod error;
 pub mod relay;
 mod relay_image;
+mod relay_prune;
 mod ssh;
 mod ssh_control;
 mod tls;
@@ -31,7 +32,8 @@ use bollard::API_DEFAULT_VERSION;
 pub use bollard::Docker;
 pub use connection::{ConnectOptions, Connection};
 pub use error::{EngineError, TransportError};
-pub use relay::{detach_relays, remove_left_over_relays, RELAY_LABEL};
+pub use relay::RELAY_LABEL;
+pub use relay_prune::{detach_relays, remove_left_over_relays};
 pub use tunnel::Tunnel;
 
 use connection::Endpoint;

@@ -4,7 +4,8 @@
 //! imported `slipway-relay` image: `relay_image.rs`), joined to the networks of the probed
 //! container, and one `exec` of `slipway-relay HOST PORT` (stdin/stdout attached) per tunneled
 //! connection. The helper is removed when the last clone of the connection is dropped, ends by
-//! itself after 10 minutes without an exec, and is removed by `slipway prune` if left over.
+//! itself after 10 minutes without an exec, and is removed by `slipway prune` if left over
+//! (`relay_prune.rs`).
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -13,8 +14,8 @@ use std::time::Duration;
 
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, HostConfig, NetworkConnectRequest, NetworkDisconnectRequest};
-use bollard::query_parameters::{CreateContainerOptions, ListContainersOptions, RemoveContainerOptions};
+use bollard::models::{ContainerCreateBody, HostConfig, NetworkConnectRequest};
+use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions};
 use bollard::Docker;
 use futures::{Stream, StreamExt};
 use tokio::io::AsyncWrite;
@@ -27,7 +28,7 @@ use super::EngineError;
 /// Label on every helper container (value `1`).
 pub const RELAY_LABEL: &str = "dev.slipway.relay";
 /// The helper's main process ends after this long without an exec in the container.
-const IDLE_SECS: u64 = 600;
+pub(crate) const IDLE_SECS: u64 = 600;
 /// One tunneled connection lasts at most this long (the program's own bound).
 pub(crate) const CONNECTION_MAX_SECS: u64 = 120;
 /// Each engine request of the setup (image, container, networks, exec) is bounded by this.
@@ -68,7 +69,7 @@ struct Helper {
 }
 
 /// Bound one engine request of the relay.
-async fn step<T>(
+pub(crate) async fn step<T>(
     host: &str,
     what: &'static str,
     f: impl std::future::Future<Output = Result<T, bollard::errors::Error>>,
@@ -79,7 +80,7 @@ async fn step<T>(
     }
 }
 
-fn status_of(e: &EngineError) -> Option<u16> {
+pub(crate) fn status_of(e: &EngineError) -> Option<u16> {
     match e {
         EngineError::Relay {
             source: bollard::errors::Error::DockerResponseServerError { status_code, .. }, ..
@@ -338,56 +339,6 @@ fn subnet_holds(subnet: &str, ip: IpAddr) -> bool {
     }
     let shift = width - bits;
     bits == 0 || (a >> shift) == (b >> shift)
-}
-
-/// Remove helper containers left over by commands that ended without removing theirs: stopped
-/// ones, and running ones older than the idle bound with no exec in them. Returns their names.
-pub async fn remove_left_over_relays(docker: &Docker) -> Result<Vec<String>, EngineError> {
-    let host = "the engine";
-    let options = ListContainersOptions {
-        all: true,
-        filters: Some(HashMap::from([("label".to_string(), vec![format!("{RELAY_LABEL}=1")])])),
-        ..Default::default()
-    };
-    let found = step(host, "list helper containers", docker.list_containers(Some(options))).await?;
-    let now = chrono::Utc::now().timestamp();
-    let mut removed = Vec::new();
-    for c in found {
-        let Some(id) = c.id else { continue };
-        let running = c.state.as_ref().is_some_and(|s| s.to_string() == "running");
-        if running {
-            let old = c.created.is_some_and(|t| now - t > IDLE_SECS as i64);
-            let inspect = step(host, "inspect a helper", docker.inspect_container(&id, None)).await?;
-            if !old || inspect.exec_ids.is_some_and(|e| !e.is_empty()) {
-                continue;
-            }
-        }
-        let opts = RemoveContainerOptions { force: true, ..Default::default() };
-        if step(host, "remove a helper", docker.remove_container(&id, Some(opts))).await.is_ok() {
-            removed.extend(c.names.unwrap_or_default().into_iter().map(|n| n.trim_start_matches('/').to_string()));
-        }
-    }
-    Ok(removed)
-}
-
-/// Disconnect every helper container from `network` (before the network is removed).
-pub async fn detach_relays(docker: &Docker, network: &str) -> Result<(), EngineError> {
-    let host = "the engine";
-    let filters = HashMap::from([
-        ("label".to_string(), vec![format!("{RELAY_LABEL}=1")]),
-        ("network".to_string(), vec![network.to_string()]),
-    ]);
-    let options = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
-    for c in step(host, "list helper containers", docker.list_containers(Some(options))).await? {
-        let Some(id) = c.id else { continue };
-        let request = NetworkDisconnectRequest { container: id, force: Some(true) };
-        match step(host, "disconnect a helper", docker.disconnect_network(network, request)).await {
-            Ok(()) => {}
-            Err(e) if matches!(status_of(&e), Some(404)) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
