@@ -110,6 +110,11 @@ async fn probes_of_container_addresses_over_tls_run_from_the_engines_side() -> a
     let (url, _) = remote.tls().expect("a TLS host");
     let project = names::unique("remote-tls-ip");
     let guard = remote.project_guard(&project);
+    // A helper left over by a command killed before it could remove it (only its label matters
+    // to prune; a stopped one counts once older than a helper's create + start can take).
+    let label = format!("{}=1", slipway::engine::RELAY_LABEL);
+    let left = remote.docker(&["create", "--label", &label, &busybox, "true"])?.trim().to_string();
+    let left_at = std::time::Instant::now();
     // The app gated on its own address and name, which are not routable from here (the harness
     // blackholes the remote host's container networks): the relay helper probes them from the
     // engine's side, on the app's network.
@@ -199,13 +204,11 @@ async fn probes_of_container_addresses_over_tls_run_from_the_engines_side() -> a
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // A helper left over (its command killed before it could remove it) is removed by prune.
-    let label = format!("{}=1", slipway::engine::RELAY_LABEL);
-    let left =
-        remote.docker(&["create", "--label", &label, "--network", &network, &image, "/slipway-relay", "idle"])?;
+    // The left-over helper is removed by `slipway prune` (once past the 45 s a start may take).
+    tokio::time::sleep(Duration::from_secs(47).saturating_sub(left_at.elapsed())).await;
     let (code, text) = cli(remote, &["prune", "-p", &project])?;
     assert_eq!(code, Some(0), "{text}");
-    assert!(remote.docker(&["ps", "-aq", "--filter", &format!("id={}", left.trim())])?.trim().is_empty(), "{text}");
+    assert!(remote.docker(&["ps", "-aq", "--filter", &format!("id={left}")])?.trim().is_empty(), "{text}");
     // And a helper's main process ends by itself once idle (here after 1 s instead of 10 min).
     let started = std::time::Instant::now();
     remote.docker(&[

@@ -137,7 +137,26 @@ impl RelaySlot {
         if helper.seen.contains(&key) {
             return Ok(helper.id.clone());
         }
-        for network in self.networks_for(&docker, near, target).await? {
+        let networks = self.networks_for(&docker, near, target).await?;
+        match self.join(&docker, helper, networks).await {
+            Ok(()) => {
+                helper.seen.insert(key);
+                Ok(helper.id.clone())
+            }
+            Err(e) => {
+                // The helper itself is gone (removed by hand, by a prune, or idle): start
+                // another at the next attempt.
+                if status_of(&e) == Some(404) {
+                    *slot = None;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Join `helper` to `networks` (those it is not on yet).
+    async fn join(&self, docker: &Docker, helper: &mut Helper, networks: Vec<String>) -> Result<(), EngineError> {
+        for network in networks {
             if helper.joined.contains(&network) {
                 continue;
             }
@@ -152,8 +171,7 @@ impl RelaySlot {
             }
             helper.joined.insert(network);
         }
-        helper.seen.insert(key);
-        Ok(helper.id.clone())
+        Ok(())
     }
 
     /// Create and start the helper container.

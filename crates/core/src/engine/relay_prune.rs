@@ -10,8 +10,12 @@ use bollard::Docker;
 use super::relay::{status_of, step, IDLE_SECS, RELAY_LABEL};
 use super::EngineError;
 
+/// A stopped helper younger than this may be one being created and started right now.
+const STARTING_SECS: i64 = 45;
+
 /// Remove helper containers left over by commands that ended without removing theirs: stopped
-/// ones, and running ones older than the idle bound with no exec in them. Returns their names.
+/// ones (older than a helper's create + start can take), and running ones older than the idle
+/// bound with no exec in them. Returns their names.
 pub async fn remove_left_over_relays(docker: &Docker) -> Result<Vec<String>, EngineError> {
     let host = "the engine";
     let options = ListContainersOptions {
@@ -25,10 +29,16 @@ pub async fn remove_left_over_relays(docker: &Docker) -> Result<Vec<String>, Eng
     for c in found {
         let Some(id) = c.id else { continue };
         let running = c.state.as_ref().is_some_and(|s| s.to_string() == "running");
+        let age = c.created.map(|t| now - t).unwrap_or_default();
+        if !running && age <= STARTING_SECS {
+            continue;
+        }
+        if running && age <= IDLE_SECS as i64 {
+            continue;
+        }
         if running {
-            let old = c.created.is_some_and(|t| now - t > IDLE_SECS as i64);
             let inspect = step(host, "inspect a helper", docker.inspect_container(&id, None)).await?;
-            if !old || inspect.exec_ids.is_some_and(|e| !e.is_empty()) {
+            if inspect.exec_ids.is_some_and(|e| !e.is_empty()) {
                 continue;
             }
         }
