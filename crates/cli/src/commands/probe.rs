@@ -69,7 +69,8 @@ pub struct Args {
     /// What to probe.
     #[arg(required = true, value_name = "TARGET")]
     targets: Vec<String>,
-    /// The engine of container://, exec://, log:// and memory:// targets.
+    /// The engine of container://, exec://, log:// and memory:// targets; with a remote engine
+    /// (-H ssh://, tcp://), network targets are probed from its side.
     #[command(flatten)]
     engine: crate::engine_args::EngineArgs,
 }
@@ -83,7 +84,10 @@ fn options(args: &Args) -> Result<TargetOptions, HealthError> {
         .engine
         .resolve()
         .map_err(|e| HealthError::InvalidOption { option: "--host/--context".into(), reason: e.to_string() })?;
-    let mut o = TargetOptions::default().verify_tls(!args.insecure).engine(Engine::connection(connection));
+    // A remote engine's network targets are probed from its side (ssh tunnel, or the relay
+    // helper over tcp:// and TLS), as the deployer's probes are.
+    let via = connection.is_remote().then(|| connection.clone());
+    let mut o = TargetOptions::default().verify_tls(!args.insecure).via(via).engine(Engine::connection(connection));
     for h in &args.headers {
         let (k, v) = h.split_once(':').ok_or_else(|| HealthError::InvalidOption {
             option: "--header".into(),

@@ -4,7 +4,8 @@
 //! (pinned by id) is never removed by slipway, since it could not be pulled back. A network of
 //! the project that no remaining container of it is attached to (running or stopped) is removed
 //! too, after any managed proxy still on it is disconnected (through the engine); a network a
-//! later deploy needs again is created again by its plan.
+//! later deploy needs again is created again by its plan. Probe relay helpers (engine room) left
+//! over are removed, and live ones leave a network before it is removed.
 
 use std::collections::BTreeSet;
 
@@ -33,6 +34,9 @@ pub struct PruneReport {
 /// Remove stopped containers of releases beyond the last `keep` (and of releases never recorded),
 /// then the images only they used.
 pub async fn prune(docker: &Docker, project: &str, keep: usize) -> Result<PruneReport, DeployError> {
+    // Relay helpers left over by commands that could not remove theirs (best effort: they end
+    // by themselves after their idle bound anyway).
+    let _ = crate::engine::remove_left_over_relays(docker).await;
     let history = VolumeRecords::new(docker.clone()).list(project).await?;
     let retained: BTreeSet<_> = history.iter().rev().take(keep.max(1)).map(|r| r.id).collect();
     let retained_images: BTreeSet<String> = history
@@ -95,6 +99,7 @@ async fn remove_unused_networks(docker: &Docker, project: &str) -> Result<Vec<St
         crate::route::traefik::detach_managed_proxies(docker, &name)
             .await
             .map_err(|e| DeployError::engine("disconnect the managed proxy from network", &name, e))?;
+        let _ = crate::engine::detach_relays(docker, &name).await;
         match docker.remove_network(&name).await {
             Ok(()) => removed.push(name),
             Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {}

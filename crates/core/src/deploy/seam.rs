@@ -193,7 +193,8 @@ impl Engine for BollardEngine {
             .unwrap_or_default();
         let options = target::TargetOptions::default()
             .engine(crate::health::docker::Engine::with_client(self.docker.clone()))
-            .via(self.via.clone());
+            .via(self.via.clone())
+            .near(Some(id));
         for t in targets {
             let t = t.replace("{container}", &name).replace("{ip}", &ip);
             let probe = target::parse_target_with(&t, &options).map_err(GateFailure::Probe)?;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::context::{current_context, read_context};
+use super::relay::RelaySlot;
 use super::ssh::{SshMaster, SshTarget};
 use super::ssh_control::SshSettings;
 use super::tls::TlsSettings;
@@ -98,6 +99,9 @@ pub struct Connection {
     pub(crate) ssh: SshSettings,
     pub(crate) master: Arc<tokio::sync::OnceCell<Arc<SshMaster>>>,
     pub(crate) failures: FailureLog,
+    /// The probe relay of a tcp:// or TLS engine (unused otherwise); its helper container is
+    /// removed when the last clone goes.
+    pub(crate) relay: Arc<RelaySlot>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -125,13 +129,15 @@ impl Connection {
         Self::new(DEFAULT_SOCKET.to_string(), Endpoint::Unix("/var/run/docker.sock".into()), SshSettings::default())
     }
 
-    fn new(shown: String, endpoint: Endpoint, ssh: SshSettings) -> Self {
+    pub(crate) fn new(shown: String, endpoint: Endpoint, ssh: SshSettings) -> Self {
+        let relay = Arc::new(RelaySlot::new(shown.clone(), endpoint.clone(), ssh.clone()));
         Connection {
             shown,
             endpoint,
             ssh,
             master: Arc::new(tokio::sync::OnceCell::new()),
             failures: FailureLog::default(),
+            relay,
         }
     }
 

@@ -51,6 +51,59 @@ pub enum EngineError {
         #[source]
         source: std::io::Error,
     },
+    /// Probes from the engine's side over tcp:// or TLS need the relay helper, which this build
+    /// of slipway does not have (its build could not compile `slipway-relay`).
+    #[error(
+        "{host}: this build of slipway has no relay helper (it could not be compiled for this target), so \
+         container addresses cannot be probed from the engine's side; reach the engine over ssh://, or gate on \
+         the container's healthcheck or an exec:// probe"
+    )]
+    NoRelayHelper {
+        /// The engine address.
+        host: String,
+    },
+    /// An engine request of the relay (helper image, container, network, exec) failed.
+    #[error("{host}: the probe relay could not {step}: {source}")]
+    Relay {
+        /// The engine address.
+        host: String,
+        /// What it was doing.
+        step: &'static str,
+        /// The engine's error.
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// An engine request of the relay did not finish within its bound.
+    #[error("{host}: the probe relay could not {step} within {secs}s")]
+    RelayTimeout {
+        /// The engine address.
+        host: String,
+        /// What it was doing.
+        step: &'static str,
+        /// The bound.
+        secs: u64,
+    },
+    /// The engine runs another CPU architecture than the relay helper was built for.
+    #[error(
+        "{host}: the engine runs on {engine} but this slipway's relay helper is built for {helper}; use a slipway \
+         built for {engine}, or reach the engine over ssh://"
+    )]
+    RelayArch {
+        /// The engine address.
+        host: String,
+        /// The engine's architecture.
+        engine: String,
+        /// The helper's architecture.
+        helper: String,
+    },
+    /// The relay failed in another way.
+    #[error("{host}: the probe relay failed: {reason}")]
+    RelayFailed {
+        /// The engine address.
+        host: String,
+        /// What happened.
+        reason: String,
+    },
 }
 
 impl EngineError {

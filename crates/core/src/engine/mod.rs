@@ -6,13 +6,17 @@
 //!   `ssh` with `docker system dial-stdio`, one master connection per command) and [`tls`] (rustls)
 //!   go through [`transport`], a pooled HTTP client over dialed streams.
 //! - [`error`]: [`EngineError`] and the classified [`TransportError`].
-//! - `tunnel`: [`Tunnel`], a local port opened from the engine's host (ssh only), for probes.
+//! - `tunnel`: [`Tunnel`], a local port opened from the engine's side, for probes: `ssh -W`
+//!   over ssh, an exec of the relay helper (`relay`, `relay_image`) over tcp:// and TLS.
 //!
 //! The API version is negotiated so a newer client works with Debian's engine (API 1.41).
 
 pub mod connection;
 mod context;
 pub mod error;
+pub mod relay;
+mod relay_image;
+mod relay_prune;
 mod ssh;
 mod ssh_control;
 mod tls;
@@ -28,6 +32,8 @@ use bollard::API_DEFAULT_VERSION;
 pub use bollard::Docker;
 pub use connection::{ConnectOptions, Connection};
 pub use error::{EngineError, TransportError};
+pub use relay::RELAY_LABEL;
+pub use relay_prune::{detach_relays, remove_left_over_relays};
 pub use tunnel::Tunnel;
 
 use connection::Endpoint;

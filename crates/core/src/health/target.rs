@@ -41,9 +41,12 @@ pub struct TargetOptions {
     pub verify_tls: bool,
     /// Extra CA to trust (PEM).
     pub ca_pem: Option<Vec<u8>>,
-    /// Probe network targets from this engine's host (through an SSH tunnel) instead of from
-    /// here; local and TLS engines probe from here.
+    /// Probe network targets from this engine's side (an SSH tunnel, or the relay helper of a
+    /// tcp:// or TLS engine) instead of from here; a local engine's are probed from here.
     pub via: Option<crate::engine::Connection>,
+    /// The container being probed: the relay joins its networks, so its address and the names
+    /// on them resolve as from the project's network.
+    pub near: Option<String>,
 }
 
 impl Default for TargetOptions {
@@ -56,6 +59,7 @@ impl Default for TargetOptions {
             verify_tls: true,
             ca_pem: None,
             via: None,
+            near: None,
         }
     }
 }
@@ -89,6 +93,11 @@ impl TargetOptions {
     /// Probe network targets from `connection`'s host (see [`TargetOptions::via`]).
     pub fn via(mut self, connection: Option<crate::engine::Connection>) -> Self {
         self.via = connection;
+        self
+    }
+    /// The container being probed (see [`TargetOptions::near`]).
+    pub fn near(mut self, container: Option<&str>) -> Self {
+        self.near = container.map(str::to_string);
         self
     }
     /// Trust this CA (PEM).
