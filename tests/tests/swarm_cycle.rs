@@ -320,8 +320,32 @@ async fn the_cli_deploys_to_the_swarm_by_x_slipway_and_fails_with_exit_1() -> an
     let out = run(&["deploy", "-f", f, "--with-registry-auth"])?;
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("service app"), "{}", String::from_utf8_lossy(&out.stderr));
-    let node = task["node_addr"].as_str().unwrap_or_default().to_string();
-    let body = reqwest::get(format!("http://{node}:{port}/version")).await?.text().await?;
+    // Wherever the Swarm runs the v1 task now (its rollback may place it on another node than
+    // before), it answers; a task just restarted may need a moment to listen (bounded).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let out = run(&["status", "-f", f, "--json"])?;
+        let st: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        let running = st["services"][0]["tasks"].as_array().cloned().unwrap_or_default();
+        let node = running
+            .iter()
+            .find(|t| t["state"] == "running")
+            .and_then(|t| t["node_addr"].as_str().map(str::to_string));
+        let answer = match node {
+            Some(node) => reqwest::Client::new()
+                .get(format!("http://{node}:{port}/version"))
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .ok(),
+            None => None,
+        };
+        if let Some(r) = answer {
+            break r.text().await?;
+        }
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "no running app task answers: {st}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     assert!(body.contains("v1"), "{body}");
 
     // history / prune with --target swarm and -p (no compose file needed).
