@@ -293,9 +293,16 @@ def probe(
     body: Optional[str] = None,
     insecure: bool = False,
     ca: Optional[str] = None,
+    host: Optional[str] = None,
+    context: Optional[str] = None,
+    ssh_persist: Optional[Duration] = None,
 ) -> ProbeReport:
     """Probe ``target`` until healthy or unhealthy with compose semantics (failures during
     ``start_period`` do not count; ``retries`` consecutive failures make it unhealthy).
+
+    ``host=``/``context=``/``ssh_persist=`` name the engine as ``slipway probe -H`` does
+    (``DOCKER_HOST`` and the current context by default): container://, exec://, log:// and
+    memory:// targets ask it, and a remote engine's network targets are probed from its side.
 
     Targets: ``http(s)://...``, ``tcp://HOST:PORT``, ``postgres://[user@]HOST:PORT/DB``,
     ``redis://[:password@]HOST:PORT``, ``container://NAME``, ``exec://NAME/command args``,
@@ -316,6 +323,9 @@ def check_all(
     body: Optional[str] = None,
     insecure: bool = False,
     ca: Optional[str] = None,
+    host: Optional[str] = None,
+    context: Optional[str] = None,
+    ssh_persist: Optional[Duration] = None,
 ) -> list[ProbeReport]:
     """Probe several targets concurrently; the reports come back in input order."""
 

@@ -24,6 +24,8 @@ CALLS = {
     # build and oci_build call the engine's context `docker_context=` (`context` is the build directory).
     "build": lambda **k: slipway.build(".", **k),
     "oci_build": lambda **k: slipway.oci_build("slipway-build.toml", **k),
+    "probe": lambda **k: slipway.probe("container://p-web-1", **k),
+    "check_all": lambda **k: slipway.check_all(["container://p-web-1"], **k),
 }
 
 

@@ -108,3 +108,12 @@ def test_bad_input_raises_invalid_input():
     assert "hunter2" not in str(e.value)
     with pytest.raises(TypeError):
         slipway.check_all([42])
+
+
+def test_probe_asks_the_engine_that_host_names():
+    # As `slipway probe -H`: container targets go to the named engine; an unreachable one is
+    # reported as the probe's finding, naming where it looked.
+    nowhere = "unix:///nonexistent/slipway-probe-test.sock"
+    r = slipway.probe("container://p-web-1", host=nowhere, timeout="1s")
+    assert r["status"] != "healthy", r
+    assert "slipway-probe-test.sock" in r["reason"], r

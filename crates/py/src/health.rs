@@ -7,11 +7,13 @@ use std::time::Duration;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use slipway::engine::Connection;
 use slipway::health::{self, target::parse_status_range, Check, HealthError, TargetOptions};
 
 use crate::convert::to_py_object;
 use crate::errors::to_py;
 use crate::runtime::block_on;
+use crate::target::{SshPersist, Where};
 
 /// A duration from `"500ms"`/`"1m30s"` or a number of seconds.
 fn duration(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> {
@@ -47,8 +49,12 @@ impl Settings {
         body: Option<String>,
         insecure: bool,
         ca: Option<String>,
+        at: &Where,
     ) -> PyResult<Self> {
-        let mut options = TargetOptions::default().verify_tls(!insecure);
+        // The engine as the CLI's -H/--context/--ssh-persist name it (DOCKER_HOST, the current
+        // context by default); a remote one's network targets are probed from its side.
+        let connection = Connection::resolve(&at.connect_options()).map_err(|e| to_py(e.into()))?;
+        let mut options = TargetOptions::default().verify_tls(!insecure).on_engine(connection);
         if let Some(h) = headers {
             for (k, v) in h.iter() {
                 options = options.header(k.extract::<String>()?, v.extract::<String>()?);
@@ -118,7 +124,7 @@ fn reports_to_py(py: Python<'_>, reports: &[health::CheckReport]) -> PyResult<Ve
 /// Probe one target until healthy or unhealthy (compose semantics) and return its report dict.
 /// Raises `InvalidInput` for a bad target or option.
 #[pyfunction]
-#[pyo3(signature = (target, *, timeout=None, retries=1, interval=None, start_period=None, headers=None, status=None, body=None, insecure=false, ca=None))]
+#[pyo3(signature = (target, *, timeout=None, retries=1, interval=None, start_period=None, headers=None, status=None, body=None, insecure=false, ca=None, host=None, context=None, ssh_persist=None))]
 #[allow(clippy::too_many_arguments)]
 fn probe(
     py: Python<'_>,
@@ -132,9 +138,27 @@ fn probe(
     body: Option<String>,
     insecure: bool,
     ca: Option<String>,
+    host: Option<String>,
+    context: Option<String>,
+    ssh_persist: Option<SshPersist>,
 ) -> PyResult<Py<PyAny>> {
     let list = PyList::new(py, [target])?;
-    let mut out = check_all(py, &list, timeout, retries, interval, start_period, headers, status, body, insecure, ca)?;
+    let mut out = check_all(
+        py,
+        &list,
+        timeout,
+        retries,
+        interval,
+        start_period,
+        headers,
+        status,
+        body,
+        insecure,
+        ca,
+        host,
+        context,
+        ssh_persist,
+    )?;
     out.pop().ok_or_else(|| PyTypeError::new_err("no report"))
 }
 
@@ -142,7 +166,7 @@ fn probe(
 /// target string or a dict `{"target": ..., "timeout": ..., "retries": ..., "interval": ...,
 /// "start_period": ...}` overriding the keyword arguments.
 #[pyfunction]
-#[pyo3(signature = (checks, *, timeout=None, retries=1, interval=None, start_period=None, headers=None, status=None, body=None, insecure=false, ca=None))]
+#[pyo3(signature = (checks, *, timeout=None, retries=1, interval=None, start_period=None, headers=None, status=None, body=None, insecure=false, ca=None, host=None, context=None, ssh_persist=None))]
 #[allow(clippy::too_many_arguments)]
 fn check_all(
     py: Python<'_>,
@@ -156,6 +180,9 @@ fn check_all(
     body: Option<String>,
     insecure: bool,
     ca: Option<String>,
+    host: Option<String>,
+    context: Option<String>,
+    ssh_persist: Option<SshPersist>,
 ) -> PyResult<Vec<Py<PyAny>>> {
     let settings = Settings::read(
         &or_default(py, timeout, "5s"),
@@ -167,6 +194,7 @@ fn check_all(
         body,
         insecure,
         ca,
+        &Where::engine(host, context, ssh_persist),
     )?;
     let checks: Vec<Check> = checks.iter().map(|item| settings.check(&item)).collect::<PyResult<_>>()?;
     let reports = block_on(py, health::check_all(&checks, &slipway::NoopObserver))?;

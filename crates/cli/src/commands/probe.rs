@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use slipway::health::docker::Engine;
 use slipway::health::{check_all, parse_target_with, target::parse_status_range, Check, HealthError, TargetOptions};
 
 use crate::output;
@@ -84,10 +83,8 @@ fn options(args: &Args) -> Result<TargetOptions, HealthError> {
         .engine
         .resolve()
         .map_err(|e| HealthError::InvalidOption { option: "--host/--context".into(), reason: e.to_string() })?;
-    // A remote engine's network targets are probed from its side (ssh tunnel, or the relay
-    // helper over tcp:// and TLS), as the deployer's probes are.
-    let via = connection.is_remote().then(|| connection.clone());
-    let mut o = TargetOptions::default().verify_tls(!args.insecure).via(via).engine(Engine::connection(connection));
+    // A remote engine's network targets are probed from its side (core: `on_engine`).
+    let mut o = TargetOptions::default().verify_tls(!args.insecure).on_engine(connection);
     for h in &args.headers {
         let (k, v) = h.split_once(':').ok_or_else(|| HealthError::InvalidOption {
             option: "--header".into(),

@@ -90,6 +90,15 @@ impl TargetOptions {
         self.verify_tls = verify;
         self
     }
+    /// Probe through `connection`'s engine, the one choice of every face (`slipway probe -H`,
+    /// Python's `probe(host=)`, the deployer): container://, exec://, log:// and memory://
+    /// targets ask that engine, and when it is remote, network targets are probed from its side
+    /// (an ssh tunnel, or the relay helper over tcp:// and TLS); a local engine's network targets
+    /// are probed from this machine, which is its host.
+    pub fn on_engine(self, connection: crate::engine::Connection) -> Self {
+        let via = connection.is_remote().then(|| connection.clone());
+        self.via(via).engine(super::docker::Engine::connection(connection))
+    }
     /// Probe network targets from `connection`'s host (see [`TargetOptions::via`]).
     pub fn via(mut self, connection: Option<crate::engine::Connection>) -> Self {
         self.via = connection;
