@@ -53,7 +53,8 @@ impl Settings {
     ) -> PyResult<Self> {
         // The engine as the CLI's -H/--context/--ssh-persist name it (DOCKER_HOST, the current
         // context by default); a remote one's network targets are probed from its side.
-        let connection = Connection::resolve(&at.connect_options()).map_err(|e| to_py(e.into()))?;
+        let connection = Connection::resolve(&at.connect_options())
+            .map_err(|source| to_py(HealthError::Engine { option: "host/context".into(), source }.into()))?;
         let mut options = TargetOptions::default().verify_tls(!insecure).on_engine(connection);
         if let Some(h) = headers {
             for (k, v) in h.iter() {

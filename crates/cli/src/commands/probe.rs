@@ -82,7 +82,7 @@ fn options(args: &Args) -> Result<TargetOptions, HealthError> {
     let connection = args
         .engine
         .resolve()
-        .map_err(|e| HealthError::InvalidOption { option: "--host/--context".into(), reason: e.to_string() })?;
+        .map_err(|source| HealthError::Engine { option: "--host/--context".into(), source })?;
     // A remote engine's network targets are probed from its side (core: `on_engine`).
     let mut o = TargetOptions::default().verify_tls(!args.insecure).on_engine(connection);
     for h in &args.headers {

@@ -45,6 +45,15 @@ pub enum HealthError {
     /// A duration could not be read.
     #[error(transparent)]
     Duration(#[from] DurationError),
+    /// The engine the probes ask (`-H`/`--context`, `host=`/`context=`) cannot be resolved.
+    #[error("invalid health option {option}: {source}")]
+    Engine {
+        /// `--host/--context` or `host/context`.
+        option: String,
+        /// The engine room's error.
+        #[source]
+        source: crate::engine::EngineError,
+    },
     /// A CA file for HTTPS probes cannot be read.
     #[error("invalid health option {option}: cannot read {}: {source}", path.display())]
     CaFile {
@@ -86,6 +95,7 @@ impl HealthError {
             | HealthError::TargetPattern { .. }
             | HealthError::InvalidOption { .. }
             | HealthError::CaFile { .. }
+            | HealthError::Engine { .. }
             | HealthError::Duration(_) => ErrorKind::InvalidInput,
             HealthError::HttpClient { .. } | HealthError::HttpSetup { .. } => ErrorKind::InvalidInput,
         }
