@@ -327,10 +327,8 @@ async fn the_cli_deploys_to_the_swarm_by_x_slipway_and_fails_with_exit_1() -> an
         let out = run(&["status", "-f", f, "--json"])?;
         let st: serde_json::Value = serde_json::from_slice(&out.stdout)?;
         let running = st["services"][0]["tasks"].as_array().cloned().unwrap_or_default();
-        let node = running
-            .iter()
-            .find(|t| t["state"] == "running")
-            .and_then(|t| t["node_addr"].as_str().map(str::to_string));
+        let node =
+            running.iter().find(|t| t["state"] == "running").and_then(|t| t["node_addr"].as_str().map(str::to_string));
         let answer = match node {
             Some(node) => reqwest::Client::new()
                 .get(format!("http://{node}:{port}/version"))

@@ -79,10 +79,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn options(args: &Args) -> Result<TargetOptions, HealthError> {
-    let connection = args
-        .engine
-        .resolve()
-        .map_err(|source| HealthError::Engine { option: "--host/--context".into(), source })?;
+    let connection =
+        args.engine.resolve().map_err(|source| HealthError::Engine { option: "--host/--context".into(), source })?;
     // A remote engine's network targets are probed from its side (core: `on_engine`).
     let mut o = TargetOptions::default().verify_tls(!args.insecure).on_engine(connection);
     for h in &args.headers {
