@@ -8,33 +8,29 @@ use bollard::models::DeviceRequest;
 
 use crate::stack::DeviceSpec;
 
-/// `vendor` or `class`: a letter first, a letter or digit last, letters, digits, `_`, `-`, `.`
-/// between.
-fn vendor_or_class(s: &str) -> bool {
-    let b = s.as_bytes();
-    match b {
+/// The CDI parser's shape of a name: `first` holds for its first character (the only check of a
+/// one-character name), a letter or digit ends it, and letters, digits or `between` fill it.
+fn shaped(s: &str, first: fn(&u8) -> bool, between: &[u8]) -> bool {
+    match s.as_bytes() {
         [] => false,
-        [only] => only.is_ascii_alphabetic(),
-        [first, middle @ .., last] => {
-            first.is_ascii_alphabetic()
+        [only] => first(only),
+        [head, middle @ .., last] => {
+            first(head)
                 && last.is_ascii_alphanumeric()
-                && middle.iter().all(|c| c.is_ascii_alphanumeric() || b"_-.".contains(c))
+                && middle.iter().all(|c| c.is_ascii_alphanumeric() || between.contains(c))
         }
     }
 }
 
+/// `vendor` or `class`: a letter first, a letter or digit last, letters, digits, `_`, `-`, `.`
+/// between.
+fn vendor_or_class(s: &str) -> bool {
+    shaped(s, u8::is_ascii_alphabetic, b"_-.")
+}
+
 /// A device name: a letter or digit at both ends, letters, digits, `_`, `-`, `.`, `:` between.
 fn device_name(s: &str) -> bool {
-    let b = s.as_bytes();
-    match b {
-        [] => false,
-        [only] => only.is_ascii_alphanumeric(),
-        [first, middle @ .., last] => {
-            first.is_ascii_alphanumeric()
-                && last.is_ascii_alphanumeric()
-                && middle.iter().all(|c| c.is_ascii_alphanumeric() || b"_-.:".contains(c))
-        }
-    }
+    shaped(s, u8::is_ascii_alphanumeric, b"_-.:")
 }
 
 /// Whether `device` is a fully qualified CDI name (`vendor/class=name`).
